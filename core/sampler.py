@@ -1,0 +1,147 @@
+"""Generation, one character at a time, from softmax(logits / T).
+
+Stability: the distribution is computed as ``log_softmax(logits / T)`` so no raw
+``exp`` can overflow, whatever T is; T == 0 means greedy (argmax). ``<pad>``, ``<bos>``
+and ``<unk>`` are masked out before sampling, so they are never produced; ``<eos>``
+ends the text and is not yielded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from typing import NamedTuple
+
+import torch
+
+from core.model import CharGRU
+from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
+
+NEVER_SAMPLED = (PAD_ID, BOS_ID, UNK_ID)
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int = 0  # 0 = off
+    top_p: float = 1.0  # 1.0 = off
+    max_len: int = 140  # characters generated after the prime
+    prime: str = ""
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not (self.temperature >= 0 and math.isfinite(self.temperature)):
+            raise ValueError(f"temperature must be a finite number >= 0, got {self.temperature}")
+        if self.top_k < 0:
+            raise ValueError(f"top_k must be >= 0, got {self.top_k}")
+        if not 0.0 < self.top_p <= 1.0:
+            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
+        if self.max_len < 1:
+            raise ValueError(f"max_len must be at least 1, got {self.max_len}")
+
+
+class SampledChar(NamedTuple):
+    char: str
+    prob: float  # the model's probability of this character (softmax at T=1)
+
+
+def next_token_logprobs(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
+    """logits (B, V) -> log-probabilities (B, V) of the sampling distribution.
+
+    Specials are removed, then temperature, top-k and top-p are applied. Always keeps
+    at least the single most likely allowed token, so the result is never all ``-inf``.
+    """
+    logits = logits.float().clone()
+    logits[:, list(NEVER_SAMPLED)] = -math.inf
+    if cfg.temperature > 0:
+        logits = logits / cfg.temperature
+    logp = torch.log_softmax(logits, dim=-1)  # (B, V)
+    if cfg.top_k and cfg.top_k < logp.shape[-1]:
+        kth = torch.topk(logp, cfg.top_k, dim=-1).values[:, -1:]  # (B, 1)
+        logp = logp.masked_fill(logp < kth, -math.inf)
+    if cfg.top_p < 1.0:
+        sorted_lp, order = torch.sort(logp, dim=-1, descending=True)  # (B, V)
+        cum = torch.cumsum(sorted_lp.exp(), dim=-1)
+        drop_sorted = (cum - sorted_lp.exp()) >= cfg.top_p  # mass before this token already enough
+        drop_sorted[:, 0] = False
+        drop = torch.zeros_like(drop_sorted).scatter(-1, order, drop_sorted)
+        logp = logp.masked_fill(drop, -math.inf)
+    return torch.log_softmax(logp, dim=-1)
+
+
+def _choose(logp: torch.Tensor, cfg: SampleConfig, gen: torch.Generator) -> torch.Tensor:
+    """logp (B, V) -> chosen ids (B,)."""
+    if cfg.temperature == 0:
+        return logp.argmax(dim=-1)
+    return torch.multinomial(logp.exp(), 1, generator=gen)[:, 0]
+
+
+def _generator(seed: int | None, device: torch.device) -> torch.Generator:
+    gen = torch.Generator(device=device)
+    if seed is None:
+        gen.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
+def _prime(model: CharGRU, vocab: CharVocab, prime: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feed ``<bos>`` + prime; returns the next-char logits (n, V) and hidden (L, n, H)."""
+    device = next(model.parameters()).device
+    ids = torch.tensor(vocab.encode(prime, eos=False), device=device).expand(n, -1)  # (n, 1 + len(prime))
+    with torch.no_grad():
+        logits, hidden = model(ids)  # (n, T, V)
+    return logits[:, -1], hidden
+
+
+def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:
+    """Yield generated characters one by one until ``<eos>`` or ``cfg.max_len``.
+
+    Stop iterating to cancel: no work is done ahead of the consumer.
+    """
+    model.eval()
+    device = next(model.parameters()).device
+    gen = _generator(cfg.seed, device)
+    with torch.inference_mode():
+        logits, hidden = _prime(model, vocab, cfg.prime, 1)
+        for _ in range(cfg.max_len):
+            logp = next_token_logprobs(logits, cfg)
+            idx = _choose(logp, cfg, gen)  # (1,)
+            token = int(idx)
+            if token == EOS_ID:
+                return
+            prob = float(torch.softmax(logits[0].float(), dim=-1)[token])
+            yield SampledChar(vocab.token(token), prob)
+            logits, hidden = model.step(idx, hidden)
+
+
+def sample(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> str:
+    """One whole text, prime included."""
+    return cfg.prime + "".join(c.char for c in stream(model, vocab, cfg))
+
+
+def sample_batch(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig = SampleConfig()) -> list[str]:
+    """``n`` texts generated side by side in one batch (prime included)."""
+    if n < 1:
+        raise ValueError(f"n must be at least 1, got {n}")
+    model.eval()
+    device = next(model.parameters()).device
+    gen = _generator(cfg.seed, device)
+    out = torch.full((n, cfg.max_len), PAD_ID, dtype=torch.long, device=device)  # (n, max_len)
+    done = torch.zeros(n, dtype=torch.bool, device=device)
+    with torch.inference_mode():
+        logits, hidden = _prime(model, vocab, cfg.prime, n)
+        for t in range(cfg.max_len):
+            idx = _choose(next_token_logprobs(logits, cfg), cfg, gen)  # (n,)
+            idx = idx.masked_fill(done, PAD_ID)
+            out[:, t] = idx
+            done |= idx == EOS_ID
+            if bool(done.all()):
+                break
+            logits, hidden = model.step(idx, hidden)
+    return [cfg.prime + vocab.decode(row.tolist()) for row in out.cpu()]
+
+
+def with_seed(cfg: SampleConfig, seed: int | None) -> SampleConfig:
+    return replace(cfg, seed=seed)
