@@ -19,6 +19,7 @@ import os
 import pickle
 import re
 import time
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,16 +201,21 @@ def _read_payload(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{name}: is a directory; give a .pt checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{name}: checkpoint file is empty (an interrupted write?); use an earlier checkpoint")
+    corrupt = f"{name}: not a tweetgen checkpoint (corrupt, truncated or another kind of file); use another file"
+    refused = f"{name}: refused: the file holds Python objects a checkpoint never needs (possible code); nothing in it was run"
+    if not zipfile.is_zipfile(path):
+        with open(path, "rb") as fh:
+            head = fh.read(2)
+        # tweetgen writes zip checkpoints only; a bare pickle is refused whatever it holds
+        raise CheckpointError(refused if head[:1] == b"\x80" else corrupt)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        if "weights_only" in str(exc) or "Unsupported global" in str(exc):
-            raise CheckpointError(
-                f"{name}: refused: the file holds Python objects a checkpoint never needs (possible code); it was not loaded"
-            ) from None
-        raise CheckpointError(f"{name}: not a tweetgen checkpoint (corrupt or truncated); use another file") from None
+        raise CheckpointError(refused if "global" in str(exc).lower() else corrupt) from None
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError, IndexError, TypeError, AttributeError, OSError):
-        raise CheckpointError(f"{name}: not a tweetgen checkpoint (corrupt or truncated); use another file") from None
+        raise CheckpointError(corrupt) from None
     if not isinstance(payload, dict):
         raise CheckpointError(f"{name}: not a tweetgen checkpoint (holds a {type(payload).__name__}, not a mapping)")
     missing = [k for k in REQUIRED_KEYS if k not in payload]

@@ -1,0 +1,408 @@
+"""``tweetgen``: the headless command line (train, sample, eval, info, list).
+
+Every user-fixable problem ends as one line on stderr (``tweetgen <cmd>: error: ...``)
+and a non-zero exit status, never a traceback: 2 for bad arguments, 1 for bad files or
+a failed run. SIGINT/SIGTERM during ``train`` save a checkpoint of the current step and
+exit 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+EXIT_FAILURE, EXIT_USAGE = 1, 2
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports errors as a single line (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+# ---------------------------------------------------------------- argument types
+
+
+def _number(kind: type, *, low: float | None = None, high: float | None = None, low_open: bool = False) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low:g}, got {text}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"must be <= {high:g}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+POS_INT = _number(int, low=1)
+NONNEG_INT = _number(int, low=0)
+POS_FLOAT = _number(float, low=0, low_open=True)
+
+
+def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+    g = p.add_argument_group("corpus")
+    g.add_argument("--format", choices=("auto", "csv", "tweets-js", "json", "jsonl", "text"), default="auto",
+                   help="input format (default: detected from content and extension)")
+    g.add_argument("--column", help="CSV column holding the text (default: 'text', or the first column without a header)")
+    g.add_argument("--max-len", type=POS_INT, default=None, help="drop texts longer than this (default 140)")
+    g.add_argument("--min-len", type=POS_INT, default=None, help="drop texts shorter than this (default 1)")
+    g.add_argument("--strip-urls", action="store_true", default=None, help="remove URLs from texts")
+    g.add_argument("--drop-retweets", action="store_true", default=None, help="drop texts starting with 'RT @'")
+    g.add_argument("--no-dedupe", action="store_true", default=None, help="keep duplicate texts")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tweetgen", description="Train a character-level GRU on short texts and generate new ones.")
+    parser.add_argument("--version", action="version", version="tweetgen 0.1.0")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model on a corpus file",
+                       description="Train on DATA (CSV with a 'text' column, tweets.js, JSON/JSONL, or one text per line).")
+    t.add_argument("data", type=Path, metavar="DATA")
+    m = t.add_argument_group("model (ignored when resuming)")
+    m.add_argument("--hidden", type=POS_INT, default=None, help="GRU hidden size (default 256)")
+    m.add_argument("--layers", type=POS_INT, default=None, help="GRU layers (default 1)")
+    m.add_argument("--embed", type=POS_INT, default=None, help="character embedding size (default 64)")
+    m.add_argument("--dropout", type=_number(float, low=0, high=0.95), default=None, help="dropout (default 0)")
+    r = t.add_argument_group("training")
+    r.add_argument("--epochs", type=POS_INT, default=None, help="passes over the data (default 5 unless --minutes/--max-steps)")
+    r.add_argument("--minutes", type=POS_FLOAT, default=None, help="stop after this much training time")
+    r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many steps")
+    r.add_argument("--batch-size", type=POS_INT, default=None, help="tweets per batch (default 32)")
+    r.add_argument("--lr", type=POS_FLOAT, default=None, help="Adam learning rate (default 0.004)")
+    r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None, help="default cosine")
+    r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
+    r.add_argument("--val-fraction", type=_number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")
+    r.add_argument("--val-every", type=NONNEG_INT, default=None, help="validate every N steps (default 200, 0 = never)")
+    r.add_argument("--ckpt-every", type=NONNEG_INT, default=None, help="checkpoint every N steps (default 500, 0 = only at the end)")
+    r.add_argument("--sample-every", type=NONNEG_INT, default=None, help="print a sample every N steps (default 0 = never)")
+    r.add_argument("--keep-last", type=NONNEG_INT, default=None, help="keep only the newest N checkpoints (default 0 = all)")
+    r.add_argument("--keep-best", type=NONNEG_INT, default=None, help="with --keep-last, also keep the N best (default 1)")
+    r.add_argument("--seed", type=int, default=None, help="seed for the split, init and batch order (default 0)")
+    r.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
+    r.add_argument("--threads", type=POS_INT, default=None, help="CPU threads for torch (default: torch's choice)")
+    o = t.add_argument_group("output")
+    o.add_argument("--out", type=Path, help="directory for this run's checkpoints (default: RUNS/<run>)")
+    o.add_argument("--run", help="run name under the checkpoint home (default: DATA name + time)")
+    o.add_argument("--home", type=Path, help="checkpoint home (default: $TWEETGEN_HOME or the user data dir)")
+    o.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint file, or the newest in a run directory")
+    o.add_argument("--quiet", action="store_true", help="no progress display")
+    _add_filter_args(t)
+
+    s = sub.add_parser("sample", help="generate texts from a checkpoint")
+    s.add_argument("checkpoint", type=Path, metavar="CKPT")
+    s.add_argument("-n", "--num", type=POS_INT, default=5, help="how many texts (default 5)")
+    s.add_argument("-t", "--temperature", type=_number(float, low=0, high=100), default=1.0, help="0 = greedy (default 1.0)")
+    s.add_argument("--top-k", type=NONNEG_INT, default=0, help="sample from the k most likely characters (0 = off)")
+    s.add_argument("--top-p", type=_number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
+    s.add_argument("--prime", default="", help="text to start from")
+    s.add_argument("--max-len", type=POS_INT, default=140, help="characters to generate at most (default 140)")
+    s.add_argument("--seed", type=int, default=None, help="seed for reproducible output")
+    s.add_argument("--stream", action="store_true", help="print characters as they are generated")
+    s.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
+
+    e = sub.add_parser("eval", help="bits per character of a checkpoint on a corpus")
+    e.add_argument("checkpoint", type=Path, metavar="CKPT")
+    e.add_argument("data", type=Path, metavar="DATA")
+    e.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
+    _add_filter_args(e)
+
+    i = sub.add_parser("info", help="what a checkpoint holds")
+    i.add_argument("checkpoint", type=Path, metavar="CKPT")
+
+    ls = sub.add_parser("list", help="checkpoints of a run directory or of the checkpoint home")
+    ls.add_argument("dir", type=Path, nargs="?", metavar="DIR")
+    return parser
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = None) -> Any:
+    from core.data import FilterConfig
+
+    base = dict(stored or {})
+    for flag, key in (("max_len", "max_len"), ("min_len", "min_len"), ("strip_urls", "strip_urls"), ("drop_retweets", "drop_retweets")):
+        value = getattr(args, flag)
+        if value is not None:
+            base[key] = value
+    if args.no_dedupe:
+        base["dedupe"] = False
+    known = {f.name for f in fields(FilterConfig)}
+    try:
+        return FilterConfig(**{k: v for k, v in base.items() if k in known})
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def _load_ckpt(path: Path) -> Any:
+    from core.checkpoints import latest_checkpoint, load_checkpoint
+
+    if path.is_dir():
+        info = latest_checkpoint(path)
+        if info is None:
+            raise UserError(f"{path}: no checkpoints in this directory; give a .pt file or a run directory")
+        path = info.path
+    return load_checkpoint(path)
+
+
+def _fmt(x: Any, spec: str = ".3f") -> str:
+    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
+
+
+def _age(ts: float) -> str:
+    secs = max(0.0, time.time() - ts)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if secs >= size:
+            return f"{secs / size:.0f}{unit} ago"
+    return f"{secs:.0f}s ago"
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_train(args: argparse.Namespace, console: Console) -> int:
+    from core import checkpoints
+    from core.data import load_corpus, split_texts
+    from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
+    from core.trainer import TrainConfig, Trainer, new_model
+    from core.vocab import CharVocab
+
+    resume = _load_ckpt(args.resume) if args.resume else None
+    stored_ts = resume.train_state if resume else {}
+    filt = _filter_config(args, stored_ts.get("filter_config"))
+    texts, report = load_corpus(args.data, filt, fmt=args.format, column=args.column)
+    err = Console(stderr=True)
+    if not args.quiet:
+        err.print(report.summary(), highlight=False)
+
+    overrides = {
+        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule, "clip": args.clip,
+        "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
+        "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
+        "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
+        "device": args.device, "threads": args.threads,
+    }
+    base = dict(stored_ts.get("train_config", {}))
+    if resume and any(overrides[k] is not None for k in ("epochs", "minutes", "max_steps")):
+        base.update(epochs=None, minutes=None, max_steps=None)  # a new budget replaces the stored one
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    if not any(base.get(k) for k in ("epochs", "minutes", "max_steps")):
+        base["epochs"] = 5
+    known = {f.name for f in fields(TrainConfig)}
+    try:
+        config = TrainConfig(**{k: v for k, v in base.items() if k in known})
+    except (ValueError, TypeError) as exc:
+        raise UserError(str(exc)) from None
+
+    val_fraction = float(stored_ts.get("val_fraction", args.val_fraction)) if resume else args.val_fraction
+    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+    if resume:
+        vocab, model = resume.vocab, resume.model()
+        run_dir = args.out or resume.path.parent
+    else:
+        vocab = CharVocab.build(train_texts)
+        model_kwargs = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers),
+                                          ("embed_dim", args.embed), ("dropout", args.dropout)) if v is not None}
+        try:
+            model = new_model(vocab, seed=config.seed, **model_kwargs)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        if args.out:
+            run_dir = args.out
+        else:
+            name = args.run or f"{args.data.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            run_dir = checkpoints.runs_dir(args.home) / name
+    extra = {"data_path": str(args.data), "filter_config": asdict(filt), "val_fraction": val_fraction}
+    try:
+        trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    for note in trainer.notes:
+        err.print(f"note: {note}", highlight=False)
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        trainer.stop()
+
+    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    show = not args.quiet and err.is_terminal
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("step {task.fields[step]}"),
+        TextColumn("loss {task.fields[loss]}"), TextColumn("val {task.fields[val]} bits/char"),
+        TextColumn("{task.fields[cps]} chars/s"), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}"),
+        console=err, disable=not show, transient=False,
+    )
+    done: DoneEvent | None = None
+    val = "-"
+    try:
+        with progress:
+            task = progress.add_task("training", total=1.0, step=0, loss="-", val="-", cps="-", eta="-")
+            for event in trainer.run():
+                if isinstance(event, StartEvent):
+                    msg = (f"run {event.run_dir} on {event.device}: {event.n_train:,} train / {event.n_val:,} val texts, "
+                           f"{event.n_params:,} parameters" + (f", resuming from {event.resumed_from}" if event.resumed_from else ""))
+                    if not args.quiet:
+                        err.print(msg, highlight=False)
+                elif isinstance(event, StepEvent):
+                    eta = time.strftime("%H:%M:%S", time.gmtime(event.eta_s)) if event.eta_s is not None else "-"
+                    progress.update(task, completed=event.progress or 0.0, step=event.step, loss=f"{event.loss:.3f}",
+                                    val=val, cps=f"{event.chars_per_s:,.0f}", eta=eta)
+                elif isinstance(event, EvalEvent):
+                    val = f"{event.val_bpc:.3f}"
+                    progress.update(task, val=val)
+                    if not show and not args.quiet:
+                        err.print(f"step {event.step}: val {event.val_bpc:.3f} bits/char (best {event.best_val_bpc:.3f})", highlight=False)
+                elif isinstance(event, SampleEvent):
+                    progress.console.print(f"step {event.step}: ", event.text, highlight=False, markup=False)
+                elif isinstance(event, CheckpointEvent):
+                    if not show and not args.quiet:
+                        err.print(f"step {event.step}: checkpoint {event.path}", highlight=False)
+                elif isinstance(event, DoneEvent):
+                    done = event
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+    assert done is not None
+    if done.reason == "diverged":
+        raise UserError(done.message)
+    if not args.quiet:
+        err.print(f"{done.message}; last checkpoint: {done.last_checkpoint}", highlight=False)
+    print(done.last_checkpoint)
+    return 0
+
+
+def cmd_sample(args: argparse.Namespace, console: Console) -> int:
+    from core.sampler import SampleConfig, sample_batch, stream
+    from core.trainer import resolve_device
+
+    ckpt = _load_ckpt(args.checkpoint)
+    try:
+        device = resolve_device(args.device)
+        cfg = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                           max_len=args.max_len, prime=args.prime, seed=args.seed)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    model = ckpt.model(device)
+    out = sys.stdout
+    if args.stream:
+        for i in range(args.num):
+            one = cfg if cfg.seed is None else SampleConfig(**{**asdict(cfg), "seed": cfg.seed + i})
+            out.write(cfg.prime)
+            for ch in stream(model, ckpt.vocab, one):
+                out.write(ch.char)
+                out.flush()
+            out.write("\n")
+            out.flush()
+    else:
+        for text in sample_batch(model, ckpt.vocab, args.num, cfg):
+            out.write(text + "\n")
+    return 0
+
+
+def cmd_eval(args: argparse.Namespace, console: Console) -> int:
+    from core.data import load_corpus
+    from core.trainer import evaluate_bpc, resolve_device
+    from core.vocab import UNK_ID
+
+    ckpt = _load_ckpt(args.checkpoint)
+    filt = _filter_config(args, ckpt.train_state.get("filter_config"))
+    texts, report = load_corpus(args.data, filt, fmt=args.format, column=args.column)
+    encoded = [ckpt.vocab.encode(t) for t in texts]
+    unknown = sum(s.count(UNK_ID) for s in encoded)
+    try:
+        device = resolve_device(args.device)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    bpc = evaluate_bpc(ckpt.model(device), encoded, device=device)
+    n_chars = sum(len(s) - 1 for s in encoded)
+    print(f"{bpc:.4f} bits/char over {n_chars:,} characters in {len(texts):,} texts ({args.data})"
+          + (f"; {unknown:,} characters unknown to the model" if unknown else ""))
+    return 0
+
+
+def cmd_info(args: argparse.Namespace, console: Console) -> int:
+    ckpt = _load_ckpt(args.checkpoint)
+    ts, m = ckpt.train_state, ckpt.metrics
+    table = Table(show_header=False, box=None)
+    rows = [
+        ("file", str(ckpt.path)), ("run", str(ts.get("run", "-"))), ("created", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ckpt.created))),
+        ("step", str(ckpt.step)), ("epoch", str(ts.get("epoch", "-"))),
+        ("val bits/char", _fmt(m.get("val_bpc"))), ("best val bits/char", _fmt(m.get("best_val_bpc"))),
+        ("train loss (nats/char)", _fmt(m.get("train_loss"))),
+        ("model", ", ".join(f"{k}={v}" for k, v in ckpt.model_config.to_dict().items())),
+        ("parameters", f"{ckpt.model().num_parameters():,}"), ("vocab", f"{len(ckpt.vocab)} symbols"),
+        ("trained on", str(ts.get("data_path", "-"))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
+    ]
+    for key, value in rows:
+        table.add_row(f"[bold]{key}[/]", value)
+    console.print(table)
+    return 0
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from core.checkpoints import list_checkpoints, runs_dir
+
+    root = args.dir or runs_dir()
+    infos = list_checkpoints(root)
+    if not infos:
+        console.print(f"no checkpoints under {root}", highlight=False)
+        return 0
+    table = Table("run", "step", "val bits/char", "age", "file")
+    for info in infos:
+        table.add_row(info.run, str(info.step), _fmt(info.val_bpc), _age(info.created), str(info.path))
+    console.print(table)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "list": cmd_list}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from core.checkpoints import CheckpointError
+    from core.data import CorpusError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    prog = f"tweetgen {args.command}"
+    console = Console()
+    try:
+        return COMMANDS[args.command](args, console)
+    except (UserError, CorpusError, CheckpointError) as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return 0
+    except MemoryError:
+        sys.stderr.write(f"{prog}: error: out of memory; use a smaller corpus, model or batch size\n")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
