@@ -371,9 +371,11 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     if not infos:
         console.print(f"no checkpoints under {root}", highlight=False)
         return 0
-    table = Table("run", "step", "val bits/char", "age", "file")
+    table = Table("run", "step", "val bits/char", "age", "file", title=f"checkpoints under {root}")
+    table.columns[-1].overflow = "fold"
     for info in infos:
-        table.add_row(info.run, str(info.step), _fmt(info.val_bpc), _age(info.created), str(info.path))
+        rel = info.path.relative_to(root) if info.path.is_relative_to(root) else info.path
+        table.add_row(info.run, str(info.step), _fmt(info.val_bpc), _age(info.created), str(rel))
     console.print(table)
     return 0
 

@@ -129,21 +129,23 @@ def _finish_text(text: str, enc: str, name: str, report: LoadReport | None) -> s
 # ---------------------------------------------------------------- readers
 
 
+SUFFIX_FORMATS = {
+    ".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
+    ".js": "tweets-js", ".txt": "text", ".text": "text",
+}
+
+
 def detect_format(path: Path, text: str) -> str:
+    """The archive marker wins, then the extension; unknown extensions are sniffed."""
     head = text.lstrip()[:200]
     if head.startswith("window.YTD."):
         return "tweets-js"
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix == ".json" or head.startswith("["):
-        return "json"
-    if suffix == ".js":
-        return "tweets-js"
-    if suffix in (".csv", ".tsv"):
-        return "csv"
+    if path.suffix.lower() in SUFFIX_FORMATS:
+        return SUFFIX_FORMATS[path.suffix.lower()]
+    if head.startswith("["):
+        return "json?"
     if head.startswith("{"):
-        return "jsonl"
+        return "jsonl?"
     return "text"
 
 
@@ -290,6 +292,15 @@ def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, r
         )
     if fmt == "auto":
         fmt = detect_format(path, text)
+        if fmt.endswith("?"):  # looks like JSON, but an unknown extension: fall back to lines
+            try:
+                items = read_json(text, name) if fmt == "json?" else read_jsonl(text, name)
+                fmt = fmt[:-1]
+            except CorpusError:
+                items, fmt = read_lines(text), "text"
+            if report is not None:
+                report.format = fmt
+            return items
     if report is not None:
         report.format = fmt
     if fmt == "csv":

@@ -1,0 +1,130 @@
+"""Corpus readers, filters, split and length bucketing."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from core.data import BucketBatcher, CorpusError, FilterConfig, load_corpus, make_batch, split_texts
+from core.vocab import PAD_ID, CharVocab
+
+LINE_TEXT = st.text(
+    st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40
+).map(lambda s: " ".join(s.split())).filter(lambda s: s and not s.startswith(("http", "www")) and "&" not in s)
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_plain_text_one_item_per_line(tmp_path: Path) -> None:
+    texts, report = load_corpus(write(tmp_path / "t.txt", "hello there\n\nsecond  one\r\nthird\n"))
+    assert texts == ["hello there", "second one", "third"]
+    assert report.format == "text" and report.dropped["empty"] == 2
+
+
+def test_csv_with_text_column_and_quoted_newlines(tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id_str", "text", "created_at"])
+        w.writerow(["1", "fish &amp; chips", "x"])
+        w.writerow(["2", "two\nlines", "y"])
+    texts, report = load_corpus(path)
+    assert texts == ["fish & chips", "two lines"]
+    assert report.format == "csv"
+
+
+def test_csv_without_header_uses_first_column(tmp_path: Path) -> None:
+    texts, _ = load_corpus(write(tmp_path / "b.csv", "good morning!,1\nsee you at 5,2\n"))
+    assert texts == ["good morning!", "see you at 5"]
+
+
+def test_csv_header_without_text_column_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"no 'text' column \(columns: id, date\)"):
+        load_corpus(write(tmp_path / "c.csv", "id,date\n1,2020\n"))
+
+
+def test_tweets_js_archive(tmp_path: Path) -> None:
+    body = [{"tweet": {"full_text": "from the archive", "id": "1"}}, {"tweet": {"full_text": "RT @x: copied"}}]
+    path = write(tmp_path / "tweets.js", "window.YTD.tweets.part0 = " + json.dumps(body))
+    texts, report = load_corpus(path, FilterConfig(drop_retweets=True))
+    assert texts == ["from the archive"] and report.dropped["retweet"] == 1
+
+
+def test_json_and_jsonl(tmp_path: Path) -> None:
+    assert load_corpus(write(tmp_path / "a.json", json.dumps([{"text": "one"}, {"text": "two"}])))[0] == ["one", "two"]
+    assert load_corpus(write(tmp_path / "a.jsonl", '{"text": "x1"}\n\n{"text": "x2"}\n'))[0] == ["x1", "x2"]
+
+
+def test_filters_and_report(tmp_path: Path) -> None:
+    lines = ["ok tweet", "https://t.co/abc", "ok tweet", "x" * 141, "see https://t.co/abc now"]
+    texts, report = load_corpus(write(tmp_path / "f.txt", "\n".join(lines)), FilterConfig(strip_urls=True))
+    assert texts == ["ok tweet", "see now"]
+    assert dict(report.dropped) == {"url_only": 1, "duplicate": 1, "too_long": 1}
+    assert "2 of 5 items kept" in report.summary()
+    longer, _ = load_corpus(tmp_path / "f.txt", FilterConfig(max_len=280, dedupe=False))
+    assert len(longer) == 4  # only the URL-only line is still dropped
+
+
+def test_no_usable_tweets_names_the_reasons(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match=r"no usable tweets.*too_long 2.*--max-len 280"):
+        load_corpus(write(tmp_path / "long.txt", "a" * 200 + "\n" + "b" * 150))
+
+
+def test_split_is_seeded_and_disjoint() -> None:
+    texts = [f"t{i}" for i in range(100)]
+    a = split_texts(texts, 0.1, seed=3)
+    assert a == split_texts(texts, 0.1, seed=3)
+    assert a != split_texts(texts, 0.1, seed=4)
+    train, val = a
+    assert len(val) == 10 and not set(train) & set(val) and sorted(train + val) == sorted(texts)
+
+
+@settings(max_examples=100, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE_TEXT, min_size=1, max_size=20, unique=True))
+def test_text_reader_preserves_arbitrary_unicode_lines(tmp_path: Path, lines: list[str]) -> None:
+    path = write(tmp_path / "u.txt", "\n".join(lines))
+    texts, _ = load_corpus(path, FilterConfig(max_len=1000))
+    assert texts == lines
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(LINE_TEXT, min_size=1, max_size=20, unique=True))
+def test_csv_reader_preserves_arbitrary_unicode_fields(tmp_path: Path, lines: list[str]) -> None:
+    path = tmp_path / "u.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["text"])
+        w.writerows([[line] for line in lines])
+    assert load_corpus(path, FilterConfig(max_len=1000))[0] == lines
+
+
+def test_bucketing_groups_lengths_and_masks_padding() -> None:
+    vocab = CharVocab.build(["abcdefghij"])
+    texts = ["a" * n for n in range(1, 41)]
+    encoded = [vocab.encode(t) for t in texts]
+    batcher = BucketBatcher(encoded, batch_size=8, seed=0)
+    batches = list(batcher.epoch(0))
+    assert len(batches) == 5 and sum(b.inputs.shape[0] for b in batches) == 40
+    for b in batches:
+        lengths = b.mask.sum(dim=1)
+        assert int(lengths.max() - lengths.min()) <= 7  # similar lengths share a batch
+        assert torch.equal(b.mask, b.targets != PAD_ID)
+        assert b.n_chars == int(lengths.sum())
+    assert batcher.epoch_order(0) == batcher.epoch_order(0)
+    assert batcher.epoch_order(0) != batcher.epoch_order(1)  # reshuffled every epoch
+
+
+def test_make_batch_shifts_targets() -> None:
+    batch = make_batch([[1, 5, 6, 2], [1, 7, 2]])
+    assert batch.inputs.tolist() == [[1, 5, 6], [1, 7, 2]]  # the <eos> input predicts <pad>, which is masked
+    assert batch.targets.tolist() == [[5, 6, 2], [7, 2, 0]]
+    assert batch.n_chars == 5

@@ -1,0 +1,104 @@
+"""Sampler: stops, never emits specials, deterministic when asked, temperature behaves."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from core.sampler import SampleConfig, next_token_logprobs, sample, sample_batch, stream
+from core.trainer import new_model
+from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
+
+TEXTS = ["abc def", "the quick brown fox", "zzz!? [ok] 123"]
+
+
+@pytest.fixture(scope="module")
+def model_vocab():
+    vocab = CharVocab.build(TEXTS)
+    return new_model(vocab, seed=5, hidden_size=32).eval(), vocab
+
+
+def test_stops_at_max_len_or_eos(model_vocab) -> None:
+    model, vocab = model_vocab
+    for seed in range(10):
+        chars = list(stream(model, vocab, SampleConfig(max_len=7, seed=seed)))
+        assert 0 <= len(chars) <= 7
+    # force <eos> to be the greedy choice: generation ends immediately
+    with torch.no_grad():
+        model.decoder.bias[EOS_ID] += 100.0
+    try:
+        assert sample(model, vocab, SampleConfig(temperature=0)) == ""
+    finally:
+        with torch.no_grad():
+            model.decoder.bias[EOS_ID] -= 100.0
+
+
+def test_never_yields_special_tokens_even_when_they_dominate(model_vocab) -> None:
+    model, vocab = model_vocab
+    with torch.no_grad():
+        saved = model.decoder.bias.clone()
+        model.decoder.bias[[PAD_ID, BOS_ID, UNK_ID]] += 50.0
+    try:
+        for temperature in (0.0, 1.0, 5.0):
+            for ch in stream(model, vocab, SampleConfig(temperature=temperature, max_len=30, seed=1)):
+                assert ch.char in vocab.chars and 0.0 <= ch.prob <= 1.0
+    finally:
+        with torch.no_grad():
+            model.decoder.bias.copy_(saved)
+
+
+def test_greedy_is_deterministic_and_seed_reproduces(model_vocab) -> None:
+    model, vocab = model_vocab
+    assert sample(model, vocab, SampleConfig(temperature=0)) == sample(model, vocab, SampleConfig(temperature=0))
+    a = [sample(model, vocab, SampleConfig(seed=s)) for s in range(5)]
+    assert a == [sample(model, vocab, SampleConfig(seed=s)) for s in range(5)]
+    assert len(set(a)) > 1  # different seeds, different texts
+
+
+def test_prime_with_unknown_characters_does_not_crash(model_vocab) -> None:
+    model, vocab = model_vocab
+    text = sample(model, vocab, SampleConfig(prime="the ☕ ", seed=0, max_len=5))
+    assert text.startswith("the ☕ ")
+
+
+def entropy(logp: torch.Tensor) -> float:
+    p = logp.exp()
+    return float(-(p * torch.where(p > 0, logp, torch.zeros_like(logp))).sum())
+
+
+def test_temperature_concentrates_and_spreads_measurably() -> None:
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0, 2.0, 1.0, 0.5, -1.0]])
+    h = {t: entropy(next_token_logprobs(logits, SampleConfig(temperature=t))) for t in (0.5, 1.0, 2.0, 5.0)}
+    assert h[1.0] - h[0.5] > 0.1 and h[2.0] - h[1.0] > 0.1 and h[5.0] - h[2.0] > 0.05
+    top = {t: float(next_token_logprobs(logits, SampleConfig(temperature=t)).exp()[0, 4]) for t in (0.5, 1.0, 5.0)}
+    assert top[0.5] > 0.75 > top[1.0] > 0.4 > top[5.0]
+    assert h[5.0] <= math.log(5) + 1e-6  # <eos> and the 4 characters share the mass; pad/bos/unk get none
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1e-3, 0.05, 1.0, 10.0, 100.0])
+def test_no_nan_at_extreme_temperatures(model_vocab, temperature: float) -> None:
+    model, vocab = model_vocab
+    huge = torch.tensor([[1e4, -1e4, 3e4, -3e4, 5.0, 1e4, -2.0]])
+    logp = next_token_logprobs(huge, SampleConfig(temperature=temperature))
+    assert not torch.isnan(logp).any() and abs(float(logp.exp().sum()) - 1) < 1e-4
+    text = sample(model, vocab, SampleConfig(temperature=temperature, seed=3, max_len=40))
+    assert all(c in vocab.chars for c in text)
+
+
+def test_top_k_and_top_p_restrict_support() -> None:
+    logits = torch.tensor([[0.0, 0.0, 0.0, 0.0, 3.0, 2.0, 1.0, 0.0]])
+    top2 = next_token_logprobs(logits, SampleConfig(top_k=2)).exp()
+    assert int((top2 > 0).sum()) == 2 and float(top2[0, 4]) > float(top2[0, 5]) > 0
+    tiny_p = next_token_logprobs(logits, SampleConfig(top_p=1e-6)).exp()
+    assert int((tiny_p > 0).sum()) == 1 and float(tiny_p[0, 4]) == pytest.approx(1.0)
+
+
+def test_batch_sampling_matches_count_and_respects_seed(model_vocab) -> None:
+    model, vocab = model_vocab
+    texts = sample_batch(model, vocab, 16, SampleConfig(seed=9, max_len=30))
+    assert len(texts) == 16 and all(len(t) <= 30 for t in texts)
+    assert texts == sample_batch(model, vocab, 16, SampleConfig(seed=9, max_len=30))
+    greedy = sample_batch(model, vocab, 4, SampleConfig(temperature=0, max_len=30))
+    assert len(set(greedy)) == 1 and greedy[0] == sample(model, vocab, SampleConfig(temperature=0, max_len=30))
