@@ -1,0 +1,463 @@
+"""Training in a separate process, driven through two queues.
+
+Why a process and not a thread: the training loop is Python between torch kernels and
+holds the GIL for much of each step, so a training *thread* makes any UI in the same
+process stutter. A child process started with the ``spawn`` context (no forked torch or
+terminal state) runs :class:`core.trainer.Trainer` and puts every event on a queue; the
+parent sends ``pause``/``resume``/``save``/``stop`` commands on another queue, which a
+small thread inside the child applies to the trainer (its control methods are
+thread-safe and take effect between steps, so a completed step is never lost).
+
+The child is given paths and plain settings, never tensors: it loads the corpus and
+any checkpoint itself. Every way a run can end arrives as one final
+:class:`~core.events.DoneEvent`: ``finished``/``time``/``stopped`` after the last
+checkpoint was written, ``diverged`` from the trainer's guard, ``error`` for a corpus or
+checkpoint the child could not use (the one-line ``CorpusError``/``CheckpointError``
+message), a crash, or a child that died without saying why. SIGINT, SIGTERM and SIGHUP
+in the child, and the death of the parent, become a clean stop that saves a checkpoint.
+
+This module imports neither torch nor Textual at import time: the parent side is cheap
+to import, and the UI stays free to draw its first frame before torch is loaded.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from core.events import CheckpointEvent, DoneEvent, PauseEvent, StartEvent, TrainEvent
+
+COMMANDS = ("pause", "resume", "save", "stop")
+BUDGET_KEYS = ("epochs", "max_steps", "minutes")
+
+
+@dataclass(frozen=True)
+class NoteEvent:
+    """A line worth showing that is not progress: the corpus summary, a resume note."""
+
+    step: int
+    text: str
+
+
+BackgroundEvent = TrainEvent | NoteEvent
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """What the child process should train; all of it picklable, no tensors.
+
+    ``train`` holds :class:`~core.trainer.TrainConfig` fields. Its budget keys
+    (``epochs``, ``max_steps``, ``minutes``) mean *this much more training from where the
+    run starts*: resuming a checkpoint at step 900 with ``max_steps=100`` stops at step
+    1000. Without any budget the run continues until it is stopped. When resuming, the
+    stored training settings, corpus filters and validation split are reused and
+    ``train``/``filters`` override them. ``model`` holds :func:`~core.trainer.new_model`
+    keyword arguments and is used only for a fresh run.
+    """
+
+    data_path: Path
+    run_dir: Path
+    resume_from: Path | None = None  # a checkpoint file, or a run directory (its newest checkpoint)
+    train: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)
+    val_fraction: float = 0.1
+    fmt: str = "auto"
+    column: str | None = None
+    threads: int | None = None  # torch threads in the child; None = every core but one
+    log_path: Path | None = None  # the child's stdout/stderr (a TUI must not have them on its terminal)
+
+
+def default_threads() -> int:
+    """Torch threads for training: leave one core to the UI (so 1 on a 2-core machine)."""
+    return max(1, (os.cpu_count() or 1) - 1)
+
+
+# ---------------------------------------------------------------- the child
+
+
+class _Control:
+    """Commands that may arrive before the trainer exists are kept and applied when it does.
+
+    Re-entrant lock: a signal handler runs on the main thread and may interrupt it while
+    it holds the lock.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._trainer: Any = None
+        self.stop_requested = False
+        self._paused = False
+        self._save = False
+        self.finished = threading.Event()
+
+    def apply(self, command: str) -> None:
+        with self._lock:
+            if command == "stop":
+                self.stop_requested = True
+                self._paused = False
+            elif command == "pause":
+                self._paused = True
+            elif command == "resume":
+                self._paused = False
+            elif command == "save":
+                self._save = True
+            trainer = self._trainer
+            if trainer is None:
+                return
+            if command == "stop":
+                trainer.stop()
+            elif command == "pause":
+                trainer.pause()
+            elif command == "resume":
+                trainer.resume()
+            elif command == "save":
+                trainer.request_save()
+
+    def attach(self, trainer: Any) -> bool:
+        """Hand over the trainer and replay pending commands; False when a stop came first."""
+        with self._lock:
+            self._trainer = trainer
+            if self._paused:
+                trainer.pause()
+            if self._save:
+                trainer.request_save()
+            return not self.stop_requested
+
+
+def _listen(commands: Any, control: _Control) -> None:
+    """Child-side thread: apply commands; stop (and so save) if the parent process dies."""
+    parent = mp.parent_process()
+    while not control.finished.is_set():
+        try:
+            command = commands.get(timeout=0.2)
+        except queue.Empty:
+            if parent is not None and not parent.is_alive():
+                control.apply("stop")
+                return
+            continue
+        except (EOFError, OSError):
+            control.apply("stop")
+            return
+        if command in COMMANDS:
+            control.apply(command)
+
+
+def _redirect_output(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in values.items() if k in names}
+
+
+def build_trainer(job: TrainJob, emit: Any = None) -> Any:
+    """Load corpus and checkpoint and build the :class:`~core.trainer.Trainer` for ``job``.
+
+    Runs in the child. Raises ``CorpusError``/``CheckpointError``/``ValueError`` with
+    messages a user can act on. ``emit`` receives :class:`NoteEvent` lines.
+    """
+    import torch
+
+    from core.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
+    from core.data import FilterConfig, load_corpus, split_texts
+    from core.trainer import TrainConfig, Trainer, new_model
+    from core.vocab import CharVocab
+
+    threads = job.threads or default_threads()
+    torch.set_num_threads(threads)
+    try:
+        torch.set_num_interop_threads(1)
+    except RuntimeError:  # already set (only possible once per process)
+        pass
+    emit = emit or (lambda _event: None)
+
+    resume = None
+    if job.resume_from is not None:
+        path = Path(job.resume_from)
+        if path.is_dir():
+            info = latest_checkpoint(path)
+            if info is None:
+                raise CheckpointError(f"{path}: no checkpoints in this directory; give a .pt file or a run directory")
+            path = info.path
+        resume = load_checkpoint(path)
+    stored = resume.train_state if resume is not None else {}
+
+    filters = FilterConfig(**_known(FilterConfig, {**dict(stored.get("filter_config") or {}), **job.filters}))
+    texts, report = load_corpus(job.data_path, filters, fmt=job.fmt, column=job.column)
+    emit(NoteEvent(int(stored.get("step", 0)), report.summary()))
+
+    settings = dict(stored.get("train_config") or {})
+    settings.update({k: v for k, v in job.train.items() if k not in BUDGET_KEYS})
+    settings.update(epochs=None, max_steps=None, minutes=None, threads=threads)
+    settings["device"] = job.train.get("device") or "auto"  # a stored "cuda" must not break a CPU machine
+    start_step = int(stored.get("step", 0))
+    start_epoch = int(stored.get("epoch", 0))
+    start_minutes = float(stored.get("elapsed", 0.0)) / 60.0
+    if job.train.get("epochs"):
+        settings["epochs"] = start_epoch + int(job.train["epochs"])
+    if job.train.get("max_steps"):
+        settings["max_steps"] = start_step + int(job.train["max_steps"])
+    if job.train.get("minutes"):
+        settings["minutes"] = start_minutes + float(job.train["minutes"])
+    config = TrainConfig(**_known(TrainConfig, settings))
+
+    val_fraction = float(stored.get("val_fraction", job.val_fraction)) if resume is not None else job.val_fraction
+    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+    if resume is not None:
+        vocab, model = resume.vocab, resume.model()
+    else:
+        vocab = CharVocab.build(train_texts)
+        model = new_model(vocab, seed=config.seed, **job.model)
+    extra = {"data_path": str(job.data_path), "filter_config": asdict(filters), "val_fraction": val_fraction}
+    trainer = Trainer(model, vocab, train_texts, val_texts, config, job.run_dir, resume_from=resume, extra_state=extra)
+    for note in trainer.notes:
+        emit(NoteEvent(start_step, note))
+    return trainer
+
+
+def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
+    """Entry point of the training process."""
+    if job.log_path is not None:
+        try:
+            _redirect_output(Path(job.log_path))
+        except OSError:
+            pass
+    control = _Control()
+    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None:
+            signal.signal(sig, lambda _signum, _frame: control.apply("stop"))
+    threading.Thread(target=_listen, args=(commands, control), name="tweetgen-commands", daemon=True).start()
+
+    trainer: Any = None
+    step = 0
+    try:
+        from core.checkpoints import CheckpointError
+        from core.data import CorpusError
+
+        try:
+            trainer = build_trainer(job, events.put)
+            step = trainer.progress.step
+            if not control.attach(trainer):
+                events.put(DoneEvent(step, "stopped", f"stopped before training began (step {step})", None))
+            else:
+                for event in trainer.run():
+                    step = event.step
+                    events.put(event)
+        except (CorpusError, CheckpointError, ValueError) as exc:
+            last = trainer.last_checkpoint if trainer is not None else None
+            events.put(DoneEvent(step, "error", str(exc), last))
+    except BaseException as exc:  # a crash must still reach the parent as an event
+        traceback.print_exc()
+        last = trainer.last_checkpoint if trainer is not None else None
+        detail = str(exc).strip().splitlines()
+        message = f"training crashed: {type(exc).__name__}" + (f": {detail[0]}" if detail else "")
+        events.put(DoneEvent(step, "error", message, last))
+    finally:
+        control.finished.set()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        events.close()
+        events.join_thread()  # make sure the final events are in the pipe before exiting
+
+
+# ---------------------------------------------------------------- the parent
+
+
+class TrainingProcess:
+    """Parent-side handle of one training run in a spawned child process.
+
+    ``start()`` launches it; events come out of :meth:`get_event` (or by iterating) in
+    order and end with exactly one :class:`DoneEvent`. The commands only ask: a pause
+    is confirmed by a ``PauseEvent``, a save by a ``CheckpointEvent``. :meth:`stop`
+    waits until the final checkpoint is written. Events are pumped off the process
+    queue by an internal thread, so :meth:`stop` works whether or not someone else is
+    reading events at the time, and a child that dies silently still ends the stream.
+    """
+
+    def __init__(self, job: TrainJob) -> None:
+        self.job = job
+        self._ctx = mp.get_context("spawn")
+        self._events: Any = self._ctx.Queue()
+        self._commands: Any = self._ctx.Queue()
+        self._local: queue.Queue[BackgroundEvent] = queue.Queue()
+        self._process: Any = None
+        self._pump: threading.Thread | None = None
+        self._finished = threading.Event()
+        self._returned_done = False
+        self.started: StartEvent | None = None
+        self.done: DoneEvent | None = None
+        self.last_checkpoint: Path | None = None
+        self.step = 0
+        self.paused = False
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> None:
+        if self._process is not None:
+            raise RuntimeError("this training process was already started; make a new TrainingProcess")
+        # daemon: if the parent exits without stop(), multiprocessing's exit hook sends
+        # SIGTERM, which the child turns into a stop that saves a checkpoint.
+        self._process = self._ctx.Process(
+            target=_child_main, args=(self.job, self._events, self._commands), name="tweetgen-train", daemon=True
+        )
+        self._process.start()
+        self._pump = threading.Thread(target=self._pump_events, name="tweetgen-train-events", daemon=True)
+        self._pump.start()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def state(self) -> str:
+        """``idle`` (not started), ``starting``, ``running``, ``paused`` or ``done``."""
+        if self._process is None:
+            return "idle"
+        if self.done is not None:
+            return "done"
+        if self.started is None:
+            return "starting"
+        return "paused" if self.paused else "running"
+
+    @property
+    def finished(self) -> bool:
+        """The run has ended and its process has exited (or was given up on)."""
+        return self._finished.is_set()
+
+    def pause(self) -> None:
+        self._send("pause")
+
+    def resume(self) -> None:
+        self._send("resume")
+
+    def request_save(self) -> None:
+        """Ask for a checkpoint of the current step (also while paused)."""
+        self._send("save")
+
+    def stop(self, timeout: float = 60.0) -> DoneEvent | None:
+        """Stop after the current step and wait for the final checkpoint; returns the DoneEvent.
+
+        If the child does not finish within ``timeout`` seconds it gets SIGTERM (its own
+        clean stop) and then, after a few more seconds, SIGKILL.
+        """
+        if self._process is None:
+            return None
+        self._send("stop")
+        if not self._finished.wait(timeout):
+            self._process.terminate()
+            if not self._finished.wait(5.0):
+                self._process.kill()
+                self._finished.wait(5.0)
+        return self.done
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the run has ended; True if it has."""
+        return self._finished.wait(timeout)
+
+    def close(self) -> None:
+        """Release the queues; kills the child if it is somehow still alive. Idempotent."""
+        if self._process is not None and self._process.is_alive():
+            self._process.kill()
+            self._process.join(5.0)
+        for q in (self._commands, self._events):
+            q.close()
+            q.cancel_join_thread()
+
+    def __enter__(self) -> TrainingProcess:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._process is not None and not self.finished:
+            self.stop()
+        self.close()
+
+    # ------------------------------------------------------------ events
+
+    def get_event(self, timeout: float | None = None) -> BackgroundEvent | None:
+        """The next event, waiting up to ``timeout`` seconds (None: until one comes).
+
+        Returns None on timeout, and always once the DoneEvent has been returned.
+        """
+        if self._process is None:
+            raise RuntimeError("start() the training process first")
+        if self._returned_done:
+            return None
+        try:
+            event = self._local.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(event, DoneEvent):
+            self._returned_done = True
+        return event
+
+    def __iter__(self) -> Iterator[BackgroundEvent]:
+        while (event := self.get_event()) is not None:
+            yield event
+
+    # ------------------------------------------------------------ internals
+
+    def _send(self, command: str) -> None:
+        if command not in COMMANDS:
+            raise ValueError(f"unknown command {command!r}")
+        if self._process is None:
+            raise RuntimeError("start() the training process first")
+        if self.done is None:
+            self._commands.put(command)
+
+    def _record(self, event: BackgroundEvent) -> None:
+        self.step = max(self.step, event.step)
+        if isinstance(event, StartEvent):
+            self.started = event
+        elif isinstance(event, PauseEvent):
+            self.paused = event.paused
+        elif isinstance(event, CheckpointEvent):
+            self.last_checkpoint = event.path
+        elif isinstance(event, DoneEvent):
+            self.done = event
+            self.paused = False
+            if event.last_checkpoint is not None:
+                self.last_checkpoint = event.last_checkpoint
+
+    def _pump_events(self) -> None:
+        process = self._process
+        try:
+            while True:
+                try:
+                    event = self._events.get(timeout=0.1)
+                except queue.Empty:
+                    if process.is_alive():
+                        continue
+                    try:  # gone: take whatever it flushed before exiting
+                        event = self._events.get(timeout=0.5)
+                    except queue.Empty:
+                        event = DoneEvent(
+                            self.step, "error",
+                            f"the training process exited unexpectedly (exit code {process.exitcode}); "
+                            f"see {self.job.log_path or 'its output'}",
+                            self.last_checkpoint,
+                        )
+                except (EOFError, OSError, ValueError):
+                    event = DoneEvent(self.step, "error", "lost contact with the training process", self.last_checkpoint)
+                self._record(event)
+                self._local.put(event)
+                if isinstance(event, DoneEvent):
+                    break
+            process.join(10.0)  # it exits right after its last event
+        finally:
+            self._finished.set()
