@@ -1,0 +1,13 @@
+#!/bin/sh
+# The recipe for assets/demo.pt: tweetgen's own trainer, default model and training
+# configuration, on the project's own demo corpus (assets/demo_tweets.txt).
+# Rerun with `make demo-assets` after changing the defaults or the corpus.
+set -eu
+cd "$(dirname "$0")/.."
+out=$(mktemp -d)
+.venv/bin/tweetgen train assets/demo_tweets.txt --out "$out/demo" --minutes "${DEMO_MINUTES:-4}" \
+    --seed 0 --threads 2 --ckpt-every 0 --quiet
+last=$(ls "$out"/demo/step-*.pt | tail -n 1)
+cp "$last" assets/demo.pt
+.venv/bin/tweetgen info assets/demo.pt
+rm -rf "$out"
