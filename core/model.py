@@ -66,6 +66,10 @@ class CharGRU(nn.Module):
         logits, hidden = self.forward(ids[:, None], hidden)  # (B, 1, V)
         return logits[:, 0], hidden
 
+    def stepper(self) -> GRUStepper:
+        """A fast single-step function over a snapshot of the current weights (see :class:`GRUStepper`)."""
+        return GRUStepper(self)
+
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
@@ -77,3 +81,52 @@ class CharGRU(nn.Module):
             inp = c.embed_dim if layer == 0 else c.hidden_size
             gru += 3 * c.hidden_size * (inp + c.hidden_size)
         return 2 * (gru + c.hidden_size * c.vocab_size)
+
+
+class GRUStepper:
+    """One GRU step per character for streaming, without ``nn.GRU``'s per-call overhead.
+
+    ``nn.GRU`` called with one time step pays for argument checks, weight flattening and
+    a (1, 1, E) sequence wrapper on every character; here a step is ten small kernels:
+    the first layer's input projection is precomputed for every character
+    (``embedding @ W_ih^T + b_ih``, a (V, 3H) table, so the embedding lookup and the
+    input matmul become one row lookup), then one ``addmm`` per layer and the gates
+    in place. Same gate formulas and weights as ``torch.nn.GRU``; the results equal the
+    full-sequence forward up to float rounding (tests/unit/test_sampler_fast.py).
+
+    The weights are a snapshot: build a new stepper after the model is trained further.
+    """
+
+    def __init__(self, model: CharGRU) -> None:
+        c = model.config
+        self.num_layers, self.hidden_size = c.num_layers, c.hidden_size
+        with torch.no_grad():
+            gru = model.gru
+            self.layers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = []
+            for k in range(c.num_layers):
+                w_ih, b_ih = getattr(gru, f"weight_ih_l{k}").detach(), getattr(gru, f"bias_ih_l{k}").detach()
+                w_hh, b_hh = getattr(gru, f"weight_hh_l{k}").detach(), getattr(gru, f"bias_hh_l{k}").detach()
+                self.layers.append((w_ih.t().contiguous(), b_ih.clone(), w_hh.t().contiguous(), b_hh.clone()))
+            w_ih_t, b_ih = self.layers[0][0], self.layers[0][1]
+            self.input_table = torch.addmm(b_ih, model.embed.weight.detach(), w_ih_t)  # (V, 3H)
+            self.dec_w_t = model.decoder.weight.detach().t().contiguous()  # (H, V)
+            self.dec_b = model.decoder.bias.detach().clone()  # (V,)
+
+    def __call__(self, ids: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (B,) -> logits (B, V), hidden (L, B, H); same contract as :meth:`CharGRU.step`."""
+        hid = self.hidden_size
+        if hidden is None:
+            hidden = self.input_table.new_zeros(self.num_layers, ids.shape[0], hid)
+        with torch.no_grad():
+            x = self.input_table.index_select(0, ids)  # (B, 3H): embedding and input projection at once
+            new = []
+            for k, (w_ih_t, b_ih, w_hh_t, b_hh) in enumerate(self.layers):
+                gi = x if k == 0 else torch.addmm(b_ih, x, w_ih_t)  # (B, 3H)
+                h = hidden[k]  # (B, H)
+                gh = torch.addmm(b_hh, h, w_hh_t)  # (B, 3H)
+                rz = gi[:, : 2 * hid].add(gh[:, : 2 * hid]).sigmoid_()  # (B, 2H): reset, update
+                n = gh[:, 2 * hid :].mul(rz[:, :hid]).add_(gi[:, 2 * hid :]).tanh_()  # (B, H)
+                x = torch.lerp(n, h, rz[:, hid:])  # (1 - z) * n + z * h
+                new.append(x)
+            logits = torch.addmm(self.dec_b, x, self.dec_w_t)  # (B, V)
+        return logits, torch.stack(new)

@@ -105,6 +105,7 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
     gen = _generator(cfg.seed, device)
     with torch.inference_mode():
         logits, hidden = _prime(model, vocab, cfg.prime, 1)
+        step = model.stepper()  # one fast GRU step per character (same function as model.step)
         for _ in range(cfg.max_len):
             logp = next_token_logprobs(logits, cfg)
             idx = _choose(logp, cfg, gen)  # (1,)
@@ -113,7 +114,7 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
                 return
             prob = float(torch.softmax(logits[0].float(), dim=-1)[token])
             yield SampledChar(vocab.token(token), prob)
-            logits, hidden = model.step(idx, hidden)
+            logits, hidden = step(idx, hidden)
 
 
 def sample(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> str:
@@ -132,6 +133,7 @@ def sample_batch(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig = S
     done = torch.zeros(n, dtype=torch.bool, device=device)
     with torch.inference_mode():
         logits, hidden = _prime(model, vocab, cfg.prime, n)
+        step = model.stepper()
         for t in range(cfg.max_len):
             idx = _choose(next_token_logprobs(logits, cfg), cfg, gen)  # (n,)
             idx = idx.masked_fill(done, PAD_ID)
@@ -139,7 +141,7 @@ def sample_batch(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig = S
             done |= idx == EOS_ID
             if bool(done.all()):
                 break
-            logits, hidden = model.step(idx, hidden)
+            logits, hidden = step(idx, hidden)
     return [cfg.prime + vocab.decode(row.tolist()) for row in out.cpu()]
 
 
