@@ -1,0 +1,43 @@
+"""The bench's quick mode runs end to end and reports every section (so `make bench` never rots)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
+DEMO_TXT = REPO / "assets" / "demo_tweets.txt"
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(not DEV_CSV.exists() and not DEMO_TXT.exists(),
+                    reason=f"the bench needs a corpus: neither {DEV_CSV} nor {DEMO_TXT} exists")
+def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
+    """`python -m bench --quick --json PATH` exits 0 and its JSON holds all five sections with figures."""
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=110)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    res = json.loads(out.read_text())
+    assert res["mode"] == "quick"
+    q = res["quality"]
+    for name in ("default", "reference"):
+        assert q[name]["val_bpc"] > 0 and q[name]["chars"] > 0, q[name]
+    assert q["ratio"] > 0
+    t = res["throughput"]
+    assert t["matmul_peak_gflops"] > 0
+    assert t["default"]["chars_per_s"] > 0 and t["reference"]["chars_per_s"] > 0 and 0 < t["default"]["fraction_of_peak"]
+    s = res["sampling"]
+    assert s["single_stream_chars_per_s"] > 0 and s["first_char_ms_median"] > 0 and s["batch64_s_median"] > 0
+    app = res["app"]
+    assert "startup" in app and "lag" in app
+    m = res["memory"]
+    assert m["train_peak_rss_mb"] > 0 and len(m["loads"]) == 3 and all("load_s" in r for r in m["loads"])
+    assert "scaling_exponent" in m
+    assert "1 quality" in proc.stdout and "5 memory" in proc.stdout  # the table was printed
