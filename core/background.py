@@ -30,6 +30,7 @@ import sys
 import threading
 import traceback
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -279,6 +280,31 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
 # ---------------------------------------------------------------- the parent
 
 
+@contextmanager
+def _real_std_streams() -> Iterator[None]:
+    """Put the process' real stdout/stderr back in ``sys`` while a child is spawned.
+
+    multiprocessing passes ``sys.stderr.fileno()`` to the helper processes it starts; an
+    app that has replaced ``sys.stderr`` (Textual does, with a capture whose fileno is
+    -1) would make the spawn fail with "bad value(s) in fds_to_keep".
+    """
+    saved = sys.stdout, sys.stderr
+    try:
+        for name in ("stdout", "stderr"):
+            stream = getattr(sys, name)
+            try:
+                ok = stream is not None and stream.fileno() >= 0
+            except (AttributeError, OSError, ValueError):
+                ok = False
+            original = getattr(sys, f"__{name}__")
+            if not ok and original is not None:
+                setattr(sys, name, original)
+        yield
+    finally:
+        sys.stdout, sys.stderr = saved
+
+
+
 class TrainingProcess:
     """Parent-side handle of one training run in a spawned child process.
 
@@ -293,8 +319,8 @@ class TrainingProcess:
     def __init__(self, job: TrainJob) -> None:
         self.job = job
         self._ctx = mp.get_context("spawn")
-        self._events: Any = self._ctx.Queue()
-        self._commands: Any = self._ctx.Queue()
+        self._events: Any = None  # the queues are made in start(): making one can spawn a helper process
+        self._commands: Any = None
         self._local: queue.Queue[BackgroundEvent] = queue.Queue()
         self._process: Any = None
         self._pump: threading.Thread | None = None
@@ -313,10 +339,13 @@ class TrainingProcess:
             raise RuntimeError("this training process was already started; make a new TrainingProcess")
         # daemon: if the parent exits without stop(), multiprocessing's exit hook sends
         # SIGTERM, which the child turns into a stop that saves a checkpoint.
-        self._process = self._ctx.Process(
-            target=_child_main, args=(self.job, self._events, self._commands), name="tweetgen-train", daemon=True
-        )
-        self._process.start()
+        with _real_std_streams():
+            self._events = self._ctx.Queue()
+            self._commands = self._ctx.Queue()
+            self._process = self._ctx.Process(
+                target=_child_main, args=(self.job, self._events, self._commands), name="tweetgen-train", daemon=True
+            )
+            self._process.start()
         self._pump = threading.Thread(target=self._pump_events, name="tweetgen-train-events", daemon=True)
         self._pump.start()
 
@@ -350,6 +379,10 @@ class TrainingProcess:
         """Ask for a checkpoint of the current step (also while paused)."""
         self._send("save")
 
+    def request_stop(self) -> None:
+        """Ask for a stop (and its checkpoint) without waiting; the DoneEvent says when it is done."""
+        self._send("stop")
+
     def stop(self, timeout: float = 60.0) -> DoneEvent | None:
         """Stop after the current step and wait for the final checkpoint; returns the DoneEvent.
 
@@ -376,8 +409,9 @@ class TrainingProcess:
             self._process.kill()
             self._process.join(5.0)
         for q in (self._commands, self._events):
-            q.close()
-            q.cancel_join_thread()
+            if q is not None:
+                q.close()
+                q.cancel_join_thread()
 
     def __enter__(self) -> TrainingProcess:
         return self

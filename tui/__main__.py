@@ -1,0 +1,145 @@
+"""``tweetgen-tui``: parse the command line and run the app.
+
+Only argparse is imported up front; Textual comes in when the app starts and torch
+after its first frame (a spawned training process also imports this module, so it
+must stay light).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings
+
+DESCRIPTION = """\
+Train a character-level GRU on tweets and watch it write new ones, live.
+
+With no arguments it opens on the demo corpus and the demo checkpoint and starts
+generating. Press space to train, ? for every key. Errors (an unreadable corpus, a
+corrupt checkpoint, a diverged run) are shown in the app, which keeps running.
+"""
+
+EPILOG = """\
+examples:
+  tweetgen-tui
+  tweetgen-tui --data tweets.csv
+  tweetgen-tui --data tweets.csv --checkpoint ~/runs/mine --temperature 1.0
+  tweetgen-tui --data tweets.js --run evening --minutes 30
+"""
+
+
+def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else f">= {low:g}"
+            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tweetgen-tui", description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = p.add_argument_group("corpus and checkpoints")
+    d.add_argument("--data", type=Path, metavar="FILE",
+                   help="corpus to train on: CSV with a 'text' column, tweets.js, JSON/JSONL, or one tweet per line "
+                        "(default: the demo corpus)")
+    d.add_argument("--checkpoint", type=Path, metavar="FILE|DIR",
+                   help="generate from this checkpoint file, or from the newest in this run directory "
+                        "(a directory is also where new checkpoints go)")
+    d.add_argument("--run", metavar="NAME",
+                   help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
+                        "(default: the corpus file's name; demo-run for the demo corpus)")
+    d.add_argument("--home", type=Path, metavar="DIR",
+                   help="checkpoint home (default: $TWEETGEN_HOME, else the user data directory)")
+
+    g = p.add_argument_group("generation")
+    g.add_argument("--temperature", type=_number(float, TEMPERATURE_MIN, TEMPERATURE_MAX), default=0.8,
+                   help="starting temperature, 0.1-5.0 in steps of 0.1 (default 0.8; + and - change it)")
+    g.add_argument("--pace", type=_number(float, 0), default=30.0, metavar="CPS",
+                   help="characters per second on screen (default 30; 0 = as fast as the model writes)")
+    g.add_argument("--gap", type=_number(float, 0), default=2.0, metavar="SECONDS",
+                   help="pause between one tweet and the next (default 2)")
+    g.add_argument("--max-len", type=_number(int, 1), default=140, metavar="N",
+                   help="characters per tweet at most (default 140)")
+    g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
+
+    t = p.add_argument_group("training (each press of space trains this much more)")
+    t.add_argument("--epochs", type=_number(int, 1), metavar="N", help="passes over the corpus (default 5)")
+    t.add_argument("--minutes", type=_number(float, 0.01), metavar="M", help="training time instead of epochs")
+    t.add_argument("--max-steps", type=_number(int, 1), metavar="N", help="optimizer steps instead of epochs")
+    t.add_argument("--hidden", type=_number(int, 1), metavar="N", help="GRU hidden size of a new run (default 256)")
+    t.add_argument("--layers", type=_number(int, 1), metavar="N", help="GRU layers of a new run (default 1)")
+    t.add_argument("--embed", type=_number(int, 1), metavar="N", help="character embedding size of a new run (default 64)")
+    t.add_argument("--batch-size", type=_number(int, 1), metavar="N", help="tweets per batch (default 32)")
+    t.add_argument("--lr", type=_number(float, 1e-9), metavar="LR", help="Adam learning rate (default 0.004)")
+    t.add_argument("--val-every", type=_number(int, 0), default=100, metavar="N",
+                   help="validate every N steps, a point on the chart (default 100)")
+    t.add_argument("--ckpt-every", type=_number(int, 0), default=200, metavar="N",
+                   help="write a checkpoint every N steps (default 200; also on s, at the end and on quit)")
+    t.add_argument("--device", metavar="NAME", help="auto (default), cpu, cuda or mps")
+    t.add_argument("--threads", type=_number(int, 1), metavar="N", help="torch threads for training (default: all cores but one)")
+    return p
+
+
+def settings_from_args(args: argparse.Namespace) -> AppSettings:
+    """Turn parsed flags into AppSettings; paths are only expanded here, checked by the app."""
+    from core.assets import demo_checkpoint_path, demo_corpus_path
+
+    train: dict[str, Any] = {"val_every": args.val_every, "ckpt_every": args.ckpt_every}
+    for flag in ("epochs", "minutes", "max_steps", "batch_size", "lr", "device"):
+        value = getattr(args, flag)
+        if value is not None:
+            train[flag] = value
+    if not any(k in train for k in ("epochs", "minutes", "max_steps")):
+        train["epochs"] = 5
+    model = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers), ("embed_dim", args.embed))
+             if v is not None}
+    expand = lambda p: p.expanduser() if p is not None else None  # noqa: E731
+    return AppSettings(
+        data_path=expand(args.data) or demo_corpus_path(),
+        is_demo_corpus=args.data is None,
+        demo_checkpoint=demo_checkpoint_path(),
+        checkpoint=expand(args.checkpoint),
+        run=args.run,
+        home=expand(args.home),
+        temperature=args.temperature,
+        pace=args.pace,
+        gap_s=args.gap,
+        max_len=args.max_len,
+        seed=args.seed,
+        train=train,
+        model=model,
+        threads=args.threads,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = settings_from_args(args)
+
+    from tui.app import TweetgenApp
+
+    app = TweetgenApp(settings)
+    try:
+        app.run()
+    finally:
+        app.shutdown_training()  # whatever ended the app, a running training saves its checkpoint
+    return app.return_code or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,591 @@
+"""The tweetgen App: key bindings, workers, and the handlers that feed the panels.
+
+Keys live in ``TweetgenApp.BINDINGS`` just below; ``check_action`` decides which are
+enabled right now (a disabled key is still shown in the Footer, greyed out).
+
+How work is split:
+
+- ``boot`` (thread worker): imports torch, finds the run directory, loads the first
+  model (explicit checkpoint, newest of the run, demo, else an untrained model over
+  the corpus), lists checkpoints and reads the corpus. The first frame never waits
+  for it.
+- ``sample`` (thread worker, exclusive in its group): streams one tweet, checking for
+  cancellation before every character; chunks are posted at most once per frame.
+- ``model`` (thread worker, exclusive in its group): loads a checkpoint to switch to.
+- ``training`` (thread worker): drains the events of the :class:`TrainingProcess`
+  (a separate process, so training never holds this process' GIL) into messages.
+- ``listing`` (thread worker): re-lists checkpoints after one is written.
+
+Workers post only the messages of :mod:`tui.messages`; their failures all arrive in
+:meth:`TweetgenApp.on_worker_state_changed`. Groups differ, so no worker cancels
+another kind.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from textual import on, work
+from textual.actions import parse as parse_action
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Header
+from textual.worker import Worker, WorkerState, get_current_worker
+
+from core.background import TrainingProcess, TrainJob
+from core.events import DoneEvent
+from tui import messages as m
+from tui.checkpoint_panel import CheckpointPanel, row_key
+from tui.generation import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
+from tui.generation_panel import GenerationPanel
+from tui.help_screen import HelpScreen
+from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, TEMPERATURE_STEP, AppSettings, clamp_temperature
+from tui.training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from core.checkpoints import CheckpointInfo
+
+DEMO_LABEL = "demo checkpoint"
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def while_running(handler: _Handler) -> _Handler:
+    """For handlers of worker messages: a message can still be delivered while the app
+    shuts down, after its widgets are gone; it is dropped then."""
+
+    @functools.wraps(handler)
+    def wrapper(self: App[None], message: Message) -> None:
+        if self.is_running:
+            handler(self, message)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class TweetgenApp(App[None]):
+    """Train a character GRU in the background and watch it write tweets."""
+
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "tweetgen"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
+
+    # Every key of the app. `space` has one binding per state; check_action shows the one that applies.
+    BINDINGS = [
+        Binding("r", "resample", "Resample", tooltip="stop this tweet and generate a new one"),
+        Binding("plus,equals_sign", "temperature(0.1)", "Temp+", key_display="+",
+                tooltip="temperature up by 0.1 (max 5.0), from the next tweet"),
+        Binding("minus,underscore", "temperature(-0.1)", "Temp-", key_display="-",
+                tooltip="temperature down by 0.1 (min 0.1), from the next tweet"),
+        Binding("space", "start_training", "Train", tooltip="start training (resumes from the run's newest checkpoint)"),
+        Binding("space", "pause_training", "Pause", tooltip="pause training"),
+        Binding("space", "resume_training", "Resume", tooltip="resume training"),
+        Binding("s", "save_checkpoint", "Save", tooltip="save a checkpoint of the current training step now"),
+        Binding("c", "focus_checkpoints", "Checkpoints", tooltip="go to the checkpoint list (enter switches the generator)"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
+        Binding("q", "quit", "Quit", tooltip="quit (saves a checkpoint first when training)"),
+    ]
+
+    train_state: reactive[str] = reactive("idle", bindings=True, init=False)
+    """idle | starting | running | paused | stopping"""
+    temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
+
+    def __init__(self, settings: AppSettings) -> None:
+        super().__init__()
+        self.settings = settings
+        self.set_reactive(TweetgenApp.temperature, settings.temperature)
+        self.source: GeneratorSource | None = None
+        self.run_dir: Path | None = None
+        self.run_checkpoints: list[CheckpointInfo] = []
+        self.follow_latest = False  # switch to each new checkpoint of the run (from the next tweet)
+        self.training: TrainingProcess | None = None
+        self.last_done: DoneEvent | None = None
+        self.corpus_error: str | None = None
+        self.corpus_size: int | None = None
+        self.checkpoints_listed = False
+        self.sample_id = 0
+        self.sampling = False
+        self._next_sample: Timer | None = None
+        self._quitting = False
+        self.errors: list[str] = []  # every error shown, newest last
+
+    # ------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield GenerationPanel(id="generation")
+            with Vertical(id="side"):
+                yield TrainingPanel(id="training")
+                yield CheckpointPanel(id="checkpoints")
+        yield Footer()
+
+    @property
+    def generation(self) -> GenerationPanel:
+        return self.query_one(GenerationPanel)
+
+    @property
+    def training_panel(self) -> TrainingPanel:
+        return self.query_one(TrainingPanel)
+
+    @property
+    def checkpoint_panel(self) -> CheckpointPanel:
+        return self.query_one(CheckpointPanel)
+
+    def on_mount(self) -> None:
+        self.sub_title = self.settings.data_label
+        self._show_generation_status()
+        self.training_panel.set_corpus(self.settings.data_label)
+        self.training_panel.set_state("idle", "loading…")
+        self._boot()
+
+    # ------------------------------------------------------------ keys
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """True: enabled. None: shown disabled. False: hidden (the other `space` bindings)."""
+        state = self.train_state
+        if action == "resample":
+            return True if self.source is not None else None
+        if action == "temperature":
+            delta = float(parameters[0]) if parameters else 0.0  # type: ignore[arg-type]
+            blocked = self.temperature >= TEMPERATURE_MAX if delta > 0 else self.temperature <= TEMPERATURE_MIN
+            return None if blocked else True
+        if action == "start_training":
+            if state in ("idle", "stopping"):
+                return True if state == "idle" and self.run_dir is not None else None
+            return False
+        if action == "pause_training":
+            return True if state in ("starting", "running") else False
+        if action == "resume_training":
+            return True if state == "paused" else False
+        if action == "save_checkpoint":
+            return True if state in ("running", "paused") else None
+        return True
+
+    def action_resample(self) -> None:
+        self.start_sample()
+
+    def action_temperature(self, delta: float) -> None:
+        self.temperature = clamp_temperature(self.temperature + delta)
+
+    def watch_temperature(self) -> None:
+        self._show_generation_status()
+
+    def action_start_training(self) -> None:
+        run_dir = self.run_dir
+        if run_dir is None:
+            return
+        s = self.settings
+        resume: Path | None = run_dir if any(run_dir.glob("step-*.pt")) else None
+        if resume is None and s.checkpoint is not None and s.checkpoint.is_file():
+            resume = s.checkpoint
+        job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
+                       threads=s.threads, log_path=run_dir / "train.log")
+        process = TrainingProcess(job)
+        try:
+            process.start()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
+            process.close()
+            self._error(f"could not start the training process: {type(exc).__name__}: {exc}")
+            return
+        self.training = process
+        self.train_state = "starting"
+        self.training_panel.set_state("starting", "starting the training process…")
+        self._drain_training(process)
+
+    def action_pause_training(self) -> None:
+        if self.training is not None:
+            self.training.pause()
+
+    def action_resume_training(self) -> None:
+        if self.training is not None:
+            self.training.resume()
+
+    def action_save_checkpoint(self) -> None:
+        if self.training is not None:
+            self.training.request_save()
+            self.notify("Saving a checkpoint…", timeout=2)
+
+    def action_focus_checkpoints(self) -> None:
+        self.checkpoint_panel.table.focus()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self._key_bindings()))
+
+    async def action_quit(self) -> None:
+        """Quit; while training, stop it first and leave when its final checkpoint is written."""
+        process = self.training
+        if process is None or process.finished:
+            self.exit()
+            return
+        if self._quitting:
+            self.notify("Still saving the checkpoint…", timeout=2)
+            return
+        self._quitting = True
+        self.train_state = "stopping"
+        self.training_panel.set_state("stopping", "saving a checkpoint before quitting…")
+        self.notify("Saving a checkpoint before quitting…", timeout=self.settings.stop_timeout_s)
+        process.request_stop()
+        self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
+
+    def _give_up_stopping(self) -> None:
+        if self.training is not None:
+            self.training.close()
+        self.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette offers every key's action that is enabled right now."""
+        yield from super().get_system_commands(screen)
+        for binding in self._key_bindings():
+            _, name, params = parse_action(binding.action)
+            if self.check_action(name, params) is True:
+                key = binding.key_display or binding.key
+                yield SystemCommand(f"{binding.description} ({key})", binding.tooltip or binding.description,
+                                    functools.partial(self.run_action, binding.action))
+
+    def _key_bindings(self) -> list[Binding]:
+        return [b if isinstance(b, Binding) else Binding(*b) for b in self.BINDINGS]
+
+    # ------------------------------------------------------------ sampling
+
+    def start_sample(self) -> None:
+        """Stop the current tweet (if any) and start a new one with the current settings."""
+        if self._next_sample is not None:
+            self._next_sample.stop()
+            self._next_sample = None
+        source = self.source
+        if source is None:
+            return
+        self.sample_id += 1
+        seed = None if self.settings.seed is None else self.settings.seed + self.sample_id - 1
+        self.generation.begin(self.sample_id, self.temperature, source.describe())
+        self.sampling = True
+        self._sample(self.sample_id, source, self.temperature, seed)
+
+    @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
+    def _sample(self, sample_id: int, source: GeneratorSource, temperature: float, seed: int | None) -> None:
+        worker = get_current_worker()
+        s = self.settings
+        for chunk in stream_chunks(source, temperature, s.max_len, seed, s.pace, lambda: worker.is_cancelled):
+            self._post(m.SampleChunk(sample_id, chunk))
+        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled))
+
+    @while_running
+    def on_sample_chunk(self, message: m.SampleChunk) -> None:
+        self.generation.append(message.sample_id, message.text)
+
+    @while_running
+    def on_sample_finished(self, message: m.SampleFinished) -> None:
+        if message.sample_id != self.sample_id:
+            return
+        self.sampling = False
+        self.generation.finish(message.sample_id, message.complete)
+        if message.complete and self.settings.gap_s is not None:
+            self._next_sample = self.set_timer(self.settings.gap_s, self.start_sample)
+
+    def _show_generation_status(self) -> None:
+        source = self.source.describe() if self.source is not None else None
+        self.generation.set_status(self.temperature, source, self.settings.pace)
+
+    # ------------------------------------------------------------ models and checkpoints
+
+    @work(thread=True, group="boot", exit_on_error=False, name="boot")
+    def _boot(self) -> None:
+        from core.checkpoints import CheckpointError, latest_checkpoint
+
+        s = self.settings
+        setup_torch(1)
+        run_dir = s.run_dir()
+        self.run_dir = run_dir
+        self._post(m.RunResolved(run_dir))
+
+        candidates: list[Path] = []
+        if s.checkpoint is not None:
+            if s.checkpoint.is_dir():
+                newest = latest_checkpoint(s.checkpoint)
+                if newest is None:
+                    self._post(m.ModelFailed(s.checkpoint, f"{s.checkpoint}: no checkpoints in this directory"))
+                else:
+                    candidates.append(newest.path)
+            else:
+                candidates.append(s.checkpoint)
+        newest_of_run = latest_checkpoint(run_dir)
+        if newest_of_run is not None:
+            candidates.append(newest_of_run.path)
+        if s.demo_checkpoint is not None and s.demo_checkpoint.exists():
+            candidates.append(s.demo_checkpoint)
+        source = None
+        for path in dict.fromkeys(candidates):
+            try:
+                source = load_source(path, self._label_for(path))
+            except CheckpointError as exc:
+                self._post(m.ModelFailed(path, str(exc)))
+                continue
+            self._post(m.ModelReady(source, interrupt=True))
+            break
+        self._list_now()
+        if newest_of_run is not None:
+            self._post_run_history(newest_of_run.path)
+        texts = self._read_corpus()
+        if source is None:
+            if texts:
+                self._post(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
+            else:
+                self._post(m.NoModel("nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"))
+
+    def _read_corpus(self) -> list[str] | None:
+        from core.data import CorpusError, load_corpus
+
+        path = self.settings.data_path
+        try:
+            texts, report = load_corpus(path)
+        except CorpusError as exc:
+            self._post(m.CorpusFailed(path, str(exc)))
+            return None
+        self._post(m.CorpusLoaded(path, len(texts), report.summary()))
+        return texts
+
+    def _post_run_history(self, path: Path) -> None:
+        from core.checkpoints import CheckpointError, load_checkpoint
+
+        try:
+            history = load_checkpoint(path).metrics.get("history") or []
+        except CheckpointError:
+            return
+        self._post(m.RunHistory(list(history)))
+
+    def _label_for(self, path: Path) -> str:
+        demo = self.settings.demo_checkpoint
+        if demo is not None and row_key(path) == row_key(demo):
+            return DEMO_LABEL
+        if self.run_dir is not None and Path(path).resolve().parent == self.run_dir.resolve():
+            return self.run_dir.name
+        return Path(path).name
+
+    def _list_now(self) -> None:
+        """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed."""
+        from core.checkpoints import list_checkpoints
+
+        if self.run_dir is None:
+            return
+        infos = list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
+        infos = [i for i in infos if i.path.parent == self.run_dir]
+        extras = [self.settings.demo_checkpoint]
+        if self.settings.checkpoint is not None and self.settings.checkpoint.is_file():
+            extras.append(self.settings.checkpoint)
+        seen = {row_key(i.path) for i in infos}
+        for extra in extras:
+            if extra is not None and extra.exists() and row_key(extra) not in seen:
+                try:
+                    infos.extend(list_checkpoints(extra))
+                except Exception:  # an unreadable extra is reported when it is selected
+                    continue
+                seen.add(row_key(extra))
+        self._post(m.CheckpointsListed(infos))
+
+    @work(thread=True, group="listing", exit_on_error=False, name="list checkpoints")
+    def _list_checkpoints(self) -> None:
+        self._list_now()
+
+    @work(thread=True, group="model", exclusive=True, exit_on_error=False, name="load model")
+    def _load_model(self, path: Path, interrupt: bool) -> None:
+        from core.checkpoints import CheckpointError
+
+        try:
+            source = load_source(path, self._label_for(path))
+        except CheckpointError as exc:
+            self._post(m.ModelFailed(path, str(exc)))
+            return
+        self._post(m.ModelReady(source, interrupt))
+
+    def switch_to(self, path: Path) -> None:
+        """Generate from this checkpoint: the current tweet stops once it is loaded."""
+        self._load_model(path, True)
+
+    @on(DataTable.RowSelected, "#checkpoint-table")
+    def _checkpoint_selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.switch_to(Path(event.row_key.value))
+
+    @while_running
+    def on_run_resolved(self, message: m.RunResolved) -> None:
+        self.checkpoint_panel.set_run(message.run_dir)
+        if self.train_state == "idle":
+            self.training_panel.set_state("idle", "idle · press space to train")
+        self.refresh_bindings()
+
+    @while_running
+    def on_run_history(self, message: m.RunHistory) -> None:
+        self.training_panel.chart.load_history(message.history)
+
+    @while_running
+    def on_corpus_loaded(self, message: m.CorpusLoaded) -> None:
+        self.corpus_error = None
+        self.corpus_size = message.n_texts
+        self.training_panel.set_corpus(f"{self.settings.data_label} · {message.n_texts:,} tweets")
+
+    @while_running
+    def on_corpus_failed(self, message: m.CorpusFailed) -> None:
+        self.corpus_error = message.error
+        self.training_panel.set_state("error", f"corpus: {message.error}")
+        self._error(message.error)
+
+    @while_running
+    def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
+        infos = message.infos
+        self.checkpoints_listed = True
+        self.run_checkpoints = [i for i in infos if self.run_dir is not None and i.path.parent == self.run_dir]
+        self.checkpoint_panel.set_checkpoints(infos, self.settings.demo_checkpoint)
+        if self.source is not None:
+            self.checkpoint_panel.set_active(self.source.path)
+
+    @while_running
+    def on_model_ready(self, message: m.ModelReady) -> None:
+        source = message.source
+        self.source = source
+        self.follow_latest = source.path is None or self._is_newest_of_run(source.path)
+        self.checkpoint_panel.set_active(source.path)
+        self._show_generation_status()
+        self.refresh_bindings()
+        if source.path is None:
+            self.generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
+        if message.interrupt or (not self.sampling and self._next_sample is None):
+            self.start_sample()
+
+    @while_running
+    def on_model_failed(self, message: m.ModelFailed) -> None:
+        keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
+        self._error(message.error + keep)
+
+    @while_running
+    def on_no_model(self, message: m.NoModel) -> None:
+        self.generation.show_notice(message.reason)
+
+    def _is_newest_of_run(self, path: Path) -> bool:
+        if not self.run_checkpoints:
+            return False
+        newest = max(self.run_checkpoints, key=lambda i: (i.step, i.created))
+        return row_key(newest.path) == row_key(path)
+
+    # ------------------------------------------------------------ training
+
+    @work(thread=True, group="training", exit_on_error=False, name="training events")
+    def _drain_training(self, process: TrainingProcess) -> None:
+        worker = get_current_worker()
+        while not worker.is_cancelled:
+            event = process.get_event(timeout=0.2)
+            if event is None:
+                continue
+            self._post(m.training_message(event))
+            if isinstance(event, DoneEvent):
+                return
+
+    @while_running
+    def on_training_note(self, message: m.TrainingNote) -> None:
+        self.log.info(f"training: {message.event.text}")
+
+    @while_running
+    def on_training_started(self, message: m.TrainingStarted) -> None:
+        event = message.event
+        if self.train_state == "starting":
+            self.train_state = "running"
+        self.training_panel.started(event)
+        resumed = f" from step {event.step:,}" if event.resumed_from is not None else ""
+        self._show_training_state(f"training on {event.device}{resumed}")
+
+    @while_running
+    def on_training_progress(self, message: m.TrainingProgress) -> None:
+        self.training_panel.progress(message.event)
+
+    @while_running
+    def on_training_evaluated(self, message: m.TrainingEvaluated) -> None:
+        self.training_panel.evaluated(message.event)
+
+    @while_running
+    def on_training_paused(self, message: m.TrainingPaused) -> None:
+        if self.train_state == "stopping":
+            return
+        self.train_state = "paused" if message.event.paused else "running"
+        self._show_training_state(
+            f"paused at step {message.event.step:,} · space to resume" if message.event.paused else "training"
+        )
+
+    @while_running
+    def on_training_sample(self, message: m.TrainingSample) -> None:
+        self.log.info(f"training sample at step {message.event.step}: {message.event.text!r}")
+
+    @while_running
+    def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
+        event = message.event
+        if event.reason == "request":
+            self.notify(f"Saved a checkpoint at step {event.step:,}", timeout=3)
+        self._list_checkpoints()
+        if self.follow_latest:
+            self._load_model(event.path, False)
+
+    @while_running
+    def on_training_finished(self, message: m.TrainingFinished) -> None:
+        event = message.event
+        self.last_done = event
+        if self.training is not None:
+            self.training.close()
+        self.training = None
+        self.train_state = "idle"
+        if event.reason in ("diverged", "error"):
+            self.training_panel.set_state("error", event.message)
+            self._error(event.message)
+        else:
+            self.training_panel.set_state("idle", f"{event.message} · space to train more")
+            if not self._quitting:
+                self.notify(event.message.capitalize(), timeout=5)
+        if self._quitting:
+            self.exit()
+
+    def _show_training_state(self, detail: str) -> None:
+        self.training_panel.set_state(self.train_state, detail)
+
+    def shutdown_training(self, timeout: float | None = None) -> None:
+        """Stop a still-running training process and wait for its checkpoint (used on any exit path)."""
+        process, self.training = self.training, None
+        if process is not None:
+            if not process.finished:
+                process.stop(self.settings.stop_timeout_s if timeout is None else timeout)
+            process.close()
+
+    def on_unmount(self) -> None:
+        self.shutdown_training()
+
+    # ------------------------------------------------------------ plumbing
+
+    def _post(self, message: Message) -> None:
+        """Post from a worker thread; quietly does nothing once the app has shut down."""
+        try:
+            self.post_message(message)
+        except RuntimeError:  # event loop already closed
+            pass
+
+    def _error(self, text: str) -> None:
+        self.errors.append(text)
+        self.notify(text, title="Error", severity="error", timeout=12)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures end up: reported, and the app keeps running."""
+        worker = event.worker
+        if event.state != WorkerState.ERROR:
+            return
+        error = worker.error
+        detail = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        self._error(f"{worker.name or worker.group} failed: {detail}")
+        if worker.group == "sample":
+            self.sampling = False
+        elif worker.group == "training" and self.training is not None:
+            self.shutdown_training(timeout=10)
+            self.train_state = "idle"
+            self.training_panel.set_state("error", "lost the training process; see train.log in the run directory")

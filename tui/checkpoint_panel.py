@@ -1,0 +1,127 @@
+"""Checkpoint panel: the demo checkpoint and every checkpoint of the run, newest first.
+
+Rows are keyed by the checkpoint's path. Selecting a row (enter or click) is handled by
+the App, which loads that checkpoint and switches the generator to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from tui import format as fmt
+
+if TYPE_CHECKING:
+    from core.checkpoints import CheckpointInfo
+
+ACTIVE = "▶"
+REASONS = {"request": "saved", "stop": "on stop", "final": "final", "periodic": "periodic", "time": "time"}
+
+
+def row_key(path: Path) -> str:
+    return str(Path(path).resolve())
+
+
+class CheckpointPanel(Vertical):
+    """A table of checkpoints with step, validation bits/char and age; the active one is marked."""
+
+    BINDINGS = [("escape", "leave", "Back")]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.infos: list[CheckpointInfo] = []
+        self.active: str | None = None
+        self.demo: str | None = None
+        self.empty_hint = "no checkpoints yet (space trains, s saves one)"
+
+    def compose(self) -> ComposeResult:
+        table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False, id="checkpoint-table")
+        table.add_column("", key="mark", width=1)
+        table.add_column("checkpoint", key="name")
+        table.add_column("step", key="step")
+        table.add_column("val b/c", key="val")
+        table.add_column("age", key="age")
+        yield table
+        yield Static(Text(self.empty_hint, style="dim italic"), id="checkpoint-empty")
+
+    def on_mount(self) -> None:
+        self.border_title = "Checkpoints"
+        self.set_interval(10.0, self.refresh_ages)
+
+    @property
+    def table(self) -> DataTable[Text | str]:
+        return self.query_one(DataTable)
+
+    def action_leave(self) -> None:
+        self.screen.focus_next()
+
+    # ------------------------------------------------------------ updates from the App
+
+    def set_run(self, run_dir: Path) -> None:
+        self.border_subtitle = f"run {run_dir.name}"
+
+    def set_checkpoints(self, infos: Sequence[CheckpointInfo], demo: Path | None) -> None:
+        """Replace the rows, keeping the cursor on the same checkpoint when it is still there."""
+        self.demo = row_key(demo) if demo is not None else None
+        ordered = sorted(infos, key=lambda i: (row_key(i.path) != self.demo, -i.step, -i.created))
+        self.infos = ordered
+        table = self.table
+        keep = None
+        if table.row_count:
+            try:
+                keep = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+            except Exception:  # no valid cursor yet
+                keep = None
+        table.clear()
+        for info in ordered:
+            key = row_key(info.path)
+            table.add_row(*self._cells(info, key), key=key)
+        self.query_one("#checkpoint-empty").display = not ordered
+        table.display = bool(ordered)
+        keys = [row_key(i.path) for i in ordered]
+        target = keep if keep in keys else self.active if self.active in keys else None
+        if target is not None:
+            table.move_cursor(row=keys.index(target), animate=False)
+
+    def set_active(self, path: Path | None) -> None:
+        previous, self.active = self.active, row_key(path) if path is not None else None
+        table = self.table
+        for key in (previous, self.active):
+            if key is not None and key in table.rows:
+                table.update_cell(key, "mark", ACTIVE if key == self.active else "")
+
+    def refresh_ages(self) -> None:
+        table = self.table
+        for info in self.infos:
+            key = row_key(info.path)
+            if key in table.rows:
+                table.update_cell(key, "age", fmt.age(info.created))
+
+    def key_of_cursor(self) -> str | None:
+        table = self.table
+        if not table.row_count:
+            return None
+        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+
+    # ------------------------------------------------------------ internals
+
+    def _cells(self, info: CheckpointInfo, key: str) -> tuple[str | Text, ...]:
+        if key == self.demo:
+            name = Text("demo", style="bold")
+        elif info.tags:
+            name = Text(REASONS.get(info.tags[0], info.tags[0]))
+        else:
+            name = Text(info.path.name)
+        return (
+            ACTIVE if key == self.active else "",
+            name,
+            Text(f"{info.step:,}", justify="right"),
+            Text(fmt.bpc(info.val_bpc), justify="right"),
+            fmt.age(info.created),
+        )

@@ -1,0 +1,162 @@
+"""Every message a worker sends to the UI, in one place.
+
+Workers (threads) post these to the App; the App's handlers update the panels, which
+only render. Training messages wrap the :mod:`core.events` dataclass that the training
+process produced, so the fields are documented once, there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+from core.background import BackgroundEvent, NoteEvent
+from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
+
+if TYPE_CHECKING:
+    from core.checkpoints import CheckpointInfo
+    from tui.generation import GeneratorSource
+
+
+# ---------------------------------------------------------------- start-up and models
+
+
+@dataclass
+class CorpusLoaded(Message):
+    """The corpus was read in the UI process (for its size, and the untrained model's characters)."""
+
+    path: Path
+    n_texts: int
+    summary: str
+
+
+@dataclass
+class CorpusFailed(Message):
+    path: Path
+    error: str  # one line, from CorpusError
+
+
+@dataclass
+class RunResolved(Message):
+    """Where this session's checkpoints live (needs the registry, so it is found in a worker)."""
+
+    run_dir: Path
+
+
+@dataclass
+class RunHistory(Message):
+    """Validation history of the run's newest checkpoint: rows of [step, train_bpc, val_bpc]."""
+
+    history: list[list[float]]
+
+
+@dataclass
+class CheckpointsListed(Message):
+    """A fresh listing: the run's checkpoints plus the demo and any --checkpoint file."""
+
+    infos: list[CheckpointInfo]
+
+
+@dataclass
+class ModelReady(Message):
+    """A model is loaded; ``interrupt`` stops the current stream now, else it applies from the next sample."""
+
+    source: GeneratorSource
+    interrupt: bool
+
+
+@dataclass
+class ModelFailed(Message):
+    path: Path | None
+    error: str  # one line, from CheckpointError
+
+
+@dataclass
+class NoModel(Message):
+    """Nothing to sample from: no checkpoint and no readable corpus."""
+
+    reason: str
+
+
+# ---------------------------------------------------------------- sampling
+
+
+@dataclass
+class SampleChunk(Message):
+    """Characters of sample ``sample_id``, batched to at most one message per frame."""
+
+    sample_id: int
+    text: str
+
+
+@dataclass
+class SampleFinished(Message):
+    """The sampler stopped: ``complete`` is False when it was cancelled (resample, switch)."""
+
+    sample_id: int
+    complete: bool
+
+
+# ---------------------------------------------------------------- training
+
+
+@dataclass
+class TrainingStarted(Message):
+    event: StartEvent
+
+
+@dataclass
+class TrainingProgress(Message):
+    event: StepEvent
+
+
+@dataclass
+class TrainingEvaluated(Message):
+    event: EvalEvent
+
+
+@dataclass
+class CheckpointWritten(Message):
+    event: CheckpointEvent
+
+
+@dataclass
+class TrainingPaused(Message):
+    event: PauseEvent
+
+
+@dataclass
+class TrainingSample(Message):
+    event: SampleEvent
+
+
+@dataclass
+class TrainingNote(Message):
+    event: NoteEvent
+
+
+@dataclass
+class TrainingFinished(Message):
+    """The run ended: finished, stopped, diverged or failed (``event.reason``)."""
+
+    event: DoneEvent
+
+
+TRAINING_MESSAGES: dict[type, type[Message]] = {
+    StartEvent: TrainingStarted,
+    StepEvent: TrainingProgress,
+    EvalEvent: TrainingEvaluated,
+    CheckpointEvent: CheckpointWritten,
+    PauseEvent: TrainingPaused,
+    SampleEvent: TrainingSample,
+    NoteEvent: TrainingNote,
+    DoneEvent: TrainingFinished,
+}
+
+
+def training_message(event: BackgroundEvent) -> Message:
+    """The UI message for one event of the training process."""
+    return TRAINING_MESSAGES[type(event)](event)  # type: ignore[call-arg]

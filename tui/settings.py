@@ -1,0 +1,69 @@
+"""What the app was asked to do, resolved from the command line; no Textual, no torch.
+
+Paths that need the checkpoint registry (the run directory, the newest checkpoint of a
+directory) are resolved later, in a worker, because ``core.checkpoints`` imports torch
+and the first frame must not wait for that.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TEMPERATURE_MIN = 0.1
+TEMPERATURE_MAX = 5.0
+TEMPERATURE_STEP = 0.1
+
+
+def clamp_temperature(value: float) -> float:
+    """Round to the 0.1 grid and keep it in [0.1, 5.0]."""
+    return round(min(TEMPERATURE_MAX, max(TEMPERATURE_MIN, value)), 1)
+
+
+@dataclass
+class AppSettings:
+    """Everything the app needs to start; the defaults are what ``tweetgen-tui`` does with no flags."""
+
+    data_path: Path
+    demo_checkpoint: Path | None = None  # listed as "demo"; None hides it
+    is_demo_corpus: bool = False
+    checkpoint: Path | None = None  # --checkpoint: a file, or a run directory
+    run: str | None = None  # --run NAME under the checkpoint home
+    home: Path | None = None  # checkpoint home; None = $TWEETGEN_HOME or the user data dir
+    # generation
+    temperature: float = 0.8
+    pace: float = 30.0  # characters per second on screen; 0 = as fast as the model writes
+    gap_s: float | None = 2.0  # pause between samples; None = only on `r`
+    max_len: int = 140
+    seed: int | None = None  # sample i uses seed + i; None = fresh randomness
+    # training (see core.background.TrainJob: the budget is "this much more per start")
+    train: dict[str, Any] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
+    threads: int | None = None
+    stop_timeout_s: float = 60.0  # quitting waits this long for the final checkpoint
+
+    def __post_init__(self) -> None:
+        self.temperature = clamp_temperature(self.temperature)
+
+    @property
+    def data_label(self) -> str:
+        return "demo corpus" if self.is_demo_corpus else self.data_path.name
+
+    def run_name(self) -> str:
+        """The run directory's name under the home when neither --run nor a directory was given."""
+        if self.run:
+            return self.run
+        if self.is_demo_corpus:
+            return "demo-run"
+        stem = re.sub(r"[^A-Za-z0-9._-]+", "-", self.data_path.stem).strip("-.")
+        return stem or "run"
+
+    def run_dir(self) -> Path:
+        """Where this session's checkpoints go: --run, else a --checkpoint directory, else the corpus name."""
+        if not self.run and self.checkpoint is not None and self.checkpoint.is_dir():
+            return self.checkpoint
+        from core.checkpoints import runs_dir  # imports torch: call from a worker
+
+        return runs_dir(self.home) / self.run_name()

@@ -1,0 +1,106 @@
+"""Training panel: state line, progress bar, speed/time/validation figures and the loss chart.
+
+It only renders: the App calls its methods with the events the training process sent.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import ProgressBar, Static
+
+from core.events import EvalEvent, StartEvent, StepEvent
+from tui import format as fmt
+from tui.loss_chart import LossChart
+
+# the line's colour comes from app.tcss (#train-status.state-NAME)
+STATE_ICONS = {"idle": "○", "starting": "◌", "running": "●", "paused": "‖", "stopping": "◌", "finished": "✓", "error": "✗"}
+
+
+class TrainingPanel(Vertical):
+    """What the training process is doing, updated from its events."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.state = "idle"
+        self.detail = ""
+        self.device = "-"
+        self.step: int | None = None
+        self.epoch: int | None = None
+        self.total_steps: int | None = None
+        self.chars_per_s: float | None = None
+        self.elapsed: float | None = None
+        self.eta_s: float | None = None
+        self.val_bpc: float | None = None
+        self.best_val_bpc: float | None = None
+        self.corpus = ""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="train-status")
+        yield ProgressBar(total=1, show_eta=False, id="train-progress")
+        yield Static(id="train-stats")
+        yield LossChart(id="loss-chart")
+
+    def on_mount(self) -> None:
+        self.border_title = "Training"
+        self._render_status()
+        self._render_stats()
+
+    @property
+    def chart(self) -> LossChart:
+        return self.query_one(LossChart)
+
+    # ------------------------------------------------------------ updates from the App
+
+    def set_state(self, state: str, detail: str = "") -> None:
+        """``state`` is one of STATE_ICONS; ``detail`` is the rest of the line (plain text)."""
+        self.state, self.detail = state, detail
+        self._render_status()
+
+    def set_corpus(self, label: str) -> None:
+        self.corpus = label
+        self.border_subtitle = label
+        self._render_status()
+
+    def started(self, event: StartEvent) -> None:
+        self.device = event.device
+        self.step = event.step
+        self.total_steps = event.total_steps
+        self._render_stats()
+
+    def progress(self, event: StepEvent) -> None:
+        self.step, self.epoch = event.step, event.epoch
+        self.total_steps = event.total_steps
+        self.chars_per_s, self.elapsed, self.eta_s = event.chars_per_s, event.elapsed, event.eta_s
+        self.chart.add_train_loss(event.step, event.loss)
+        self._render_stats()
+
+    def evaluated(self, event: EvalEvent) -> None:
+        self.val_bpc, self.best_val_bpc = event.val_bpc, event.best_val_bpc
+        self.chart.add_val_bpc(event.step, event.val_bpc)
+        self._render_stats()
+
+    # ------------------------------------------------------------ drawing
+
+    def _render_status(self) -> None:
+        status = self.query_one("#train-status", Static)
+        status.set_classes(f"state-{self.state}")
+        status.update(Text(f"{STATE_ICONS.get(self.state, '?')} {self.detail or self.state}"))
+
+    def _render_stats(self) -> None:
+        bar = self.query_one("#train-progress", ProgressBar)
+        if self.total_steps:
+            bar.display = True
+            bar.update(total=self.total_steps, progress=min(self.step or 0, self.total_steps))
+        else:
+            bar.display = False
+        step = "-" if self.step is None else f"{self.step:,}"
+        if self.total_steps:
+            step += f"/{self.total_steps:,}"
+        epoch = "-" if self.epoch is None else str(self.epoch + 1)
+        lines = Text()
+        lines.append(f"step {step} · epoch {epoch} · {self.device}\n")
+        lines.append(f"{fmt.rate(self.chars_per_s)} chars/s · {fmt.duration(self.elapsed)} elapsed · ETA {fmt.duration(self.eta_s)}\n")
+        lines.append(f"val {fmt.bpc(self.val_bpc)} · best {fmt.bpc(self.best_val_bpc)} bits/char")
+        self.query_one("#train-stats", Static).update(lines)
