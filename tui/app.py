@@ -53,7 +53,7 @@ from tui.training_panel import TrainingPanel
 if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
 
-DEMO_LABEL = "demo checkpoint"
+DEMO_LABEL = "demo"
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
@@ -124,7 +124,7 @@ class TweetgenApp(App[None]):
             with Vertical(id="side"):
                 yield TrainingPanel(id="training")
                 yield CheckpointPanel(id="checkpoints")
-        yield Footer()
+        yield Footer(compact=True)
 
     @property
     def generation(self) -> GenerationPanel:
@@ -137,6 +137,10 @@ class TweetgenApp(App[None]):
     @property
     def checkpoint_panel(self) -> CheckpointPanel:
         return self.query_one(CheckpointPanel)
+
+    def on_resize(self) -> None:
+        # the palette hint costs 11 columns: the keys come first in an 80-column terminal
+        self.query_one(Footer).show_command_palette = self.size.width >= 100
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.data_label

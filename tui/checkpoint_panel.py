@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
 
 ACTIVE = "▶"
-REASONS = {"request": "saved", "stop": "on stop", "final": "final", "periodic": "periodic", "time": "time"}
+REASONS = {"request": "saved", "stop": "stop", "final": "final", "periodic": "auto", "time": "time"}
 
 
 def row_key(path: Path) -> str:
@@ -43,9 +43,9 @@ class CheckpointPanel(Vertical):
     def compose(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False, id="checkpoint-table")
         table.add_column("", key="mark", width=1)
-        table.add_column("checkpoint", key="name")
+        table.add_column("ckpt", key="name")
         table.add_column("step", key="step")
-        table.add_column("val b/c", key="val")
+        table.add_column("val", key="val")
         table.add_column("age", key="age")
         yield table
         yield Static(Text(self.empty_hint, style="dim italic"), id="checkpoint-empty")
@@ -64,7 +64,7 @@ class CheckpointPanel(Vertical):
     # ------------------------------------------------------------ updates from the App
 
     def set_run(self, run_dir: Path) -> None:
-        self.border_subtitle = f"run {run_dir.name}"
+        self.border_subtitle = f"run {run_dir.name} · val in bits/char"
 
     def set_checkpoints(self, infos: Sequence[CheckpointInfo], demo: Path | None) -> None:
         """Replace the rows, keeping the cursor on the same checkpoint when it is still there."""
@@ -101,7 +101,7 @@ class CheckpointPanel(Vertical):
         for info in self.infos:
             key = row_key(info.path)
             if key in table.rows:
-                table.update_cell(key, "age", fmt.age(info.created))
+                table.update_cell(key, "age", fmt.age(info.created, suffix=False))
 
     def key_of_cursor(self) -> str | None:
         table = self.table
@@ -123,5 +123,5 @@ class CheckpointPanel(Vertical):
             name,
             Text(f"{info.step:,}", justify="right"),
             Text(fmt.bpc(info.val_bpc), justify="right"),
-            fmt.age(info.created),
+            fmt.age(info.created, suffix=False),
         )

@@ -11,12 +11,15 @@ def now() -> float:
     return time.time()
 
 
-def age(created: float) -> str:
+def age(created: float, suffix: bool = True) -> str:
+    """How long ago: "42s ago", "3m ago", "5h ago", "2d ago" (without " ago" for a column headed "age")."""
     secs = max(0.0, now() - created)
+    text = f"{secs:.0f}s"
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
         if secs >= size:
-            return f"{secs // size:.0f}{unit} ago"
-    return f"{secs:.0f}s ago"
+            text = f"{secs // size:.0f}{unit}"
+            break
+    return f"{text} ago" if suffix else text
 
 
 def duration(seconds: float | None) -> str:

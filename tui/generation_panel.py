@@ -8,8 +8,10 @@ replaced are ignored by id.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -30,7 +32,7 @@ class SampleRecord:
     complete: bool | None = None  # None while streaming; False when cut short
 
     def header(self) -> Text:
-        return Text(f"T {self.temperature:.1f} · {self.source}", style="dim")
+        return Text(f"T {self.temperature:.1f} · {self.source}", style="dim", no_wrap=True, overflow="ellipsis")
 
     def body(self, cursor: bool = False) -> Text:
         text = Text(self.text)
@@ -50,6 +52,7 @@ class GenerationPanel(Vertical):
         super().__init__(id=id)
         self.current: SampleRecord | None = None
         self.history: list[SampleRecord] = []
+        self._views: deque[Static] = deque()  # the history's widgets, oldest first
 
     def compose(self) -> ComposeResult:
         yield Static(id="gen-status")
@@ -62,10 +65,10 @@ class GenerationPanel(Vertical):
     # ------------------------------------------------------------ updates from the App
 
     def set_status(self, temperature: float, source: str | None, pace: float) -> None:
-        speed = "instant" if pace <= 0 else f"{pace:g} chars/s"
-        line = Text.assemble(("temperature ", "dim"), (f"{temperature:.1f}", "bold"), ("  ·  ", "dim"),
-                             (source or "no model", "bold" if source else "dim"), ("  ·  ", "dim"), (speed, "dim"))
+        line = Text.assemble(("temperature ", "dim"), (f"{temperature:.1f}", "bold"), (" · ", "dim"),
+                             (source or "no model", "bold" if source else "dim"), no_wrap=True, overflow="ellipsis")
         self.query_one("#gen-status", Static).update(line)
+        self.border_subtitle = "as fast as it writes" if pace <= 0 else f"{pace:g} chars/s"
 
     def show_notice(self, notice: str) -> None:
         """A message in place of the current sample (no model yet, what to press)."""
@@ -121,9 +124,11 @@ class GenerationPanel(Vertical):
         self.history.append(record)
         history = self.query_one("#history", VerticalScroll)
         at_end = history.scroll_y >= history.max_scroll_y - 1
-        history.mount(Static(Text.assemble(record.header(), "\n", record.body()), classes="sample"))
+        view = Static(Group(record.header(), record.body()), classes="sample")
+        self._views.append(view)
+        history.mount(view)
         if len(self.history) > MAX_HISTORY:
             del self.history[0]
-            history.children[0].remove()
+            self._views.popleft().remove()
         if at_end:
             history.scroll_end(animate=False, immediate=False)

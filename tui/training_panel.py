@@ -99,8 +99,9 @@ class TrainingPanel(Vertical):
         if self.total_steps:
             step += f"/{self.total_steps:,}"
         epoch = "-" if self.epoch is None else str(self.epoch + 1)
+        # three short lines: they must fit the 36 columns the panel has in an 80-column terminal
         lines = Text()
-        lines.append(f"step {step} · epoch {epoch} · {self.device}\n")
-        lines.append(f"{fmt.rate(self.chars_per_s)} chars/s · {fmt.duration(self.elapsed)} elapsed · ETA {fmt.duration(self.eta_s)}\n")
+        lines.append(f"step {step} · epoch {epoch} · ETA {fmt.duration(self.eta_s)}\n")
+        lines.append(f"{fmt.rate(self.chars_per_s)} chars/s · {fmt.duration(self.elapsed)} elapsed\n")
         lines.append(f"val {fmt.bpc(self.val_bpc)} · best {fmt.bpc(self.best_val_bpc)} bits/char")
         self.query_one("#train-stats", Static).update(lines)

@@ -105,7 +105,7 @@ async def test_selecting_a_checkpoint_switches_the_weights_at_once(tui_assets: A
         await pilot.press("r")
         text = await sample_done(pilot)
         assert text == expected_sample(tui_assets.demo, 0.8, SEED + app.sample_id - 1)
-        assert app.generation.current is not None and app.generation.current.source.startswith("demo checkpoint")
+        assert app.generation.current is not None and app.generation.current.source.startswith("demo · step 15")
         assert app.checkpoint_panel.active == row_key(tui_assets.demo)
 
 

@@ -1,0 +1,196 @@
+"""Event-loop lag of ``tweetgen-tui`` while it trains on the real corpus.
+
+The lag is how late a periodic 20 ms timer in the app's event loop fires: every key
+press and every frame waits behind whatever makes it late. The app runs exactly as a
+user runs it (a real terminal: a pseudo-terminal of 120x36, frames written to it), with
+training started as if space had been pressed and a tweet streaming at the default
+pace; a probe coroutine in the app's own loop records the lateness of each tick for the
+measured window, then quits the app (which saves a checkpoint, as always).
+
+    python -m bench.ui_lag [--seconds 30] [--data ../shared/data/trump_tweets_dev.csv]
+
+prints p50/p99/max lag and, when ``bench.startup`` is available, the start-up time to
+the first frame. ``measure(quick=...)`` is what ``python -m bench`` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
+COLS, ROWS = 120, 36
+INTERVAL_S = 0.02
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summarise(lags_s: list[float]) -> dict[str, float]:
+    """p50/p99/max of lags given in seconds, in milliseconds."""
+    ms = [1000.0 * x for x in lags_s]
+    return {"p50_ms": statistics.median(ms), "p99_ms": _percentile(ms, 0.99), "max_ms": max(ms), "ticks": len(ms)}
+
+
+# ---------------------------------------------------------------- inside the app's process
+
+
+def _inner(data: Path, seconds: float, out: Path, warmup_s: float) -> int:
+    """Run the real app in this process (attached to the pty the parent made) with a lag probe."""
+    from tui.__main__ import build_parser, settings_from_args
+    from tui.app import TweetgenApp
+
+    settings = settings_from_args(build_parser().parse_args(["--data", str(data)]))
+    result: dict[str, Any] = {}
+
+    class ProbedApp(TweetgenApp):
+        def on_mount(self) -> None:
+            super().on_mount()
+            self.run_worker(self._probe(), group="bench", name="lag probe")
+
+        async def _probe(self) -> None:
+            try:
+                await self._until(lambda: self.run_dir is not None and self.source is not None, 120)
+                self.action_start_training()
+                await self._until(lambda: self.train_state == "running" and self.training_panel.step is not None, 180)
+                await asyncio.sleep(warmup_s)
+                first_step = self.training_panel.step or 0
+                lags: list[float] = []
+                loop = asyncio.get_running_loop()
+                end = loop.time() + seconds
+                while loop.time() < end:
+                    t0 = time.perf_counter()
+                    await asyncio.sleep(INTERVAL_S)
+                    lags.append(max(0.0, time.perf_counter() - t0 - INTERVAL_S))
+                result.update(summarise(lags))
+                result.update(
+                    seconds=seconds, interval_ms=1000 * INTERVAL_S, steps=(self.training_panel.step or 0) - first_step,
+                    chars_per_s=self.training_panel.chars_per_s, device=self.training_panel.device,
+                    samples_streamed=self.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
+                    train_state=self.train_state,
+                )
+            except Exception as exc:  # noqa: BLE001 - reported to the parent, not raised into the UI
+                result["error"] = f"{type(exc).__name__}: {exc}"
+            out.write_text(json.dumps(result))
+            await self.action_quit()
+
+        async def _until(self, condition: Any, timeout: float) -> None:
+            deadline = time.monotonic() + timeout
+            while not condition():
+                if self.errors:
+                    raise RuntimeError(self.errors[-1])
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"app not ready after {timeout:.0f}s")
+                await asyncio.sleep(0.05)
+
+    app = ProbedApp(settings)
+    try:
+        app.run()
+    finally:
+        app.shutdown_training()
+    return 0
+
+
+# ---------------------------------------------------------------- the parent
+
+
+def measure(quick: bool = False, seconds: float | None = None, data: Path = DEV_CSV, warmup_s: float = 2.0) -> dict[str, Any]:
+    """Run the app in a pseudo-terminal while it trains on ``data``; returns p50/p99/max lag in ms."""
+    seconds = seconds if seconds is not None else (5.0 if quick else 30.0)
+    if not Path(data).exists():
+        return {"status": "not measured", "reason": f"{data} is absent"}
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    with tempfile.TemporaryDirectory(prefix="tweetgen-ui-lag-") as tmp:
+        out = Path(tmp) / "lag.json"
+        env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=tmp, PYTHONWARNINGS="ignore",
+                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+        cmd = [sys.executable, "-m", "bench.ui_lag", "--inner", "--data", str(data), "--seconds", str(seconds),
+               "--out", str(out), "--warmup", str(warmup_s)]
+        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
+                                start_new_session=True, close_fds=True)
+        os.close(slave)
+        deadline = time.monotonic() + seconds + warmup_s + 300
+        tail = b""
+        try:
+            while proc.poll() is None and time.monotonic() < deadline:
+                if select.select([master], [], [], 0.1)[0]:  # keep draining: a full pty would block the app
+                    try:
+                        tail = (tail + os.read(master, 65536))[-4000:]
+                    except OSError:
+                        break
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait()
+            os.close(master)
+        if not out.exists():
+            return {"status": "failed", "reason": f"the app exited ({proc.returncode}) without a result",
+                    "output_tail": tail.decode("utf-8", "replace")[-500:]}
+        result = json.loads(out.read_text())
+    if "error" in result:
+        return {"status": "failed", "reason": result["error"]}
+    result["status"] = "measured"
+    result["data"] = str(data)
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ui_lag", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEV_CSV)
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of the measured window (default 30)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of training before measuring (default 2)")
+    parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
+    parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.inner:
+        return _inner(args.data, args.seconds, args.out, args.warmup)
+
+    result = measure(seconds=args.seconds, data=args.data, warmup_s=args.warmup)
+    if result.get("status") != "measured":
+        print(f"event-loop lag: {result.get('status')}: {result.get('reason')}")
+        return 1
+    print(f"event-loop lag while training on {Path(result['data']).name} ({result['device']}, {result['cpus']} cores, "
+          f"{result['seconds']:.0f}s, {result['ticks']} ticks of {result['interval_ms']:.0f} ms):")
+    print(f"  p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   max {result['max_ms']:.1f} ms   "
+          f"(target p99 < 50 ms: {'met' if result['p99_ms'] < 50 else 'NOT met'})")
+    print(f"  meanwhile: {result['steps']} training steps, {result['samples_streamed']} tweets streamed")
+    if not args.no_startup:
+        try:
+            from bench.startup import first_frame_once
+        except ImportError:
+            return 0
+        times = [first_frame_once().get("first_frame_s") for _ in range(3)]
+        ok = sorted(t for t in times if t is not None)
+        if ok:
+            print(f"start-up to first frame: median {statistics.median(ok):.3f} s of {len(ok)} ({', '.join(f'{t:.3f}' for t in ok)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""End to end: the real ``tweetgen-tui`` console script in a pseudo-terminal.
+
+It must draw, stream the tweet the seeded checkpoint writes, quit on ``q`` and exit 0.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import re
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from tuihelpers import Assets, expected_sample, tui_assets  # noqa: F401 - fixture
+
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")]
+
+SCRIPT = Path(sys.executable).with_name("tweetgen-tui")
+COLS, ROWS = 160, 40
+ESCAPES = re.compile(r"\x1b\[[0-9;?<>=]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+
+
+def read_until(master: int, proc: subprocess.Popen[bytes], found: Callable[[str], bool], timeout: float) -> str:
+    """Read the terminal until ``found(screen_text)``; returns the text without escape sequences."""
+    raw = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                raw += os.read(master, 65536)
+            except OSError:
+                break
+            text = ESCAPES.sub("", raw.decode("utf-8", "replace"))
+            if found(text):
+                return text
+        elif proc.poll() is not None:
+            break
+    text = ESCAPES.sub("", raw.decode("utf-8", "replace"))
+    raise AssertionError(f"not found within {timeout:.0f}s (exit {proc.poll()}); screen tail: {text[-800:]!r}")
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"console script {SCRIPT} is not installed (pip install -e .)")
+def test_console_script_streams_a_tweet_and_quits_cleanly_on_q(tui_assets: Assets, tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    newest = tui_assets.run / "step-00000020.pt"
+    seed = next(s for s in range(100) if len(expected_sample(newest, 0.8, s).strip()) >= 12)
+    probe = expected_sample(newest, 0.8, seed)[:12]
+    args = [str(SCRIPT), "--data", str(tui_assets.corpus), "--checkpoint", str(newest), "--run", "e2e",
+            "--home", str(home), "--seed", str(seed), "--pace", "0", "--gap", "60"]
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=str(home), PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True)
+    os.close(slave)
+    try:
+        read_until(master, proc, lambda screen: probe in screen, timeout=90)
+        os.write(master, b"q")
+        deadline = time.monotonic() + 60
+        tail = ""
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    tail = (tail + os.read(master, 65536).decode("utf-8", "replace"))[-4000:]
+                except OSError:  # the app closed the terminal: it is exiting
+                    break
+        try:
+            proc.wait(max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+        assert proc.poll() == 0, f"exit code {proc.poll()}; tail: {ESCAPES.sub('', tail)[-800:]!r}"
+        assert "Traceback" not in tail
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)

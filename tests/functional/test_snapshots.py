@@ -1,0 +1,63 @@
+"""Snapshot tests (pytest-textual-snapshot): the main screen idle, and the help screen.
+
+Fixed terminal sizes, seeded sampling, unpaced streaming, a frozen clock for ages, and
+checkpoints made from seeded *untrained* models with fixed metrics (no training, so
+nothing depends on floating-point details of an optimiser run). Nothing on these
+screens blinks. Update after an intended change with
+``pytest tests/functional/test_snapshots.py --snapshot-update`` and look at the SVGs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tuihelpers import TINY_MODEL, TUI_TWEETS, app_idle
+
+from core.checkpoints import save_checkpoint
+from core.trainer import new_model
+from core.vocab import CharVocab
+from tui import format as fmt
+from tui.app import TweetgenApp
+from tui.settings import AppSettings
+
+HISTORY = [[0, float("nan"), 6.2], [10, 4.9, 4.4], [20, 3.9, 3.6], [30, 3.3, 3.2], [40, 3.0, 3.05],
+           [50, 2.8, 2.95], [60, 2.7, 2.9], [70, 2.62, 2.86], [80, 2.55, 2.84]]
+
+
+@pytest.fixture
+def snap_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TweetgenApp:
+    corpus = tmp_path / "tiny.txt"
+    corpus.write_text("\n".join(TUI_TWEETS), encoding="utf-8")
+    vocab = CharVocab.build(TUI_TWEETS)
+    run = tmp_path / "home" / "runs" / "snap"
+    created = []
+    for seed, step, val in ((3, 40, 3.05), (4, 80, 2.84)):
+        path = run / f"step-{step:08d}.pt"
+        save_checkpoint(path, model=new_model(vocab, seed=seed, **TINY_MODEL), vocab=vocab,
+                        train_state={"step": step, "epoch": step // 3, "run": "snap"},
+                        metrics={"val_bpc": val, "history": [h for h in HISTORY if h[0] <= step]}, tags=["periodic"])
+        created.append(path.stat().st_mtime)
+    demo = tmp_path / "demo.pt"
+    save_checkpoint(demo, model=new_model(vocab, seed=9, **TINY_MODEL), vocab=vocab,
+                    train_state={"step": 1500, "run": "demo"}, metrics={"val_bpc": 2.101}, tags=["final"])
+    monkeypatch.setattr(fmt, "now", lambda: max(created) + 150.0)  # every age reads "2m"
+    settings = AppSettings(data_path=corpus, demo_checkpoint=demo, run="snap", home=tmp_path / "home",
+                           pace=0.0, gap_s=None, seed=11, model=dict(TINY_MODEL), train={"max_steps": 100})
+    return TweetgenApp(settings)
+
+
+def test_main_screen_idle_80x24(snap_app: TweetgenApp, snap_compare) -> None:
+    """80x24: one finished seeded tweet from the run's newest checkpoint, the run's loss
+    history in the chart, training idle, demo + two run checkpoints listed (active marked)."""
+    assert snap_compare(snap_app, terminal_size=(80, 24), run_before=app_idle)
+
+
+def test_main_screen_idle_120x36(snap_app: TweetgenApp, snap_compare) -> None:
+    """120x36 (the -wide layout): same state as the 80x24 snapshot."""
+    assert snap_compare(snap_app, terminal_size=(120, 36), run_before=app_idle)
+
+
+def test_help_screen(snap_app: TweetgenApp, snap_compare) -> None:
+    """`?` over the idle main screen: every key with what it does, then the widget keys."""
+    assert snap_compare(snap_app, terminal_size=(80, 24), run_before=app_idle, press=["question_mark"])
