@@ -13,8 +13,11 @@ falls back to reading the checkpoint itself.
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import math
+import numbers
 import os
 import pickle
 import re
@@ -114,6 +117,22 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
+def _tmp_owner(tmp: Path) -> int | None:
+    """The pid in a temp name ``.<target>.<pid>.tmp``, or None."""
+    parts = tmp.name.rsplit(".", 2)
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
 def atomic_write(path: Path, write: Any) -> None:
     """Call ``write(fileobj)`` on a temp file beside ``path`` and rename it into place."""
     path = Path(path)
@@ -179,14 +198,27 @@ def save_checkpoint(
         "created": time.time(),
         "tags": list(tags or []),
     }
+    # Serialise in memory first: torch.save turns an OSError from the file (disk full)
+    # into an opaque RuntimeError, while a plain write of bytes reports it as it is.
+    buf = io.BytesIO()
+    torch.save(payload, buf)
+    data = buf.getbuffer()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, lambda fh: torch.save(payload, fh))
-        meta = json.dumps(_metadata(payload, path)).encode()
-        atomic_write(path.with_suffix(".json"), lambda fh: fh.write(meta))
+        atomic_write(path, lambda fh: fh.write(data))
+        meta = _metadata(payload, path)
+        meta["size"] = len(data)
+        encoded = json.dumps(meta).encode()
+        atomic_write(path.with_suffix(".json"), lambda fh: fh.write(encoded))
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise CheckpointError(f"{path}: cannot write checkpoint ({reason}); free space or choose another --out directory") from None
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            hint = "free some space or choose another --out directory"
+        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            hint = "the directory is not writable; choose another --out directory or fix its permissions"
+        else:
+            hint = "free space or choose another --out directory"
+        raise CheckpointError(f"{path}: cannot write checkpoint ({reason}); {hint}; earlier checkpoints are untouched") from None
     return path
 
 
@@ -194,6 +226,13 @@ def save_checkpoint(
 
 
 def _read_payload(path: Path) -> dict[str, Any]:
+    try:
+        return _read_payload_unchecked(path)
+    except FileNotFoundError:  # removed between the checks and the read (retention, another process)
+        raise CheckpointError(f"{path}: no such checkpoint file (it was removed while being read); choose another") from None
+
+
+def _read_payload_unchecked(path: Path) -> dict[str, Any]:
     name = str(path)
     if not path.exists():
         raise CheckpointError(f"{name}: no such checkpoint file; check the path")
@@ -214,6 +253,8 @@ def _read_payload(path: Path) -> dict[str, Any]:
             payload = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise CheckpointError(refused if "global" in str(exc).lower() else corrupt) from None
+    except FileNotFoundError:
+        raise
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, KeyError, IndexError, TypeError, AttributeError, OSError):
         raise CheckpointError(corrupt) from None
     if not isinstance(payload, dict):
@@ -226,35 +267,67 @@ def _read_payload(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{name}: format_version is {version!r}, not a number")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"{name}: written by a newer tweetgen (format {version}, this one reads {FORMAT_VERSION}); upgrade tweetgen")
+    _check_schema(payload, name)
     return payload
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)
+
+
+def _check_schema(payload: dict[str, Any], name: str) -> None:
+    """Every field the loaders, the trainer and the CLI read has the type they expect.
+
+    A file that passes this never makes them fail with a ``TypeError``/``ValueError``.
+    """
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{name}: not a valid tweetgen checkpoint ({what}); use another file")
+
+    ts, metrics = payload["train_state"], payload["metrics"]
+    for key in ("train_state", "metrics"):
+        if not isinstance(payload[key], dict):
+            raise bad(f"{key} is not a mapping")
+    for key in ("step", "epoch", "batch_in_epoch"):
+        if key in ts and not (_is_int(ts[key]) and ts[key] >= 0):
+            raise bad(f"train_state.{key} is {ts[key]!r}, not a count")
+    for key in ("elapsed", "val_fraction"):
+        if key in ts and not _is_number(ts[key]):
+            raise bad(f"train_state.{key} is {ts[key]!r}, not a number")
+    if "val_fraction" in ts and not 0 <= ts["val_fraction"] < 1:
+        raise bad(f"train_state.val_fraction is {ts['val_fraction']!r}, not in [0, 1)")
+    if ts.get("best_val") is not None and not _is_number(ts["best_val"]):
+        raise bad(f"train_state.best_val is {ts['best_val']!r}, not a number")
+    for key in ("train_config", "filter_config"):
+        if key in ts and not isinstance(ts[key], dict):
+            raise bad(f"train_state.{key} is not a mapping")
+    rng = ts.get("rng_state")
+    if rng is not None and not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8):
+        raise bad("train_state.rng_state is not a byte tensor")
+    for key in ("train_loss", "train_bpc", "val_bpc", "best_val_bpc"):
+        if metrics.get(key) is not None and not _is_number(metrics[key]):
+            raise bad(f"metrics.{key} is {metrics[key]!r}, not a number")
+    history = metrics.get("history", [])
+    if not isinstance(history, list) or not all(isinstance(h, (list, tuple)) and all(_is_number(x) for x in h) for h in history):
+        raise bad("metrics.history is not a list of number rows")
+    if "created" in payload and not _is_number(payload["created"]):
+        raise bad(f"created is {payload['created']!r}, not a time")
+    tags = payload.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise bad("tags is not a list of strings")
+    optimizer_state = payload.get("optimizer_state")
+    if optimizer_state is not None and not isinstance(optimizer_state, dict):
+        raise bad("optimizer_state is not a mapping")
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
     """Load and validate a checkpoint; any problem is one :class:`CheckpointError`."""
     path = Path(path)
-    name = str(path)
     payload = _read_payload(path)
-    try:
-        vocab = CharVocab.from_dict(payload["vocab"])
-        config = ModelConfig.from_dict(dict(payload["model_config"]))
-    except (ValueError, TypeError) as exc:
-        raise CheckpointError(f"{name}: bad vocab or model config ({exc})") from None
-    if config.vocab_size != len(vocab):
-        raise CheckpointError(f"{name}: model expects {config.vocab_size} symbols but the vocab has {len(vocab)}; the file is inconsistent")
-    state = payload["model_state"]
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{name}: model_state is not a mapping of tensors")
-    try:
-        CharGRU(config).load_state_dict(state)
-    except (RuntimeError, KeyError) as exc:
-        first = str(exc).strip().splitlines()
-        detail = first[1].strip() if len(first) > 1 else first[0] if first else "mismatch"
-        raise CheckpointError(f"{name}: weights do not match the model config ({detail})") from None
-    for key in ("train_state", "metrics"):
-        if not isinstance(payload[key], dict):
-            raise CheckpointError(f"{name}: {key} is not a mapping")
-    if any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
-        raise CheckpointError(f"{name}: weights contain NaN or infinity; use an earlier checkpoint")
+    vocab, config, state = _check_model(payload, str(path))
     return Checkpoint(
         path=path,
         model_config=config,
@@ -267,22 +340,68 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     )
 
 
+def _check_model(payload: dict[str, Any], name: str) -> tuple[CharVocab, ModelConfig, dict[str, torch.Tensor]]:
+    """Vocab, model config and weights agree with each other, and the weights are finite."""
+    try:
+        vocab = CharVocab.from_dict(payload["vocab"])
+        config = ModelConfig.from_dict(dict(payload["model_config"]))
+    except (ValueError, TypeError) as exc:
+        raise CheckpointError(f"{name}: bad vocab or model config ({exc})") from None
+    sizes = {k: getattr(config, k) for k in ("vocab_size", "embed_dim", "hidden_size", "num_layers")}
+    if not all(_is_int(v) for v in sizes.values()) or not _is_number(config.dropout):
+        raise CheckpointError(f"{name}: bad model config ({sizes}, dropout {config.dropout!r}); sizes must be whole numbers")
+    if config.vocab_size != len(vocab):
+        raise CheckpointError(f"{name}: model expects {config.vocab_size} symbols but the vocab has {len(vocab)}; the file is inconsistent")
+    state = payload["model_state"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{name}: model_state is not a mapping of tensors")
+    if config.num_layers > len(state):
+        raise CheckpointError(f"{name}: weights do not match the model config ({config.num_layers} layers, {len(state)} tensors); the file is inconsistent")
+    try:
+        with torch.device("meta"):  # shapes only: a config claiming a huge model must not allocate it
+            expected = {k: tuple(v.shape) for k, v in CharGRU(config).state_dict().items()}
+    except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
+        raise CheckpointError(f"{name}: bad model config ({exc})") from None
+    wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]
+    if wrong:
+        k = wrong[0]
+        raise CheckpointError(
+            f"{name}: weights do not match the model config ({k} is {tuple(state[k].shape)}, the config needs {expected[k]}); the file is inconsistent"
+        )
+    try:
+        CharGRU(config).load_state_dict(state)
+    except (RuntimeError, KeyError) as exc:
+        first = str(exc).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0] if first else "mismatch"
+        raise CheckpointError(f"{name}: weights do not match the model config ({detail})") from None
+    if any(not torch.isfinite(v).all() for v in state.values() if v.is_floating_point()):
+        raise CheckpointError(f"{name}: weights contain NaN or infinity; use an earlier checkpoint")
+    return vocab, config, state
+
+
 def read_info(path: Path) -> CheckpointInfo:
     """Registry entry for one file: from its sidecar when that matches, else from the file."""
     path = Path(path)
     stat = path.stat()
     sidecar = path.with_suffix(".json")
-    meta: dict[str, Any] | None = None
     try:
         if sidecar.stat().st_mtime_ns >= stat.st_mtime_ns:
             candidate = json.loads(sidecar.read_text())
-            if isinstance(candidate, dict) and candidate.get("file") == path.name:
-                meta = candidate
-    except (OSError, ValueError):
-        meta = None
-    if meta is None:
-        payload = _read_payload(path)
-        meta = _metadata(payload, path)
+            if (
+                isinstance(candidate, dict)
+                and candidate.get("file") == path.name
+                and candidate.get("size", stat.st_size) == stat.st_size  # a truncated or replaced file is re-read
+                and zipfile.is_zipfile(path)  # cheap: reads the zip directory at the end, which a cut-off file lacks
+            ):
+                return _info(path, stat, candidate)
+    except (OSError, ValueError, TypeError, OverflowError, RecursionError):
+        pass  # unreadable sidecar: read the checkpoint itself
+    payload = _read_payload(path)
+    _check_model(payload, str(path))  # list only what load_checkpoint would accept
+    return _info(path, stat, _metadata(payload, path))
+
+
+def _info(path: Path, stat: os.stat_result, meta: dict[str, Any]) -> CheckpointInfo:
     return CheckpointInfo(
         path=path,
         run=str(meta.get("run") or path.parent.name),
@@ -292,7 +411,7 @@ def read_info(path: Path) -> CheckpointInfo:
         train_loss=_finite_or_none(meta.get("train_loss")),
         created=float(meta.get("created", stat.st_mtime)),
         size=stat.st_size,
-        tags=list(meta.get("tags", [])),
+        tags=[str(t) for t in meta.get("tags", [])] if isinstance(meta.get("tags", []), list) else [],
     )
 
 
@@ -329,6 +448,9 @@ def remove_stale_temp_files(directory: Path) -> int:
     n = 0
     if directory.is_dir():
         for tmp in directory.glob(f".*{TMP_SUFFIX}"):
+            owner = _tmp_owner(tmp)
+            if owner is not None and owner != os.getpid() and _alive(owner):
+                continue  # another live process is writing it right now
             try:
                 tmp.unlink()
                 n += 1
@@ -353,8 +475,10 @@ def prune(run_dir: Path, keep_last: int, keep_best: int) -> list[Path]:
     if keep_last <= 0:
         return []
     infos = [i for i in list_checkpoints(run_dir) if i.path.parent == run_dir]
-    by_step = sorted(infos, key=lambda i: i.step)
-    keep = {i.path for i in by_step[-keep_last:]}
+    # "last" = most recently written: a run resumed from an early checkpoint must not have
+    # its new checkpoints deleted because older ones carry higher step numbers.
+    by_time = sorted(infos, key=lambda i: (i.created, i.step))
+    keep = {i.path for i in by_time[-keep_last:]}
     scored = sorted((i for i in infos if i.val_bpc is not None), key=lambda i: i.val_bpc)  # type: ignore[arg-type, return-value]
     keep |= {i.path for i in scored[: max(0, keep_best)]}
     removed = []

@@ -157,6 +157,8 @@ def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = Non
         return FilterConfig(**{k: v for k, v in base.items() if k in known})
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    except TypeError:  # only a damaged checkpoint stores filters of the wrong type
+        raise UserError(f"the checkpoint's stored corpus filters are damaged ({stored!r}); pass --max-len and --min-len") from None
 
 
 def _load_ckpt(path: Path) -> Any:

@@ -30,6 +30,7 @@ TEXT_COLUMNS = ("text", "full_text", "tweet", "content")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v]+")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # from JSON "\ud83d" escapes; unprintable, so replaced
 _BINARY_SAMPLE = 65536
 
 
@@ -181,11 +182,22 @@ def _json_items(records: object, name: str) -> list[str]:
     return items
 
 
+def _unusable_json(where: str, exc: BaseException) -> CorpusError:
+    """Valid-looking JSON that ``json`` still refuses: nesting too deep, an integer of thousands of digits."""
+    if isinstance(exc, RecursionError):
+        why = "arrays or objects nested too deeply"
+    else:
+        why = str(exc).split(";")[0]
+    return CorpusError(f"{where}: JSON that cannot be read as tweets ({why}); give objects with a 'text' string field")
+
+
 def read_json(text: str, name: str) -> list[str]:
     try:
         records = json.loads(text)
     except json.JSONDecodeError as exc:
         raise CorpusError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix the file or use JSONL") from None
+    except (RecursionError, ValueError) as exc:
+        raise _unusable_json(name, exc) from None
     return _json_items(records, name)
 
 
@@ -199,6 +211,8 @@ def read_tweets_js(text: str, name: str) -> list[str]:
         records = json.loads(body)
     except json.JSONDecodeError as exc:
         raise CorpusError(f"{name}: tweets.js holds invalid JSON at line {exc.lineno} ({exc.msg}); re-export the archive") from None
+    except (RecursionError, ValueError) as exc:
+        raise _unusable_json(name, exc) from None
     return _json_items(records, name)
 
 
@@ -212,6 +226,8 @@ def read_jsonl(text: str, name: str) -> list[str]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{name}: line {lineno} is not valid JSON ({exc.msg}); each line must be one JSON object") from None
+        except (RecursionError, ValueError) as exc:
+            raise _unusable_json(f"{name}: line {lineno}", exc) from None
         value = _text_of(record)
         if value is None:
             raise CorpusError(f"{name}: line {lineno} has no 'text' string field; each JSON line needs one")
@@ -328,6 +344,8 @@ def clean_items(items: Sequence[str], cfg: FilterConfig, report: LoadReport) -> 
             dropped["too_long"] += 1
             continue
         text = html.unescape(item)
+        if _LONE_SURROGATE.search(text):
+            text = _LONE_SURROGATE.sub("\ufffd", text)
         text = _NEWLINES.sub("\n" if cfg.keep_newlines else " ", text)
         text = _SPACES.sub(" ", text).strip()
         if not text:

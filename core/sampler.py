@@ -52,10 +52,21 @@ def next_token_logprobs(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor
     Specials are removed, then temperature, top-k and top-p are applied. Always keeps
     at least the single most likely allowed token, so the result is never all ``-inf``.
     """
-    logits = logits.float().clone()
+    # NaN/inf logits (from finite but enormous weights) become usable numbers, then the
+    # best allowed logit is shifted to 0: dividing by any temperature, however tiny, can
+    # then give only values <= 0 and -inf, never inf - inf = NaN.
+    logits = torch.nan_to_num(logits.float(), nan=-math.inf, posinf=torch.finfo(torch.float32).max, neginf=-math.inf)
     logits[:, list(NEVER_SAMPLED)] = -math.inf
+    best = logits.max(dim=-1, keepdim=True).values  # (B, 1)
+    dead = ~torch.isfinite(best)  # a row with no usable logit: sample uniformly over the allowed tokens
+    if bool(dead.any()):
+        allowed = torch.ones_like(logits, dtype=torch.bool)
+        allowed[:, list(NEVER_SAMPLED)] = False
+        logits = torch.where(dead & allowed, torch.zeros_like(logits), logits)
+        best = torch.where(dead, torch.zeros_like(best), best)
+    logits = logits - best
     if cfg.temperature > 0:
-        logits = logits / cfg.temperature
+        logits = logits / max(cfg.temperature, 1e-30)  # below 1e-30 is greedy in all but name
     logp = torch.log_softmax(logits, dim=-1)  # (B, V)
     if cfg.top_k and cfg.top_k < logp.shape[-1]:
         kth = torch.topk(logp, cfg.top_k, dim=-1).values[:, -1:]  # (B, 1)
@@ -112,7 +123,7 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
             token = int(idx)
             if token == EOS_ID:
                 return
-            prob = float(torch.softmax(logits[0].float(), dim=-1)[token])
+            prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
             yield SampledChar(vocab.token(token), prob)
             logits, hidden = step(idx, hidden)
 

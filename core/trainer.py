@@ -284,7 +284,7 @@ class Trainer:
         if ckpt.optimizer_state:
             try:
                 self.optimizer.load_state_dict(ckpt.optimizer_state)
-            except (ValueError, KeyError, RuntimeError):
+            except (ValueError, KeyError, RuntimeError, TypeError, IndexError):
                 self.notes.append("optimizer state did not fit; starting Adam afresh")
         ts = ckpt.train_state
         p = self.progress
@@ -299,7 +299,10 @@ class Trainer:
         p.history = [list(h) for h in ckpt.metrics.get("history", [])]
         rng = ts.get("rng_state")
         if isinstance(rng, torch.Tensor):
-            torch.set_rng_state(rng)
+            try:
+                torch.set_rng_state(rng)
+            except (RuntimeError, TypeError):
+                self.notes.append("the stored random state did not fit; dropout and sampling will differ from an uninterrupted run")
         if ts.get("data_fingerprint") not in (None, self.extra_state.get("data_fingerprint")):
             self.notes.append("the corpus differs from the one this checkpoint was trained on; batches will differ")
         self.resumed_from = ckpt.path
@@ -396,11 +399,12 @@ class Trainer:
                     self._initial_loss = max(loss, math.log(len(self.vocab)) / 2)
                 limit = c.divergence_factor * (self._initial_loss or loss)
                 if not ok or loss > limit or not self._weights_finite():
+                    good = self.last_checkpoint or self.resumed_from  # a resumed run's last good one is where it began
                     yield DoneEvent(
                         p.step, "diverged",
                         f"training diverged at step {p.step + 1} (loss {loss:.3g}); lower the learning rate "
-                        f"(now {c.lr:g}). Last good checkpoint kept: {self.last_checkpoint or 'none written yet'}",
-                        self.last_checkpoint,
+                        f"(now {c.lr:g}). Last good checkpoint kept: {good or 'none written yet'}",
+                        good,
                     )
                     return
                 p.step += 1
