@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
 
+    from tui.generation import preload_in_background
+
+    preload_in_background()  # torch loads while Textual draws the first frame
     from tui.app import TweetgenApp
 
     app = TweetgenApp(settings)

@@ -79,9 +79,9 @@ class TweetgenApp(App[None]):
     # Every key of the app. `space` has one binding per state; check_action shows the one that applies.
     BINDINGS = [
         Binding("r", "resample", "Resample", tooltip="stop this tweet and generate a new one"),
-        Binding("plus,equals_sign", "temperature(0.1)", "Temp+", key_display="+",
+        Binding("plus,equals_sign", f"temperature({TEMPERATURE_STEP})", "Temp+", key_display="+",
                 tooltip="temperature up by 0.1 (max 5.0), from the next tweet"),
-        Binding("minus,underscore", "temperature(-0.1)", "Temp-", key_display="-",
+        Binding("minus,underscore", f"temperature({-TEMPERATURE_STEP})", "Temp-", key_display="-",
                 tooltip="temperature down by 0.1 (min 0.1), from the next tweet"),
         Binding("space", "start_training", "Train", tooltip="start training (resumes from the run's newest checkpoint)"),
         Binding("space", "pause_training", "Pause", tooltip="pause training"),
@@ -165,9 +165,9 @@ class TweetgenApp(App[None]):
                 return True if state == "idle" and self.run_dir is not None else None
             return False
         if action == "pause_training":
-            return True if state in ("starting", "running") else False
+            return state in ("starting", "running")
         if action == "resume_training":
-            return True if state == "paused" else False
+            return state == "paused"
         if action == "save_checkpoint":
             return True if state in ("running", "paused") else None
         return True

@@ -6,6 +6,7 @@ frame has been drawn.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,26 @@ class GeneratorSource:
         if self.path is None:
             return self.label
         return self.label if self.step is None or self.label.startswith("step") else f"{self.label} · step {self.step:,}"
+
+
+def preload_in_background() -> threading.Thread:
+    """Start importing torch (and the engine modules the app samples with) in a daemon thread.
+
+    Called by ``tweetgen-tui`` before it even imports Textual: the import (about a second)
+    then overlaps with drawing the first frame instead of following it, and the boot
+    worker's own imports just wait for it to finish.
+    """
+
+    def load() -> None:
+        try:
+            import core.checkpoints  # noqa: F401 - imports torch
+            import core.sampler  # noqa: F401
+        except Exception:  # noqa: BLE001 - the boot worker imports again and reports properly
+            pass
+
+    thread = threading.Thread(target=load, name="tweetgen-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def setup_torch(threads: int = 1) -> None:

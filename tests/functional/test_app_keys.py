@@ -152,6 +152,7 @@ async def test_every_key_is_in_the_command_palette_when_enabled(tui_assets: Asse
         assert "Save (s)" not in titles and app.screen.active_bindings["s"].enabled is False, "s: nothing to save yet"
 
 
+@pytest.mark.slow  # starts a training process
 @run_async
 async def test_space_starts_pauses_and_resumes_training_and_the_chart_fills(tui_assets: Assets, home: Path) -> None:
     app = TweetgenApp(make_settings(tui_assets, home))
@@ -177,6 +178,7 @@ async def test_space_starts_pauses_and_resumes_training_and_the_chart_fills(tui_
         assert app.training_panel.step is not None and app.training_panel.step > 20, "resumed from the run's step 20"
 
 
+@pytest.mark.slow  # starts a training process
 @run_async
 async def test_quit_while_training_writes_a_checkpoint_first(tui_assets: Assets, home: Path) -> None:
     app = TweetgenApp(make_settings(tui_assets, home))
@@ -194,6 +196,7 @@ async def test_quit_while_training_writes_a_checkpoint_first(tui_assets: Assets,
     assert load_checkpoint(last).step == process.done.step >= max(25, shown or 0), "no completed step lost"
 
 
+@pytest.mark.slow  # starts a training process
 @run_async
 async def test_divergence_is_shown_and_the_app_keeps_generating(tui_assets: Assets, home: Path) -> None:
     train = {"batch_size": 4, "warmup_steps": 0, "val_every": 0, "ckpt_every": 0, "max_steps": 400, "lr": 50.0,

@@ -23,6 +23,8 @@ TINY_MODEL = {"hidden_size": 16, "embed_dim": 8}
 FAST = {"batch_size": 4, "warmup_steps": 2, "val_every": 0, "ckpt_every": 0, "log_interval_s": 0.0}
 WAIT = 60.0  # generous: a child must import torch on a busy 2-core machine
 
+pytestmark = pytest.mark.slow  # each test starts a process that imports torch (2-4 s)
+
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
