@@ -114,6 +114,7 @@ class TweetgenApp(App[None]):
         self._next_sample: Timer | None = None
         self._quitting = False
         self.errors: list[str] = []  # every error shown, newest last
+        self._exiting = False
 
     # ------------------------------------------------------------ layout
 
@@ -153,6 +154,8 @@ class TweetgenApp(App[None]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """True: enabled. None: shown disabled. False: hidden (the other `space` bindings)."""
+        if self._exiting:
+            return None  # keys typed while the app closes must not touch its widgets
         state = self.train_state
         if action == "resample":
             return True if self.source is not None else None
@@ -239,6 +242,10 @@ class TweetgenApp(App[None]):
         process.request_stop()
         self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
 
+    def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
+        self._exiting = True
+        super().exit(result, return_code, message)
+
     def _give_up_stopping(self) -> None:
         if self.training is not None:
             self.training.close()
@@ -265,7 +272,7 @@ class TweetgenApp(App[None]):
             self._next_sample.stop()
             self._next_sample = None
         source = self.source
-        if source is None:
+        if source is None or self._exiting:
             return
         self.sample_id += 1
         seed = None if self.settings.seed is None else self.settings.seed + self.sample_id - 1

@@ -81,6 +81,8 @@ class GenerationPanel(Vertical):
     def note(self, text: str) -> None:
         """A line in the history between samples (what the app is doing, what to press)."""
         history = self.query_one("#history", VerticalScroll)
+        if not history.is_attached:
+            return
         history.mount(Static(Text(text, style="italic"), classes="note"))
         history.scroll_end(animate=False, immediate=False)
 
@@ -123,6 +125,8 @@ class GenerationPanel(Vertical):
             record.complete = False if complete is None else complete
         self.history.append(record)
         history = self.query_one("#history", VerticalScroll)
+        if not history.is_attached:  # the app is closing
+            return
         at_end = history.scroll_y >= history.max_scroll_y - 1
         view = Static(Group(record.header(), record.body()), classes="sample")
         self._views.append(view)

@@ -17,8 +17,8 @@ OTHER_KEYS = (
     ("enter", "on a checkpoint: generate from it now"),
     ("↑ ↓ pgup pgdn", "move in the checkpoint list, scroll the sample history"),
     ("tab", "move focus between the history and the checkpoint list"),
-    ("ctrl+p", "command palette: every action below, by name"),
-    ("escape", "close this screen"),
+    ("ctrl+p", "command palette: every action above, by name"),
+    ("escape", "close this screen (so do ? and q)"),
 )
 
 
@@ -34,11 +34,12 @@ def key_rows(bindings: Iterable[Binding]) -> list[tuple[str, str]]:
 
 
 class HelpScreen(ModalScreen[None]):
-    """A modal list of keys; escape or ? closes it."""
+    """A modal list of keys; escape, ? or q closes it."""
 
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("question_mark", "dismiss", "Close", key_display="?"),
+        Binding("q", "dismiss", "Close"),  # as in less or htop: q leaves the help, not the app
     ]
 
     def __init__(self, bindings: Iterable[Binding]) -> None:
@@ -60,4 +61,4 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         body = self.query_one("#help-body")
         body.border_title = "Keys"
-        body.border_subtitle = "escape to close"
+        body.border_subtitle = "escape, ? or q to close"

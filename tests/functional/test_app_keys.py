@@ -139,6 +139,8 @@ async def test_help_screen_lists_every_key_and_closes(tui_assets: Assets, home: 
         assert {"r", "+", "-", "space", "s", "c", "?", "q"} <= listed
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("question_mark", "q")
+        assert not isinstance(app.screen, HelpScreen) and app.return_code is None, "q closes the help, not the app"
 
 
 @run_async
@@ -250,3 +252,18 @@ async def test_generated_text_is_plain_text_never_markup(tui_assets: Assets, hom
         rendered = app.query_one("#current", Static).render()
         assert str(rendered).startswith(tricky)
         assert not any("bold" in str(span.style) for span in getattr(rendered, "spans", []))
+
+
+@run_async
+async def test_keys_typed_while_quitting_are_ignored(tui_assets: Assets, home: Path) -> None:
+    """Typing `question_mark` into a terminal sends q first; the letters after it reach an app
+    whose widgets are being torn down (an `r` then crashed the exit). Once quitting, every key
+    is disabled and no new tweet starts."""
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        await pilot.press("q")
+        assert all(app.check_action(a, ()) is None for a in ("resample", "start_training", "help", "quit"))
+        app.start_sample()
+        await wait_until(pilot, lambda: app.return_code is not None, "the app to exit")
+    assert app.return_code == 0 and app.sample_id == 1
