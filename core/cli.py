@@ -309,6 +309,10 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     model = ckpt.model(device)
+    if device.type == "cpu":
+        import torch
+
+        torch.set_num_threads(1)  # one stream's kernels are too small to split; extra threads only wait (bench/RESULTS.md)
     out = sys.stdout
     if args.stream:
         for i in range(args.num):
