@@ -20,7 +20,7 @@ from core.checkpoints import list_checkpoints, load_checkpoint
 from core.events import CheckpointEvent, DoneEvent, StepEvent
 
 
-def _start_training(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], threading.Event, Path]:
+def _start_training(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], threading.Event, Path, threading.Thread]:
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("\n".join(TINY_TWEETS * 2) + "\n", encoding="utf-8")
     out = tmp_path / "run"
@@ -39,24 +39,28 @@ def _start_training(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], t
             if m and int(m.group(1)) >= 9:
                 ready.set()
 
-    threading.Thread(target=read, daemon=True).start()
-    return proc, lines, ready, out
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    return proc, lines, ready, out, reader
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_signal_saves_the_current_step_and_exits_0(tmp_path: Path, sig: signal.Signals) -> None:
     """Sent mid-run (twice, as an impatient user would), the signal ends in a 'stop' checkpoint at or past every reported step."""
-    proc, lines, ready, out = _start_training(tmp_path)
+    proc, lines, ready, out, reader = _start_training(tmp_path)
     try:
         assert ready.wait(timeout=120), lines
         proc.send_signal(sig)
         proc.send_signal(sig)
-        stdout, _ = proc.communicate(timeout=60)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    reader.join(timeout=10)  # stderr is read by that thread only
+    assert proc.stdout is not None
+    stdout = proc.stdout.read()
     assert proc.returncode == 0, lines
     assert "Traceback" not in "\n".join(lines)
     last_reported = max(int(m.group(1)) for line in lines if (m := re.match(r"step (\d+): val", line)))
