@@ -216,6 +216,8 @@ def save_checkpoint(
             hint = "free some space or choose another --out directory"
         elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
             hint = "the directory is not writable; choose another --out directory or fix its permissions"
+        elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+            hint = "a file is in the way of the output directory; choose another --out directory"
         else:
             hint = "free space or choose another --out directory"
         raise CheckpointError(f"{path}: cannot write checkpoint ({reason}); {hint}; earlier checkpoints are untouched") from None

@@ -183,5 +183,5 @@ def test_output_path_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys: pyt
     blocker.write_text("keep me")
     assert main(["train", str(corpus), "--out", str(blocker), "--max-steps", "2", "--hidden", "8", "--quiet"]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1 and "cannot write checkpoint" in err[0] and "--out" in err[0], err
+    assert len(err) == 1 and "cannot write checkpoint" in err[0] and "a file is in the way" in err[0] and "--out" in err[0], err
     assert blocker.read_text() == "keep me"
