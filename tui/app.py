@@ -112,9 +112,9 @@ class TweetgenApp(App[None]):
         self.sample_id = 0
         self.sampling = False
         self._next_sample: Timer | None = None
-        self._quitting = False
+        self._quitting = False  # q pressed while training: exit once the final checkpoint is written
         self.errors: list[str] = []  # every error shown, newest last
-        self._exiting = False
+        self._exiting = False  # exit() called: every key is disabled from then on
 
     # ------------------------------------------------------------ layout
 
@@ -173,6 +173,8 @@ class TweetgenApp(App[None]):
             return state == "paused"
         if action == "save_checkpoint":
             return True if state in ("running", "paused") else None
+        if action == "focus_checkpoints":
+            return True if self.checkpoint_panel.infos else None
         return True
 
     def action_resample(self) -> None:
@@ -409,12 +411,14 @@ class TweetgenApp(App[None]):
     def _load_model(self, path: Path, interrupt: bool) -> None:
         from core.checkpoints import CheckpointError
 
+        worker = get_current_worker()
         try:
             source = load_source(path, self._label_for(path))
         except CheckpointError as exc:
             self._post(m.ModelFailed(path, str(exc)))
             return
-        self._post(m.ModelReady(source, interrupt))
+        if not worker.is_cancelled:  # a newer switch (exclusive group) wins
+            self._post(m.ModelReady(source, interrupt))
 
     def switch_to(self, path: Path) -> None:
         """Generate from this checkpoint: the current tweet stops once it is loaded."""
@@ -461,7 +465,9 @@ class TweetgenApp(App[None]):
     def on_model_ready(self, message: m.ModelReady) -> None:
         source = message.source
         self.source = source
-        self.follow_latest = source.path is None or self._is_newest_of_run(source.path)
+        # follow the run's new checkpoints from the untrained model, from the newest, and when following already
+        # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
+        self.follow_latest = source.path is None or not message.interrupt or self._is_newest_of_run(source.path)
         self.checkpoint_panel.set_active(source.path)
         self._show_generation_status()
         self.refresh_bindings()
@@ -496,6 +502,8 @@ class TweetgenApp(App[None]):
                 continue
             self._post(m.training_message(event))
             if isinstance(event, DoneEvent):
+                process.wait(15.0)  # the child exits right after its last event
+                process.close()
                 return
 
     @while_running
@@ -525,7 +533,8 @@ class TweetgenApp(App[None]):
             return
         self.train_state = "paused" if message.event.paused else "running"
         self._show_training_state(
-            f"paused at step {message.event.step:,} · space to resume" if message.event.paused else "training"
+            f"paused at step {message.event.step:,} · space to resume" if message.event.paused
+            else f"training on {self.training_panel.device}"
         )
 
     @while_running
@@ -545,9 +554,7 @@ class TweetgenApp(App[None]):
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         event = message.event
         self.last_done = event
-        if self.training is not None:
-            self.training.close()
-        self.training = None
+        self.training = None  # the drain worker closes the process
         self.train_state = "idle"
         if event.reason in ("diverged", "error"):
             self.training_panel.set_state("error", event.message)
