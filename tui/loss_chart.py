@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.widget import Widget
@@ -127,15 +128,17 @@ class LossChart(Widget):
         cells = [[0] * plot_w for _ in range(plot_h)]
         owner = [[0] * plot_w for _ in range(plot_h)]  # 1 train, 2 val (val drawn last wins)
 
-        def to_dot(step: float, value: float) -> tuple[int, int]:
-            x = round((step - x0) / span * (dots_w - 1))
+        def to_x(step: float) -> int:
+            return round((step - x0) / span * (dots_w - 1))
+
+        def to_y(value: float) -> int:
             frac = (min(max(value, lo), hi) - lo) / (hi - lo)
-            return x, round((1.0 - frac) * (dots_h - 1))
+            return round((1.0 - frac) * (dots_h - 1))
 
         for series, tag in ((self.train, 1), (self.val, 2)):
             previous: tuple[int, int] | None = None
-            for step, value in zip(series.steps, series.values):
-                point = to_dot(step, value)
+            for x_col, mean in _column_means(series, to_x):
+                point = (x_col, to_y(mean))
                 for x, y in _line(previous or point, point):
                     row, col = y // 4, x // 2
                     cells[row][col] |= _DOT[y % 4][x % 2]
@@ -161,6 +164,18 @@ class LossChart(Widget):
         gap = max(1, plot_w - len(left) - len(right))
         out.append("\n" + " " * AXIS_WIDTH + left + " " * gap + right, axis_style)
         return out
+
+
+def _column_means(series: Series, to_x: Callable[[float], int]) -> list[tuple[int, float]]:
+    """(dot column, mean value) for each column the series touches, left to right.
+
+    Training reports come ten times a second and are noisy; drawing each one paints a
+    solid band. The mean per column is the curve a person is looking for.
+    """
+    columns: dict[int, list[float]] = {}
+    for step, value in zip(series.steps, series.values):
+        columns.setdefault(to_x(step), []).append(value)
+    return [(x, sum(values) / len(values)) for x, values in sorted(columns.items())]
 
 
 def _line(a: tuple[int, int], b: tuple[int, int]) -> list[tuple[int, int]]:
