@@ -97,6 +97,12 @@ def decode_bytes(raw: bytes, name: str, report: LoadReport | None = None) -> str
     if not raw:
         return ""
     sample = raw[:_BINARY_SAMPLE]
+    utf16 = _bomless_utf16(sample)
+    if utf16 is not None:
+        try:
+            return _finish_text(raw.decode(utf16), utf16, name, report)
+        except UnicodeDecodeError:
+            pass
     control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 27, 12)) + sample.count(127)
     if control > 0.05 * len(sample):
         raise CorpusError(
@@ -110,6 +116,19 @@ def decode_bytes(raw: bytes, name: str, report: LoadReport | None = None) -> str
         if report is not None:
             report.notes.append("not valid UTF-8: decoded as Latin-1/Windows-1252")
         return _finish_text(text, "latin-1", name, report)
+
+
+def _bomless_utf16(sample: bytes) -> str | None:
+    """UTF-16 without a byte-order mark: mostly-ASCII text has a NUL in every other byte."""
+    if len(sample) < 4:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    even_nul, odd_nul = even.count(0) / len(even), odd.count(0) / len(odd)
+    if odd_nul > 0.4 and even_nul < 0.05:
+        return "utf-16-le"
+    if even_nul > 0.4 and odd_nul < 0.05:
+        return "utf-16-be"
+    return None
 
 
 def _is_cp1252(raw: bytes) -> bool:
@@ -284,7 +303,11 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
 
 
 def read_lines(text: str) -> list[str]:
-    return text.split("\n")
+    """One item per line; the newline that ends the last line does not make an empty item."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return lines
 
 
 def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, report: LoadReport | None = None) -> list[str]:

@@ -27,7 +27,7 @@ def write(path: Path, text: str) -> Path:
 def test_plain_text_one_item_per_line(tmp_path: Path) -> None:
     texts, report = load_corpus(write(tmp_path / "t.txt", "hello there\n\nsecond  one\r\nthird\n"))
     assert texts == ["hello there", "second one", "third"]
-    assert report.format == "text" and report.dropped["empty"] == 2
+    assert report.format == "text" and report.dropped["empty"] == 1  # the blank line, not the final newline
 
 
 def test_csv_with_text_column_and_quoted_newlines(tmp_path: Path) -> None:
@@ -128,3 +128,11 @@ def test_make_batch_shifts_targets() -> None:
     assert batch.inputs.tolist() == [[1, 5, 6], [1, 7, 2]]  # the <eos> input predicts <pad>, which is masked
     assert batch.targets.tolist() == [[5, 6, 2], [7, 2, 0]]
     assert batch.n_chars == 5
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_byte_order_mark_loads(tmp_path: Path, encoding: str) -> None:
+    path = tmp_path / "u16.txt"
+    path.write_bytes("café at 7\nsecond tweet ☕\n".encode(encoding))
+    texts, report = load_corpus(path)
+    assert texts == ["café at 7", "second tweet ☕"] and report.encoding == encoding
