@@ -24,6 +24,7 @@ another kind.
 from __future__ import annotations
 
 import functools
+import gc
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -352,6 +353,10 @@ class TweetgenApp(App[None]):
                 self._post(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
             else:
                 self._post(m.NoModel("nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"))
+        # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
+        # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
+        # skipped by the collector from now on.
+        gc.freeze()
 
     def _read_corpus(self) -> list[str] | None:
         from core.data import CorpusError, load_corpus
