@@ -408,7 +408,8 @@ class TrainingProcess:
         if self._process is not None and self._process.is_alive():
             self._process.kill()
             self._process.join(5.0)
-        for q in (self._commands, self._events):
+        queues, self._commands, self._events = (self._commands, self._events), None, None
+        for q in queues:
             if q is not None:
                 q.close()
                 q.cancel_join_thread()
@@ -451,7 +452,7 @@ class TrainingProcess:
             raise ValueError(f"unknown command {command!r}")
         if self._process is None:
             raise RuntimeError("start() the training process first")
-        if self.done is None:
+        if self.done is None and self._commands is not None:
             self._commands.put(command)
 
     def _record(self, event: BackgroundEvent) -> None:
@@ -469,16 +470,16 @@ class TrainingProcess:
                 self.last_checkpoint = event.last_checkpoint
 
     def _pump_events(self) -> None:
-        process = self._process
+        process, events = self._process, self._events  # close() may drop the attributes meanwhile
         try:
             while True:
                 try:
-                    event = self._events.get(timeout=0.1)
+                    event = events.get(timeout=0.1)
                 except queue.Empty:
                     if process.is_alive():
                         continue
                     try:  # gone: take whatever it flushed before exiting
-                        event = self._events.get(timeout=0.5)
+                        event = events.get(timeout=0.5)
                     except queue.Empty:
                         event = DoneEvent(
                             self.step, "error",

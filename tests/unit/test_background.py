@@ -192,3 +192,13 @@ def test_commands_need_a_started_process(corpus: Path, tmp_path: Path) -> None:
         proc.get_event(0)
     assert proc.stop() is None
     proc.close()
+
+
+def test_close_is_idempotent_and_commands_after_it_are_ignored(corpus: Path, tmp_path: Path) -> None:
+    proc = TrainingProcess(job(corpus, tmp_path / "run", max_steps=3))
+    proc.start()
+    assert rest(proc)[-1].reason == "finished"
+    proc.close()
+    proc.close()
+    proc.pause()  # nothing to send to: no error
+    assert proc.finished and proc.state == "done"
