@@ -360,8 +360,7 @@ def _check_model(payload: dict[str, Any], name: str) -> tuple[CharVocab, ModelCo
     if config.num_layers > len(state):
         raise CheckpointError(f"{name}: weights do not match the model config ({config.num_layers} layers, {len(state)} tensors); the file is inconsistent")
     try:
-        with torch.device("meta"):  # shapes only: a config claiming a huge model must not allocate it
-            expected = {k: tuple(v.shape) for k, v in CharGRU(config).state_dict().items()}
+        expected = CharGRU.state_shapes(config)  # shapes only: a config claiming a huge model must not allocate it
     except (RuntimeError, ValueError, TypeError, OverflowError) as exc:
         raise CheckpointError(f"{name}: bad model config ({exc})") from None
     wrong = [k for k in expected if k in state and tuple(state[k].shape) != expected[k]]

@@ -54,6 +54,27 @@ class CharGRU(nn.Module):
         self.drop = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
 
+    @staticmethod
+    def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
+        """The shape of every tensor of ``CharGRU(config).state_dict()``, without building the model.
+
+        For checking a checkpoint before allocating anything. (Building on the meta device
+        would do that too, but initialising meta tensors imports torch._dynamo: a second
+        added to the first checkpoint load of every process.) Kept equal to the real
+        state_dict by tests/unit/test_state_shapes.py.
+        """
+        c = config
+        shapes: dict[str, tuple[int, ...]] = {"embed.weight": (c.vocab_size, c.embed_dim)}
+        for layer in range(c.num_layers):
+            inp = c.embed_dim if layer == 0 else c.hidden_size
+            shapes[f"gru.weight_ih_l{layer}"] = (3 * c.hidden_size, inp)
+            shapes[f"gru.weight_hh_l{layer}"] = (3 * c.hidden_size, c.hidden_size)
+            shapes[f"gru.bias_ih_l{layer}"] = (3 * c.hidden_size,)
+            shapes[f"gru.bias_hh_l{layer}"] = (3 * c.hidden_size,)
+        shapes["decoder.weight"] = (c.vocab_size, c.hidden_size)
+        shapes["decoder.bias"] = (c.vocab_size,)
+        return shapes
+
     def forward(self, ids: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """ids (B, T) -> logits (B, T, V), hidden (L, B, H)."""
         x = self.embed(ids)  # (B, T, E)
