@@ -404,10 +404,16 @@ class TrainingProcess:
         return self._finished.wait(timeout)
 
     def close(self) -> None:
-        """Release the queues; kills the child if it is somehow still alive. Idempotent."""
+        """Release the queues; kills the child if it is somehow still alive. Idempotent.
+
+        Waits for the event pump to end first, so that afterwards :attr:`finished` holds
+        and no thread of this handle touches the queues being closed.
+        """
         if self._process is not None and self._process.is_alive():
             self._process.kill()
             self._process.join(5.0)
+        if self._pump is not None and self._pump is not threading.current_thread():
+            self._pump.join(15.0)
         queues, self._commands, self._events = (self._commands, self._events), None, None
         for q in queues:
             if q is not None:
