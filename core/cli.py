@@ -22,6 +22,8 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from core.argtypes import number
+
 EXIT_FAILURE, EXIT_USAGE = 1, 2
 
 
@@ -40,27 +42,9 @@ class _Parser(argparse.ArgumentParser):
 # ---------------------------------------------------------------- argument types
 
 
-def _number(kind: type, *, low: float | None = None, high: float | None = None, low_open: bool = False) -> Any:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if low is not None and (value <= low if low_open else value < low):
-            raise argparse.ArgumentTypeError(f"must be {'>' if low_open else '>='} {low:g}, got {text}")
-        if high is not None and value > high:
-            raise argparse.ArgumentTypeError(f"must be <= {high:g}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
-POS_INT = _number(int, low=1)
-NONNEG_INT = _number(int, low=0)
-POS_FLOAT = _number(float, low=0, low_open=True)
+POS_INT = number(int, low=1)
+NONNEG_INT = number(int, low=0)
+POS_FLOAT = number(float, low=0, low_open=True)
 
 
 def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -87,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--hidden", type=POS_INT, default=None, help="GRU hidden size (default 256)")
     m.add_argument("--layers", type=POS_INT, default=None, help="GRU layers (default 1)")
     m.add_argument("--embed", type=POS_INT, default=None, help="character embedding size (default 64)")
-    m.add_argument("--dropout", type=_number(float, low=0, high=0.95), default=None, help="dropout (default 0)")
+    m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help="dropout (default 0)")
     r = t.add_argument_group("training")
     r.add_argument("--epochs", type=POS_INT, default=None, help="passes over the data (default 5 unless --minutes/--max-steps)")
     r.add_argument("--minutes", type=POS_FLOAT, default=None, help="stop after this much training time")
@@ -96,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lr", type=POS_FLOAT, default=None, help="Adam learning rate (default 0.006)")
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None, help="default cosine")
     r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
-    r.add_argument("--val-fraction", type=_number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")
+    r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")
     r.add_argument("--val-every", type=NONNEG_INT, default=None, help="validate every N steps (default 200, 0 = never)")
     r.add_argument("--ckpt-every", type=NONNEG_INT, default=None, help="checkpoint every N steps (default 500, 0 = only at the end)")
     r.add_argument("--sample-every", type=NONNEG_INT, default=None, help="print a sample every N steps (default 0 = never)")
@@ -116,9 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sample", help="generate texts from a checkpoint")
     s.add_argument("checkpoint", type=Path, metavar="CKPT")
     s.add_argument("-n", "--num", type=POS_INT, default=5, help="how many texts (default 5)")
-    s.add_argument("-t", "--temperature", type=_number(float, low=0, high=100), default=1.0, help="0 = greedy (default 1.0)")
+    s.add_argument("-t", "--temperature", type=number(float, low=0, high=100), default=1.0, help="0 = greedy (default 1.0)")
     s.add_argument("--top-k", type=NONNEG_INT, default=0, help="sample from the k most likely characters (0 = off)")
-    s.add_argument("--top-p", type=_number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
+    s.add_argument("--top-p", type=number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--prime", default="", help="text to start from")
     s.add_argument("--max-len", type=POS_INT, default=140, help="characters to generate at most (default 140)")
     s.add_argument("--seed", type=int, default=None, help="seed for reproducible output")

@@ -8,12 +8,12 @@ must stay light).
 from __future__ import annotations
 
 import argparse
-import math
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.argtypes import number
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings
 
 DESCRIPTION = """\
@@ -33,23 +33,6 @@ examples:
 """
 
 
-def _number(kind: type, low: float | None = None, high: float | None = None) -> Callable[[str], Any]:
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a{'n integer' if kind is int else ' number'}") from None
-        if isinstance(value, float) and not math.isfinite(value):
-            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f"between {low:g} and {high:g}" if low is not None and high is not None else f">= {low:g}"
-            raise argparse.ArgumentTypeError(f"must be {bounds}, got {text}")
-        return value
-
-    parse.__name__ = kind.__name__
-    return parse
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="tweetgen-tui", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -67,31 +50,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint home (default: $TWEETGEN_HOME, else the user data directory)")
 
     g = p.add_argument_group("generation")
-    g.add_argument("--temperature", type=_number(float, TEMPERATURE_MIN, TEMPERATURE_MAX), default=0.8,
+    g.add_argument("--temperature", type=number(float, TEMPERATURE_MIN, TEMPERATURE_MAX), default=0.8,
                    help="starting temperature, 0.1-5.0 in steps of 0.1 (default 0.8; + and - change it)")
-    g.add_argument("--pace", type=_number(float, 0), default=30.0, metavar="CPS",
+    g.add_argument("--pace", type=number(float, 0), default=30.0, metavar="CPS",
                    help="characters per second on screen (default 30; 0 = as fast as the model writes)")
-    g.add_argument("--gap", type=_number(float, 0), default=2.0, metavar="SECONDS",
+    g.add_argument("--gap", type=number(float, 0), default=2.0, metavar="SECONDS",
                    help="pause between one tweet and the next (default 2)")
-    g.add_argument("--max-len", type=_number(int, 1), default=140, metavar="N",
+    g.add_argument("--max-len", type=number(int, 1), default=140, metavar="N",
                    help="characters per tweet at most (default 140)")
     g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
     t = p.add_argument_group("training (each press of space trains this much more)")
-    t.add_argument("--epochs", type=_number(int, 1), metavar="N", help="passes over the corpus (default 5)")
-    t.add_argument("--minutes", type=_number(float, 0.01), metavar="M", help="training time instead of epochs")
-    t.add_argument("--max-steps", type=_number(int, 1), metavar="N", help="optimizer steps instead of epochs")
-    t.add_argument("--hidden", type=_number(int, 1), metavar="N", help="GRU hidden size of a new run (default 256)")
-    t.add_argument("--layers", type=_number(int, 1), metavar="N", help="GRU layers of a new run (default 1)")
-    t.add_argument("--embed", type=_number(int, 1), metavar="N", help="character embedding size of a new run (default 64)")
-    t.add_argument("--batch-size", type=_number(int, 1), metavar="N", help="tweets per batch (default 32)")
-    t.add_argument("--lr", type=_number(float, 1e-9), metavar="LR", help="Adam learning rate (default 0.006)")
-    t.add_argument("--val-every", type=_number(int, 0), default=100, metavar="N",
+    t.add_argument("--epochs", type=number(int, 1), metavar="N", help="passes over the corpus (default 5)")
+    t.add_argument("--minutes", type=number(float, 0.01), metavar="M", help="training time instead of epochs")
+    t.add_argument("--max-steps", type=number(int, 1), metavar="N", help="optimizer steps instead of epochs")
+    t.add_argument("--hidden", type=number(int, 1), metavar="N", help="GRU hidden size of a new run (default 256)")
+    t.add_argument("--layers", type=number(int, 1), metavar="N", help="GRU layers of a new run (default 1)")
+    t.add_argument("--embed", type=number(int, 1), metavar="N", help="character embedding size of a new run (default 64)")
+    t.add_argument("--batch-size", type=number(int, 1), metavar="N", help="tweets per batch (default 32)")
+    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help="Adam learning rate (default 0.006)")
+    t.add_argument("--val-every", type=number(int, 0), default=100, metavar="N",
                    help="validate every N steps, a point on the chart (default 100)")
-    t.add_argument("--ckpt-every", type=_number(int, 0), default=200, metavar="N",
+    t.add_argument("--ckpt-every", type=number(int, 0), default=200, metavar="N",
                    help="write a checkpoint every N steps (default 200; also on s, at the end and on quit)")
     t.add_argument("--device", metavar="NAME", help="auto (default), cpu, cuda or mps")
-    t.add_argument("--threads", type=_number(int, 1), metavar="N", help="torch threads for training (default: all cores but one)")
+    t.add_argument("--threads", type=number(int, 1), metavar="N", help="torch threads for training (default: all cores but one)")
     return p
 
 
