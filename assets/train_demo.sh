@@ -5,7 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 out=$(mktemp -d)
-.venv/bin/tweetgen train assets/demo_tweets.txt --out "$out/demo" --minutes "${DEMO_MINUTES:-4}" \
+.venv/bin/tweetgen train assets/demo_tweets.txt --out "$out/demo" --minutes "${DEMO_MINUTES:-1.5}" \
     --seed 0 --threads 2 --ckpt-every 0 --quiet
 last=$(ls "$out"/demo/step-*.pt | tail -n 1)
 cp "$last" assets/demo.pt
