@@ -65,7 +65,7 @@ class GenerationPanel(Vertical):
     # ------------------------------------------------------------ updates from the App
 
     def set_status(self, temperature: float, source: str | None, pace: float) -> None:
-        line = Text.assemble(("temperature ", "dim"), (f"{temperature:.1f}", "bold"), (" · ", "dim"),
+        line = Text.assemble(("temp ", "dim"), (f"{temperature:.1f}", "bold"), (" · ", "dim"),
                              (source or "no model", "bold" if source else "dim"), no_wrap=True, overflow="ellipsis")
         self.query_one("#gen-status", Static).update(line)
         self.border_subtitle = "as fast as it writes" if pace <= 0 else f"{pace:g} chars/s"

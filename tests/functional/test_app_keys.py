@@ -72,7 +72,7 @@ async def test_temperature_keys_apply_to_the_next_sample_within_bounds(tui_asset
         await pilot.press("plus")
         assert app.temperature == 5.0
         assert app.generation.current is not None and app.generation.current.temperature == 4.9, "the current tweet keeps its temperature"
-        assert "temperature 5.0" in str(app.query_one("#gen-status", Static).render())
+        assert "temp 5.0" in str(app.query_one("#gen-status", Static).render())
         assert app.screen.active_bindings["plus"].enabled is False, "+ is shown disabled at 5.0"
         await pilot.press("plus")
         assert app.temperature == 5.0
