@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--minutes", type=POS_FLOAT, default=None, help="stop after this much training time")
     r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many steps")
     r.add_argument("--batch-size", type=POS_INT, default=None, help="tweets per batch (default 32)")
-    r.add_argument("--lr", type=POS_FLOAT, default=None, help="Adam learning rate (default 0.006)")
+    r.add_argument("--lr", type=POS_FLOAT, default=None, help="Adam learning rate (default 0.008)")
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None, help="default cosine")
     r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
     r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--layers", type=number(int, 1), metavar="N", help="GRU layers of a new run (default 1)")
     t.add_argument("--embed", type=number(int, 1), metavar="N", help="character embedding size of a new run (default 64)")
     t.add_argument("--batch-size", type=number(int, 1), metavar="N", help="tweets per batch (default 32)")
-    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help="Adam learning rate (default 0.006)")
+    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help="Adam learning rate (default 0.008)")
     t.add_argument("--val-every", type=number(int, 0), default=100, metavar="N",
                    help="validate every N steps, a point on the chart (default 100)")
     t.add_argument("--ckpt-every", type=number(int, 0), default=200, metavar="N",
