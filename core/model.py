@@ -150,4 +150,4 @@ class GRUStepper:
                 x = torch.lerp(n, h, rz[:, hid:])  # (1 - z) * n + z * h
                 new.append(x)
             logits = torch.addmm(self.dec_b, x, self.dec_w_t)  # (B, V)
-        return logits, torch.stack(new)
+        return logits, (x.unsqueeze(0) if len(new) == 1 else torch.stack(new))  # (L, B, H)

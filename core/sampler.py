@@ -8,8 +8,10 @@ ends the text and is not yielded.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -88,6 +90,37 @@ def _choose(logp: torch.Tensor, cfg: SampleConfig, gen: torch.Generator) -> torc
     return torch.multinomial(logp.exp(), 1, generator=gen)[:, 0]
 
 
+def inverse_cdf(weights: Sequence[float], u: float) -> int:
+    """The index drawn by ``u`` in [0, 1) from non-negative ``weights`` (not all zero).
+
+    Index i is returned for u * total in [cum[i-1], cum[i]): a zero weight is never drawn.
+    """
+    cum = list(itertools.accumulate(weights))
+    i = bisect.bisect_right(cum, u * cum[-1])
+    if i < len(cum):
+        return i
+    return max(j for j, w in enumerate(weights) if w > 0)  # u * total rounded up to the total
+
+
+def _next_plain(logits: torch.Tensor, banned: torch.Tensor, temperature: float, gen: torch.Generator) -> int | None:
+    """The single-stream fast path of ``next_token_logprobs`` + ``_choose`` (no top-k/top-p).
+
+    logits (V,). Same distribution, softmax((logits - max) / T) over the allowed tokens,
+    in a third of the tensor operations: one row does not need batched kernels, and
+    ``torch.multinomial`` alone validated its input for longer than this whole draw.
+    Returns None for a row without a usable logit (the general path handles it).
+    """
+    x = torch.nan_to_num(logits.float(), nan=-math.inf, posinf=torch.finfo(torch.float32).max, neginf=-math.inf)
+    x.masked_fill_(banned, -math.inf)
+    best = float(x.max())
+    if not math.isfinite(best):
+        return None
+    if temperature == 0:
+        return int(x.argmax())
+    weights = x.sub_(best).div_(max(temperature, 1e-30)).exp_().tolist()  # the best allowed token weighs 1.0
+    return inverse_cdf(weights, float(torch.rand((), generator=gen)))
+
+
 def _generator(seed: int | None, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     if seed is None:
@@ -117,15 +150,19 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
     with torch.inference_mode():
         logits, hidden = _prime(model, vocab, cfg.prime, 1)
         step = model.stepper()  # one fast GRU step per character (same function as model.step)
+        plain = cfg.top_k == 0 and cfg.top_p >= 1.0
+        banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)  # (V,)
+        banned[list(NEVER_SAMPLED)] = True
+        fed = torch.zeros(1, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
         for _ in range(cfg.max_len):
-            logp = next_token_logprobs(logits, cfg)
-            idx = _choose(logp, cfg, gen)  # (1,)
-            token = int(idx)
+            token = _next_plain(logits[0], banned, cfg.temperature, gen) if plain else None
+            if token is None:
+                token = int(_choose(next_token_logprobs(logits, cfg), cfg, gen))
             if token == EOS_ID:
                 return
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
             yield SampledChar(vocab.token(token), prob)
-            logits, hidden = step(idx, hidden)
+            logits, hidden = step(fed.fill_(token), hidden)
 
 
 def sample(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> str:
