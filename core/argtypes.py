@@ -1,16 +1,28 @@
-"""Argparse value types shared by ``tweetgen`` and ``tweetgen-tui``: numbers with bounds.
+"""Argparse pieces shared by ``tweetgen`` and ``tweetgen-tui``: a parser whose errors are
+one line, and numbers with bounds.
 
-A bad value becomes argparse's usual one-line usage error naming the flag, e.g.
-``argument --lr: must be > 0, got -1``. Kept free of heavy imports: ``tweetgen-tui``
-parses its flags before Textual or torch are loaded.
+A bad value becomes one line naming the flag, e.g. ``tweetgen-tui: error: argument
+--lr: must be > 0, got -1 (see tweetgen-tui --help)``. Kept free of heavy imports:
+``tweetgen-tui`` parses its flags before Textual or torch are loaded.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
+
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports errors as a single line (no usage dump), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        raise SystemExit(EXIT_USAGE)
 
 
 def number(kind: type, low: float | None = None, high: float | None = None, *, low_open: bool = False) -> Callable[[str], Any]:

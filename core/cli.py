@@ -16,27 +16,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.argtypes import number
+from core.argtypes import OneLineParser, number
 
-EXIT_FAILURE, EXIT_USAGE = 1, 2
+EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.argtypes.EXIT_USAGE (2)
 
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors as a single line (no usage dump)."""
-
-    def error(self, message: str) -> NoReturn:
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
-        raise SystemExit(EXIT_USAGE)
 
 
 # ---------------------------------------------------------------- argument types
@@ -60,9 +52,9 @@ def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> No
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="tweetgen", description="Train a character-level GRU on short texts and generate new ones.")
+    parser = OneLineParser(prog="tweetgen", description="Train a character-level GRU on short texts and generate new ones.")
     parser.add_argument("--version", action="version", version="tweetgen 0.1.0")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model on a corpus file",
                        description="Train on DATA (CSV with a 'text' column, tweets.js, JSON/JSONL, or one text per line).")

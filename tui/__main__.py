@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from core.argtypes import number
+from core.argtypes import OneLineParser, number
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings
 
 DESCRIPTION = """\
@@ -34,7 +34,7 @@ examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="tweetgen-tui", description=DESCRIPTION, epilog=EPILOG,
+    p = OneLineParser(prog="tweetgen-tui", description=DESCRIPTION, epilog=EPILOG,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("corpus and checkpoints")
     d.add_argument("--data", type=Path, metavar="FILE",

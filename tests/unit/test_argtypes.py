@@ -45,4 +45,6 @@ def test_both_command_lines_use_it(capsys: pytest.CaptureFixture[str]) -> None:
         with pytest.raises(SystemExit) as exit_info:
             parser.parse_args(argv)
         assert exit_info.value.code == 2
-        assert "argument --lr: must be > 0, got 0" in capsys.readouterr().err
+        err = capsys.readouterr().err
+        assert "argument --lr: must be > 0, got 0" in err
+        assert len(err.strip().splitlines()) == 1, err  # one line, no usage dump
