@@ -118,7 +118,7 @@ def _next_plain(logits: torch.Tensor, banned: torch.Tensor, temperature: float, 
     if temperature == 0:
         return int(x.argmax())
     weights = x.sub_(best).div_(max(temperature, 1e-30)).exp_().tolist()  # the best allowed token weighs 1.0
-    return inverse_cdf(weights, float(torch.rand((), generator=gen)))
+    return inverse_cdf(weights, float(torch.rand((), generator=gen, device=gen.device)))
 
 
 def _generator(seed: int | None, device: torch.device) -> torch.Generator:
