@@ -465,6 +465,7 @@ class TweetgenApp(App[None]):
         self.checkpoint_panel.set_checkpoints(infos, self.settings.demo_checkpoint)
         if self.source is not None:
             self.checkpoint_panel.set_active(self.source.path)
+        self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
 
     @while_running
     def on_model_ready(self, message: m.ModelReady) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets; textual is pinned (constraints.txt)
 
 from core.checkpoints import load_checkpoint
 from core.sampler import SampleConfig, sample
@@ -147,3 +148,23 @@ async def app_idle(pilot: Pilot[Any]) -> None:
     await sample_done(pilot)
     await wait_until(pilot, lambda: app.corpus_size is not None and app.checkpoints_listed, "start-up to finish")
     await workers_done(pilot, "boot", "listing")
+    await footer_settled(pilot)
+
+
+async def footer_settled(pilot: Pilot[Any]) -> None:
+    """Wait until the Footer shows each key enabled/disabled as the bindings say now.
+
+    The Footer recomposes after a refresh once bindings change (e.g. ``c`` becomes enabled
+    when the checkpoint list arrives), so a screenshot taken just after the state change
+    could still show the old footer.
+    """
+    app = pilot.app
+
+    def settled() -> bool:
+        active = app.screen.active_bindings
+        keys = list(app.screen.query(FooterKey))
+        return bool(keys) and all(
+            key.has_class("-disabled") != active[key.key].enabled for key in keys if key.key in active
+        )
+
+    await wait_until(pilot, settled, "the footer to show the current key states")
