@@ -12,6 +12,7 @@ import pytest
 from textual.widgets import Static
 from tuihelpers import (
     SEED,
+    SIZE,
     WAIT,
     Assets,
     app_idle,
@@ -19,7 +20,6 @@ from tuihelpers import (
     make_settings,
     run_async,
     sample_done,
-    tui_assets,  # noqa: F401 - fixture
     wait_until,
 )
 
@@ -27,13 +27,6 @@ from core.checkpoints import load_checkpoint
 from tui.app import TweetgenApp
 from tui.checkpoint_panel import row_key
 from tui.help_screen import HelpScreen
-
-SIZE = (110, 32)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
 
 
 @run_async

@@ -19,13 +19,13 @@ import pytest
 import torch
 from tuihelpers import (
     SEED,
+    SIZE,
     Assets,
     app_idle,
     expected_sample,
     make_settings,
     run_async,
     sample_done,
-    tui_assets,  # noqa: F401 - fixture
     wait_until,
 )
 
@@ -33,13 +33,6 @@ from core import checkpoints
 from core.checkpoints import load_checkpoint
 from core.sampler import SampleConfig, sample
 from tui.app import TweetgenApp
-
-SIZE = (110, 32)
-
-
-@pytest.fixture
-def home(tmp_path: Path) -> Path:
-    return tmp_path / "home"
 
 
 class _RunsCode:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tuihelpers import Assets, expected_sample, tui_assets  # noqa: F401 - fixture
+from tuihelpers import Assets, expected_sample
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")]
 

@@ -6,7 +6,7 @@ import math
 import time
 
 from textual.app import App, ComposeResult
-from tuihelpers import Assets, run_async, tui_assets  # noqa: F401 - fixture
+from tuihelpers import Assets, run_async
 
 from tui.generation import load_source, stream_chunks
 from tui.generation_panel import MAX_HISTORY, GenerationPanel

@@ -44,6 +44,7 @@ TUI_TWEETS = [
 TINY_MODEL = {"hidden_size": 16, "embed_dim": 8}
 TINY_TRAIN = {"batch_size": 4, "warmup_steps": 2, "val_every": 5, "ckpt_every": 0, "log_interval_s": 0.05}
 SEED = 7
+SIZE = (110, 32)  # the Pilot tests' terminal: the -wide layout
 WAIT = 60.0  # a spawned training process imports torch: slow on a busy 2-core machine
 
 

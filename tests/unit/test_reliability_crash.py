@@ -30,6 +30,13 @@ KILLS = 22
 SEED = 20240605
 
 
+
+def _kill(proc: subprocess.Popen[str]) -> None:
+    """SIGKILL (no chance to clean up, like a power cut) and reap the process."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+
 def _corpus(tmp_path: Path) -> Path:
     path = tmp_path / "tiny.txt"
     path.write_text("\n".join(f"{t} {i}" for i in range(4) for t in TINY_TWEETS) + "\n", encoding="utf-8")
@@ -111,12 +118,8 @@ def _kill_chain(corpus: Path, run_dir: Path, seed: int, cycles: int, stats: dict
                     stats["aimed_at_write"] += 1
             else:
                 time.sleep(rng.uniform(0.0, 0.35))
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=30)
         finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
+            _kill(proc)
         watcher.join()
         assert proc.returncode == -signal.SIGKILL, (cycle, proc.returncode, watcher.lines[-3:])
         stats["kills"] += 1
@@ -196,12 +199,8 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_old_file(tmp_path: Path) ->
         temps = list(target.parent.glob(f".*{checkpoints.TMP_SUFFIX}"))
         assert len(temps) == 1
         assert checkpoints.remove_stale_temp_files(target.parent) == 0, "a live writer's temp file is not touched"
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        _kill(proc)
     assert target.read_bytes() == original
     assert load_checkpoint(target).step == 4
     assert [i.path for i in list_checkpoints(target.parent)] == [target], "the temp file is never listed"
