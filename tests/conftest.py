@@ -6,14 +6,6 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
-
-needs_dev_csv = pytest.mark.skipif(
-    not DEV_CSV.exists(), reason=f"real-data test: {DEV_CSV} is absent (it lives in ../shared beside the checkout)"
-)
-
-
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path_factory.mktemp("tweetgen-home")

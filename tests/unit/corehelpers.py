@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from core.checkpoints import Checkpoint
 from core.trainer import TrainConfig, Trainer, new_model
 from core.vocab import CharVocab
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"  # third-party text: read, never copied
+
+needs_dev_csv = pytest.mark.skipif(
+    not DEV_CSV.exists(), reason=f"real-data test: {DEV_CSV} is absent (it lives in ../shared beside the checkout)"
+)
 
 TINY_TWEETS = [
     "the bakery opens at 7 today!",

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from corehelpers import DEV_CSV, REPO
 
-REPO = Path(__file__).resolve().parents[2]
-DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
 DEMO_TXT = REPO / "assets" / "demo_tweets.txt"
 
 

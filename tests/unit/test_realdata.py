@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import DEV_CSV, needs_dev_csv
+from corehelpers import DEV_CSV, needs_dev_csv
 
 from core.data import load_corpus, split_texts
 from core.events import EvalEvent
