@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -31,11 +32,14 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
     ``low_open`` makes the lower bound exclusive (``> low``). NaN and infinities are refused.
     """
 
+    def num(x: float) -> str:
+        return str(int(x)) if float(x).is_integer() and abs(x) < 1e7 else f"{x:g}"
+
     def bounds() -> str:
-        lower = f"{'>' if low_open else '>='} {low:g}" if low is not None else ""
+        lower = f"{'>' if low_open else '>='} {num(low)}" if low is not None else ""
         if lower and high is not None:
-            return f"between {low:g} and {high:g}" if not low_open else f"{lower} and <= {high:g}"
-        return lower or f"<= {high:g}"
+            return f"between {num(low)} and {num(high)}" if not low_open else f"{lower} and <= {num(high)}"
+        return lower or f"<= {num(high)}"  # type: ignore[arg-type]
 
     def parse(text: str) -> Any:
         try:
@@ -51,3 +55,13 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
 
     parse.__name__ = kind.__name__  # argparse names the type in "invalid int value" fallbacks
     return parse
+
+
+def run_name(text: str) -> str:
+    """An argparse ``type=`` for a run name: one folder name, no path separators, not ``.``/``..``, not empty."""
+    seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
+    if not text.strip() or text in (".", "..") or any(s in text for s in seps) or "\x00" in text:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a run name: use a plain folder name without '/', '\\' or '..' (for a path, use --out DIR)"
+        )
+    return text

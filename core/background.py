@@ -76,6 +76,7 @@ class TrainJob:
     column: str | None = None
     threads: int | None = None  # torch threads in the child; None = every core but one
     log_path: Path | None = None  # the child's stdout/stderr (a TUI must not have them on its terminal)
+    allow_unknown: bool = False  # resume even when much of the corpus is unknown to the checkpoint's vocabulary
 
 
 def default_threads() -> int:
@@ -175,7 +176,10 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     import torch
 
     from core.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
+    from core import runlock
     from core.data import FilterConfig, load_corpus, split_texts
+    from core.model import ModelConfig
+    from core.safety import check_memory, check_unknown, training_bytes
     from core.trainer import TrainConfig, Trainer, new_model
     from core.vocab import CharVocab
 
@@ -201,6 +205,11 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     filters = FilterConfig(**_known(FilterConfig, {**dict(stored.get("filter_config") or {}), **job.filters}))
     texts, report = load_corpus(job.data_path, filters, fmt=job.fmt, column=job.column)
     emit(NoteEvent(int(stored.get("step", 0)), report.summary()))
+    if resume is not None:
+        unknown = check_unknown(resume.vocab, texts, job.data_path, resume.path, allow=job.allow_unknown,
+                                insist="resume it with `tweetgen train --resume RUN_DIR --allow-unknown`")
+        if unknown:
+            emit(NoteEvent(int(stored.get("step", 0)), unknown))
 
     settings = dict(stored.get("train_config") or {})
     settings.update({k: v for k, v in job.train.items() if k not in BUDGET_KEYS})
@@ -219,13 +228,20 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
 
     val_fraction = float(stored.get("val_fraction", job.val_fraction)) if resume is not None else job.val_fraction
     train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+    longest = max(map(len, texts))
+    memory_hint = "use a smaller model or batch size, or a lower maximum length"
     if resume is not None:
+        check_memory(training_bytes(resume.model_config, config.batch_size, longest), "training this model", memory_hint)
         vocab, model = resume.vocab, resume.model()
     else:
         vocab = CharVocab.build(train_texts)
+        check_memory(training_bytes(ModelConfig(vocab_size=len(vocab), **job.model), config.batch_size, longest),
+                     "training this model", memory_hint)
         model = new_model(vocab, seed=config.seed, **job.model)
     extra = {"data_path": str(job.data_path), "filter_config": asdict(filters), "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, job.run_dir, resume_from=resume, extra_state=extra)
+    # Held for the life of the trainer (in the child: of the process): one training process per run directory.
+    trainer.run_lock = runlock.acquire(job.run_dir, fresh=resume is None, hint="train into another run directory")
     for note in trainer.notes:
         emit(NoteEvent(start_step, note))
     return trainer

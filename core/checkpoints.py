@@ -21,6 +21,7 @@ import numbers
 import os
 import pickle
 import re
+import stat as _stat
 import time
 import warnings
 import zipfile
@@ -212,16 +213,32 @@ def save_checkpoint(
         atomic_write(path.with_suffix(".json"), lambda fh: fh.write(encoded))
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            hint = "free some space or choose another --out directory"
-        elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-            hint = "the directory is not writable; choose another --out directory or fix its permissions"
-        elif exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-            hint = "a file is in the way of the output directory; choose another --out directory"
-        else:
-            hint = "free space or choose another --out directory"
-        raise CheckpointError(f"{path}: cannot write checkpoint ({reason}); {hint}; earlier checkpoints are untouched") from None
+        raise CheckpointError(f"{path}: cannot write checkpoint ({reason}); {_write_hint(exc)}; earlier checkpoints are untouched") from None
     return path
+
+
+def _write_hint(exc: OSError) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "free some space or choose another --out directory"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "the directory is not writable; choose another --out directory or fix its permissions"
+    if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return "a file is in the way of the output directory; choose another --out directory"
+    return "free space or choose another --out directory"
+
+
+def ensure_writable_dir(directory: Path) -> None:
+    """Create ``directory`` if missing and check that a file can be written in it (before training, not at the
+    first checkpoint). Raises :class:`CheckpointError`, one line naming the directory."""
+    directory = Path(directory)
+    probe = directory / f".write-test.{os.getpid()}{TMP_SUFFIX}"
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with open(probe, "wb") as fh:
+            fh.write(b"tweetgen")
+        probe.unlink()
+    except OSError as exc:
+        raise CheckpointError(f"{directory}: cannot write checkpoints here ({exc.strerror or exc}); {_write_hint(exc)}") from None
 
 
 # ---------------------------------------------------------------- reading
@@ -240,6 +257,8 @@ def _read_payload_unchecked(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{name}: no such checkpoint file; check the path")
     if path.is_dir():
         raise CheckpointError(f"{name}: is a directory; give a .pt checkpoint file")
+    if not _stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the read, a device never end
+        raise CheckpointError(f"{name}: not a regular file (a pipe, device or socket); give a .pt checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{name}: checkpoint file is empty (an interrupted write?); use an earlier checkpoint")
     corrupt = f"{name}: not a tweetgen checkpoint (corrupt, truncated or another kind of file); use another file"
@@ -323,6 +342,47 @@ def _check_schema(payload: dict[str, Any], name: str) -> None:
     optimizer_state = payload.get("optimizer_state")
     if optimizer_state is not None and not isinstance(optimizer_state, dict):
         raise bad("optimizer_state is not a mapping")
+    _check_ranges(payload, bad)
+
+
+MAX_COUNT = 10**15  # steps, epochs: far beyond any real run
+MAX_SECONDS = 1e10  # training time: about 300 years
+MAX_SETTING = 2**64  # a stored setting (seeds go up to 2**64 - 1)
+
+
+def _within(x: Any, limit: float, low: float | None = None) -> bool:
+    """Finite, ``|x| <= limit`` (and ``>= low``); an int too large for a float is out of range too."""
+    try:
+        return math.isfinite(x) and abs(x) <= limit and (low is None or x >= low)
+    except OverflowError:
+        return False
+
+
+def _check_ranges(payload: dict[str, Any], bad: Any) -> None:
+    """Numbers of the right type can still be absurd (a damaged or edited file): inf, NaN or 1e300 would crash
+    the resume, the ETA or the time display later. The trainer writes only finite values of sane size, so
+    anything else is refused (not clamped): the file is not what tweetgen wrote."""
+    ts, metrics = payload["train_state"], payload["metrics"]
+    for key in ("step", "epoch", "batch_in_epoch"):
+        if key in ts and not _within(ts[key], MAX_COUNT):
+            raise bad(f"train_state.{key} is {ts[key]!r}, out of range")
+    if "elapsed" in ts and not _within(ts["elapsed"], MAX_SECONDS, low=0):
+        raise bad(f"train_state.elapsed is {ts['elapsed']!r}, not a training time in seconds")
+    if ts.get("best_val") is not None and not _within(ts["best_val"], MAX_COUNT):
+        raise bad(f"train_state.best_val is {ts['best_val']!r}, out of range")
+    for section in ("train_config", "filter_config"):
+        for key, value in ts.get(section, {}).items():
+            if _is_number(value) and not _within(value, MAX_SETTING):
+                raise bad(f"train_state.{section}.{key} is {value!r}, out of range")
+    for key in ("train_loss", "train_bpc", "val_bpc", "best_val_bpc"):
+        value = metrics.get(key)
+        if value is not None and not (value != value or _within(value, MAX_COUNT)):  # NaN means "not measured"
+            raise bad(f"metrics.{key} is {value!r}, out of range")
+    for row in metrics.get("history", []):
+        if not all(x != x or _within(x, MAX_COUNT) for x in row):
+            raise bad(f"metrics.history has an out-of-range row {list(row)!r}")
+    if "created" in payload and not _within(payload["created"], 1e11, low=0):
+        raise bad(f"created is {payload['created']!r}, not a time")
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:

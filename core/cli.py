@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import signal
 import sys
 import time
@@ -22,9 +23,10 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from core.argtypes import OneLineParser, number
+from core.argtypes import OneLineParser, number, run_name
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.argtypes.EXIT_USAGE (2)
+EVAL_POSITIONS = 1 << 18  # `eval` batches hold at most this many character positions (or one longer text)
 
 
 class UserError(Exception):
@@ -34,9 +36,20 @@ class UserError(Exception):
 # ---------------------------------------------------------------- argument types
 
 
-POS_INT = number(int, low=1)
-NONNEG_INT = number(int, low=0)
-POS_FLOAT = number(float, low=0, low_open=True)
+# Every number has an upper bound too: an absurd value is refused in one line instead of
+# overflowing later (an ETA of 1e30 steps, a 1e300-minute budget).
+MAX_COUNT = 10**12  # steps, epochs, intervals, texts, characters
+POS_INT = number(int, low=1, high=MAX_COUNT)
+NONNEG_INT = number(int, low=0, high=MAX_COUNT)
+POS_FLOAT = number(float, low=0, low_open=True, high=1e12)
+SIZE = number(int, low=1, high=2**20)  # --hidden, --embed: larger is refused here, smaller but too big for memory later
+LAYERS = number(int, low=1, high=64)
+EPOCHS = number(int, low=1, high=10**9)
+MINUTES = number(float, low=0, low_open=True, high=1e7)  # about 19 years
+LR = number(float, low=0, low_open=True, high=1e3)
+SEED = number(int, low=0, high=2**63 - 1)
+THREADS = number(int, low=1, high=4096)
+RUN_NAME = run_name
 
 
 def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
@@ -60,16 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Train on DATA (CSV with a 'text' column, tweets.js, JSON/JSONL, or one text per line).")
     t.add_argument("data", type=Path, metavar="DATA")
     m = t.add_argument_group("model (ignored when resuming)")
-    m.add_argument("--hidden", type=POS_INT, default=None, help="GRU hidden size (default 256)")
-    m.add_argument("--layers", type=POS_INT, default=None, help="GRU layers (default 1)")
-    m.add_argument("--embed", type=POS_INT, default=None, help="character embedding size (default 64)")
+    m.add_argument("--hidden", type=SIZE, default=None, help="GRU hidden size (default 256)")
+    m.add_argument("--layers", type=LAYERS, default=None, help="GRU layers (default 1)")
+    m.add_argument("--embed", type=SIZE, default=None, help="character embedding size (default 64)")
     m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help="dropout (default 0)")
     r = t.add_argument_group("training")
-    r.add_argument("--epochs", type=POS_INT, default=None, help="passes over the data (default 5 unless --minutes/--max-steps)")
-    r.add_argument("--minutes", type=POS_FLOAT, default=None, help="stop after this much training time")
+    r.add_argument("--epochs", type=EPOCHS, default=None, help="passes over the data (default 5 unless --minutes/--max-steps)")
+    r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this much training time")
     r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many steps")
-    r.add_argument("--batch-size", type=POS_INT, default=None, help="tweets per batch (default 32)")
-    r.add_argument("--lr", type=POS_FLOAT, default=None, help="Adam learning rate (default 0.008)")
+    r.add_argument("--batch-size", type=SIZE, default=None, help="tweets per batch (default 32)")
+    r.add_argument("--lr", type=LR, default=None, help="Adam learning rate (default 0.008)")
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None, help="default cosine")
     r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
     r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")
@@ -78,26 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sample-every", type=NONNEG_INT, default=None, help="print a sample every N steps (default 0 = never)")
     r.add_argument("--keep-last", type=NONNEG_INT, default=None, help="keep only the newest N checkpoints (default 0 = all)")
     r.add_argument("--keep-best", type=NONNEG_INT, default=None, help="with --keep-last, also keep the N best (default 1)")
-    r.add_argument("--seed", type=int, default=None, help="seed for the split, init and batch order (default 0)")
+    r.add_argument("--seed", type=SEED, default=None, help="seed for the split, init and batch order (default 0)")
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
-    r.add_argument("--threads", type=POS_INT, default=None, help="CPU threads for torch (default: torch's choice)")
+    r.add_argument("--threads", type=THREADS, default=None, help="CPU threads for torch (default: torch's choice)")
     o = t.add_argument_group("output")
     o.add_argument("--out", type=Path, help="directory for this run's checkpoints (default: RUNS/<run>)")
-    o.add_argument("--run", help="run name under the checkpoint home (default: DATA name + time)")
+    o.add_argument("--run", type=RUN_NAME, help="run name under the checkpoint home (default: DATA name + time)")
     o.add_argument("--home", type=Path, help="checkpoint home (default: $TWEETGEN_HOME or the user data dir)")
     o.add_argument("--resume", type=Path, metavar="CKPT", help="continue from a checkpoint file, or the newest in a run directory")
     o.add_argument("--quiet", action="store_true", help="no progress display")
+    o.add_argument("--allow-unknown", action="store_true",
+                   help="resume even when over 5%% of the corpus' characters are unknown to the checkpoint's vocabulary")
     _add_filter_args(t)
 
     s = sub.add_parser("sample", help="generate texts from a checkpoint")
     s.add_argument("checkpoint", type=Path, metavar="CKPT")
     s.add_argument("-n", "--num", type=POS_INT, default=5, help="how many texts (default 5)")
     s.add_argument("-t", "--temperature", type=number(float, low=0, high=100), default=1.0, help="0 = greedy (default 1.0)")
-    s.add_argument("--top-k", type=NONNEG_INT, default=0, help="sample from the k most likely characters (0 = off)")
+    s.add_argument("--top-k", type=number(int, low=0, high=2**20), default=0, help="sample from the k most likely characters (0 = off)")
     s.add_argument("--top-p", type=number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--prime", default="", help="text to start from")
     s.add_argument("--max-len", type=POS_INT, default=140, help="characters to generate at most (default 140)")
-    s.add_argument("--seed", type=int, default=None, help="seed for reproducible output")
+    s.add_argument("--seed", type=SEED, default=None, help="seed for reproducible output")
     s.add_argument("--stream", action="store_true", help="print characters as they are generated")
     s.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
 
@@ -160,6 +175,31 @@ def _age(ts: float) -> str:
     return f"{secs:.0f}s ago"
 
 
+def format_eta(seconds: float | None) -> str:
+    """``H:MM:SS``, with days in front past 24 hours (``1d 03:04:05``); ``-`` when unknown."""
+    if seconds is None or not math.isfinite(seconds) or seconds < 0:
+        return "-"
+    if seconds >= 10_000 * 86400:
+        return ">10000d"
+    days, rest = divmod(int(seconds), 86400)
+    clock = f"{rest // 3600:02d}:{rest % 3600 // 60:02d}:{rest % 60:02d}"
+    return f"{days}d {clock}" if days else clock
+
+
+def _silence(fds: Sequence[int]) -> None:
+    """Point these descriptors at /dev/null (after a hang-up: the terminal they wrote to is gone)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            os.dup2(null, fd)
+        except OSError:
+            pass
+    os.close(null)
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -167,6 +207,9 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from core import checkpoints
     from core.data import load_corpus, split_texts
     from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
+    from core import runlock
+    from core.model import ModelConfig
+    from core.safety import check_memory, check_unknown, training_bytes
     from core.trainer import TrainConfig, Trainer, new_model
     from core.vocab import CharVocab
 
@@ -177,6 +220,10 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     err = Console(stderr=True)
     if not args.quiet:
         err.print(report.summary(), highlight=False)
+    if resume:
+        unknown = check_unknown(resume.vocab, texts, args.data, resume.path, allow=args.allow_unknown, insist="add --allow-unknown")
+        if unknown:
+            err.print(f"note: {unknown}", highlight=False)
 
     overrides = {
         "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule, "clip": args.clip,
@@ -199,13 +246,21 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
     val_fraction = float(stored_ts.get("val_fraction", args.val_fraction)) if resume else args.val_fraction
     train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+    longest = max(map(len, texts))
+    memory_hint = "use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-len"
     if resume:
+        check_memory(training_bytes(resume.model_config, config.batch_size, longest), "training this model", memory_hint)
         vocab, model = resume.vocab, resume.model()
         run_dir = args.out or resume.path.parent
     else:
         vocab = CharVocab.build(train_texts)
         model_kwargs = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers),
                                           ("embed_dim", args.embed), ("dropout", args.dropout)) if v is not None}
+        try:
+            model_config = ModelConfig(vocab_size=len(vocab), **model_kwargs)
+        except (ValueError, TypeError) as exc:
+            raise UserError(str(exc)) from None
+        check_memory(training_bytes(model_config, config.batch_size, longest), "training this model", memory_hint)
         try:
             model = new_model(vocab, seed=config.seed, **model_kwargs)
         except ValueError as exc:
@@ -223,10 +278,16 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     for note in trainer.notes:
         err.print(f"note: {note}", highlight=False)
 
+    lock = runlock.acquire(run_dir, fresh=resume is None)  # writable, ours alone, and no other run's checkpoints
+    ttys = [fd for fd in (1, 2) if os.isatty(fd)]
+
     def on_signal(signum: int, _frame: Any) -> None:
+        if signum == getattr(signal, "SIGHUP", None):  # the terminal is gone: writing to it would fail (EIO)
+            _silence(ttys)
         trainer.stop()
 
-    old = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    old = {sig: signal.signal(sig, on_signal) for sig in signals}
     show = not args.quiet and err.is_terminal
     progress = Progress(
         TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("step {task.fields[step]}"),
@@ -246,7 +307,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                     if not args.quiet:
                         err.print(msg, highlight=False)
                 elif isinstance(event, StepEvent):
-                    eta = time.strftime("%H:%M:%S", time.gmtime(event.eta_s)) if event.eta_s is not None else "-"
+                    eta = format_eta(event.eta_s)
                     progress.update(task, completed=event.progress or 0.0, step=event.step, loss=f"{event.loss:.3f}",
                                     val=val, cps=f"{event.chars_per_s:,.0f}", eta=eta)
                 elif isinstance(event, EvalEvent):
@@ -264,6 +325,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+        lock.release()
     assert done is not None
     if done.reason == "diverged":
         raise UserError(done.message)
@@ -274,6 +336,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_sample(args: argparse.Namespace, console: Console) -> int:
+    from core.safety import check_memory, sampling_bytes
     from core.sampler import SampleConfig, sample_batch, stream
     from core.trainer import resolve_device
 
@@ -284,6 +347,9 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
                            max_len=args.max_len, prime=args.prime, seed=args.seed)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    streams = 1 if args.stream else args.num
+    check_memory(sampling_bytes(ckpt.model_config, streams, args.max_len), f"sampling {streams:,} texts of up to {args.max_len:,} characters",
+                 "ask for fewer texts (-n) or a lower --max-len, or use --stream", device)
     model = ckpt.model(device)
     if device.type == "cpu":
         import torch
@@ -307,6 +373,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from core.data import load_corpus
+    from core.safety import check_memory, eval_bytes
     from core.trainer import evaluate_bpc, resolve_device
     from core.vocab import UNK_ID
 
@@ -319,7 +386,11 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
         device = resolve_device(args.device)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    bpc = evaluate_bpc(ckpt.model(device), encoded, device=device)
+    longest = max(map(len, encoded))
+    batch = max(1, min(256, EVAL_POSITIONS // longest))  # long texts: fewer per batch, so a batch stays bounded
+    check_memory(eval_bytes(ckpt.model_config, batch, longest), f"evaluating texts of up to {longest - 2:,} characters",
+                 "lower --max-len to leave out the longest texts, or split them", device)
+    bpc = evaluate_bpc(ckpt.model(device), encoded, batch_size=batch, device=device)
     n_chars = sum(len(s) - 1 for s in encoded)
     print(f"{bpc:.4f} bits/char over {n_chars:,} characters in {len(texts):,} texts ({args.data})"
           + (f"; {unknown:,} characters unknown to the model" if unknown else ""))
@@ -368,6 +439,7 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": 
 def main(argv: Sequence[str] | None = None) -> int:
     from core.checkpoints import CheckpointError
     from core.data import CorpusError
+    from core.safety import LimitError, is_out_of_memory
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -383,8 +455,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except MemoryError:
-        sys.stderr.write(f"{prog}: error: out of memory; use a smaller corpus, model or batch size\n")
+    except LimitError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return EXIT_FAILURE
+    except (MemoryError, RuntimeError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        sys.stderr.write(f"{prog}: error: out of memory ({type(exc).__name__}); use a smaller corpus, model, batch size or -n; "
+                         "checkpoints already written are kept\n")
         return EXIT_FAILURE
 
 

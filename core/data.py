@@ -14,8 +14,10 @@ import csv
 import html
 import io
 import json
+import os
 import random
 import re
+import stat
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -303,11 +305,31 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
 
 
 def read_lines(text: str) -> list[str]:
-    """One item per line; the newline that ends the last line does not make an empty item."""
-    lines = text.split("\n")
+    """One item per line (LF, CRLF or CR-only endings); the newline that ends the last line does not make an empty item."""
+    lines = _NEWLINES.split(text)
     if lines and lines[-1] == "":
         lines.pop()
     return lines
+
+
+def _read_regular_file(path: Path, name: str) -> bytes:
+    """The bytes of a regular file. A FIFO, device or socket is refused: reading one can block forever
+    (a pipe nobody writes) or never end (``/dev/zero``). Opened non-blocking and checked on the open
+    descriptor, so nothing can be swapped in between the check and the read."""
+    refused = f"{name}: not a regular file (a pipe, device or socket); save the corpus to a file and give that"
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise CorpusError(refused)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the check
+            raise CorpusError(refused)
+        try:
+            return fh.read()
+        except OSError as exc:
+            raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
 
 
 def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, report: LoadReport | None = None) -> list[str]:
@@ -320,10 +342,7 @@ def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, r
         raise CorpusError(f"{name}: no such file; check the path")
     if path.is_dir():
         raise CorpusError(f"{name}: is a directory; give a corpus file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
+    raw = _read_regular_file(path, name)
     text = decode_bytes(raw, name, report)
     if not text.strip():
         raise CorpusError(

@@ -41,7 +41,7 @@ CASES: dict[str, tuple[str, bytes, tuple[str, object]]] = {
     "ragged-rows": ("ragged.csv", b"id,text,date\n1,hello there\n2\n3,third tweet,x,y,z\n,,\n", ("ok", ["hello there", "third tweet"])),
     "crlf-csv": ("crlf.csv", b"id,text\r\n1,hello there\r\n2,\"two\r\nlines\"\r\n", ("ok", ["hello there", "two lines"])),
     "crlf-text": ("crlf.txt", b"hello there\r\nsecond one\r\n", ("ok", ["hello there", "second one"])),
-    "cr-only-text": ("mac.txt", b"old mac\rline two\r", ("ok", ["old mac line two"])),
+    "cr-only-text": ("mac.txt", b"old mac\rline two\r", ("ok", ["old mac", "line two"])),
     "nul-bytes-sprinkled": ("nul.txt", b"hel\x00lo there\n" + b"a normal tweet line here\n" * 30, ("ok", ["hello there", "a normal tweet line here"])),
     "mostly-nul": ("nuls.txt", b"\x00" * 500 + b"hi\n", ("error", "looks like a binary file")),
     "nothing-passes-filters": ("urls.txt", b"https://t.co/abc\nhttp://example.com/x\nwww.example.com\n", ("error", "url_only 3)")),

@@ -1,0 +1,150 @@
+"""One training process per run directory.
+
+``acquire(run_dir, fresh=...)`` is called by both front ends (``tweetgen train`` and the
+app's training child, :func:`core.background.build_trainer`) before the first step:
+
+- the directory is created if missing and must take a file (a temp file is created and
+  removed), so an unwritable ``--out`` is reported at once, not at the first checkpoint;
+- it takes an exclusive ``flock`` on ``<run_dir>/.tweetgen.lock``. The kernel drops the
+  lock when its process ends, however it ends (even ``kill -9``), so a lock left by a
+  dead process is never mistaken for a live one. The file holds the owner's pid, host
+  and command, which the refusal names;
+- a *fresh* run (not a resume) is refused in a directory that already holds
+  checkpoints: it would mix two runs' files in one folder.
+
+Every refusal is a :class:`RunDirError` (a :class:`~core.checkpoints.CheckpointError`,
+so both front ends already report it as one line).
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from core.checkpoints import SUFFIX, CheckpointError, ensure_writable_dir
+
+LOCK_NAME = ".tweetgen.lock"
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; the run directory is then not locked
+    fcntl = None  # type: ignore[assignment]
+
+
+class RunDirError(CheckpointError):
+    """A run directory that cannot be used for this run; ``str()`` is one line."""
+
+
+def checkpoint_files(run_dir: Path) -> list[Path]:
+    """The checkpoint files directly in ``run_dir`` (temp files excluded)."""
+    try:
+        return sorted(p for p in Path(run_dir).glob(f"*{SUFFIX}") if not p.name.startswith("."))
+    except OSError:
+        return []
+
+
+class RunLock:
+    """A held lock on a run directory; :meth:`release` (or the process' end) frees it."""
+
+    def __init__(self, run_dir: Path, fd: int | None) -> None:
+        self.run_dir = run_dir
+        self.path = run_dir / LOCK_NAME
+        self._fd = fd
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Remove the lock file and drop the lock. Idempotent."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            self.path.unlink()  # while still holding it: a waiting process re-checks the inode
+        except OSError:
+            pass
+        os.close(fd)
+
+    def __del__(self) -> None:
+        self.release()
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+
+def _owner(fd: int) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        info: Any = json.loads(os.read(fd, 4096).decode("utf-8", "replace") or "{}")
+    except (OSError, ValueError):
+        info = {}
+    if not isinstance(info, dict) or "pid" not in info:
+        return "another training process"
+    started = info.get("started")
+    when = time.strftime(" since %Y-%m-%d %H:%M:%S", time.localtime(started)) if isinstance(started, (int, float)) and 0 < started < 1e11 else ""
+    command = str(info.get("command", ""))
+    command = command if len(command) <= 100 else command[:99] + "…"
+    return f"pid {info.get('pid')} on {info.get('host', '?')}{when}" + (f": {command}" if command else "")
+
+
+def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --run or --out") -> RunLock:
+    """Check that ``run_dir`` is writable, lock it for this process, and refuse a fresh run over old checkpoints."""
+    run_dir = Path(run_dir)
+    ensure_writable_dir(run_dir)
+    lock = _lock(run_dir, hint)
+    if fresh:
+        existing = checkpoint_files(run_dir)
+        if existing:
+            lock.release()
+            raise RunDirError(
+                f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
+                f"continue it with --resume {run_dir}, or {hint} for a new run"
+            )
+    return lock
+
+
+def _lock(run_dir: Path, hint: str) -> RunLock:
+    if fcntl is None:
+        return RunLock(run_dir, None)
+    path = run_dir / LOCK_NAME
+    for _ in range(20):
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise RunDirError(f"{path}: cannot create the run lock ({exc.strerror}); {hint}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                os.close(fd)
+                return RunLock(run_dir, None)  # a filesystem without flock: run unlocked rather than not at all
+            owner = _owner(fd)
+            os.close(fd)
+            raise RunDirError(
+                f"{run_dir}: in use by another training run, {owner}; wait for it to end or stop it, or {hint}"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+        except OSError:
+            same = False
+        if not same:  # the previous owner removed the file as we opened it: lock the new one
+            os.close(fd)
+            continue
+        info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
+        try:
+            os.ftruncate(fd, 0)
+            os.write(fd, json.dumps(info).encode())
+        except OSError:
+            pass  # the owner's details are for the message only; the lock itself is held
+        return RunLock(run_dir, fd)
+    raise RunDirError(f"{run_dir}: could not lock the run directory (it keeps changing); {hint}")
