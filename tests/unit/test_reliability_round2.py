@@ -464,6 +464,7 @@ for data in (os.path.join(tmp, "fifo"), "/dev/zero", os.path.join(tmp, "sock")):
     except CorpusError as exc:
         results.append(["load_corpus", data, str(exc)])
 results.append(["sample", "fifo", main(["sample", os.path.join(tmp, "fifo")])])
+results.append(["sample", "/dev/zero", main(["sample", "/dev/zero"])])
 print(json.dumps(results))
 """
 
@@ -482,7 +483,7 @@ def test_fifos_devices_and_sockets_are_refused_in_one_line_without_hanging(train
     results = json.loads(proc.stdout.splitlines()[-1])
     errors = proc.stderr.splitlines()
     assert "Traceback" not in proc.stderr
-    assert len(errors) == 7 and all("not a regular file" in e for e in errors), errors
+    assert len(errors) == 8 and all("not a regular file" in e for e in errors), errors
     for command, data, outcome in results:
         if command == "load_corpus":
             assert isinstance(outcome, str) and outcome.startswith(f"{data}: not a regular file"), outcome
