@@ -452,6 +452,9 @@ def read_info(path: Path) -> CheckpointInfo:
                 isinstance(candidate, dict)
                 and candidate.get("file") == path.name
                 and candidate.get("size", stat.st_size) == stat.st_size  # a truncated or replaced file is re-read
+                and _within(candidate.get("step", 0), MAX_COUNT, low=0)  # absurd numbers: trust the .pt instead
+                and _within(candidate.get("created", stat.st_mtime), 1e11, low=0)
+                and _stat.S_ISREG(stat.st_mode)  # never open a FIFO named like a checkpoint (it would block)
                 and zipfile.is_zipfile(path)  # cheap: reads the zip directory at the end, which a cut-off file lacks
             ):
                 return _info(path, stat, candidate)

@@ -419,6 +419,18 @@ def test_absurd_numbers_stored_in_a_checkpoint_are_refused_in_one_line(where: st
     assert not (tmp_path / "resumed").exists()
 
 
+@pytest.mark.parametrize("field,value", [("step", 10**30), ("step", -3), ("created", 1e300), ("created", math.nan),
+                                         ("created", math.inf), ("step", "many")])
+def test_absurd_numbers_in_a_sidecar_fall_back_to_the_checkpoint(field: str, value: Any, trained: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sidecar = trained / "step-00000002.json"
+    meta = json.loads(sidecar.read_text())
+    meta[field] = value
+    sidecar.write_text(json.dumps(meta))  # written after the .pt, so it is taken as current
+    [info] = list_checkpoints(trained)
+    assert info.step == 2 and 0 < info.created < time.time() + 60
+    assert main(["list", str(trained)]) == 0 and "step-00000002.pt" in capsys.readouterr().out
+
+
 def test_large_but_sane_stored_numbers_still_load(trained: Path, tmp_path: Path) -> None:
     """The bounds are not so tight that a long run's checkpoint is refused: years of training, a 2**63 seed."""
     path = _edited_checkpoint(trained / "step-00000002.pt", tmp_path / "a.pt", "train_state.elapsed", 3e8)
