@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from textual import on, work
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
+from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
@@ -48,6 +49,7 @@ from tui.checkpoint_panel import CheckpointPanel, row_key
 from tui.generation import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
 from tui.generation_panel import GenerationPanel
 from tui.help_screen import HelpScreen
+from tui.palette import SafeCommandPalette
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, TEMPERATURE_STEP, AppSettings, clamp_temperature
 from tui.training_panel import TrainingPanel
 
@@ -189,8 +191,8 @@ class TweetgenApp(App[None]):
 
     def action_start_training(self) -> None:
         run_dir = self.run_dir
-        if run_dir is None:
-            return
+        if run_dir is None or self.train_state != "idle" or self._exiting:
+            return  # e.g. a palette command chosen twice: one training process at a time
         s = self.settings
         resume: Path | None = run_dir if any(run_dir.glob("step-*.pt")) else None
         if resume is None and s.checkpoint is not None and s.checkpoint.is_file():
@@ -262,7 +264,25 @@ class TweetgenApp(App[None]):
             if self.check_action(name, params) is True:
                 key = binding.key_display or binding.key
                 yield SystemCommand(f"{binding.description} ({key})", binding.tooltip or binding.description,
-                                    functools.partial(self.run_action, binding.action))
+                                    functools.partial(self._run_if_enabled, binding.action))
+
+    def action_command_palette(self) -> None:
+        if self.use_command_palette and not self._exiting and not isinstance(self.screen, SafeCommandPalette):
+            self.push_screen(SafeCommandPalette())
+
+    def pop_screen(self) -> AwaitComplete:
+        """Textual's pop, except that popping the last screen (a second dismiss of a closing
+        screen) is ignored instead of ending the app with ScreenStackError."""
+        if len(self.screen_stack) <= 1:
+            self.log.warning("pop_screen with one screen on the stack: ignored")
+            return AwaitComplete.nothing()
+        return super().pop_screen()
+
+    async def _run_if_enabled(self, action: str) -> None:
+        """Run a palette command if its key is enabled *now* (the palette lists what was enabled when it opened)."""
+        _, name, params = parse_action(action)
+        if self.check_action(name, params) is True:
+            await self.run_action(action)
 
     def _key_bindings(self) -> list[Binding]:
         return [b if isinstance(b, Binding) else Binding(*b) for b in self.BINDINGS]
@@ -515,6 +535,10 @@ class TweetgenApp(App[None]):
     @while_running
     def on_training_note(self, message: m.TrainingNote) -> None:
         self.log.info(f"training: {message.event.text}")
+
+    @while_running
+    def on_training_other(self, message: m.TrainingOther) -> None:
+        self.log.info(f"training event: {message.event!r}")
 
     @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:

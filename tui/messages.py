@@ -145,6 +145,13 @@ class TrainingFinished(Message):
     event: DoneEvent
 
 
+@dataclass
+class TrainingOther(Message):
+    """An event this version of the app has no panel for: logged, and training carries on."""
+
+    event: object
+
+
 TRAINING_MESSAGES: dict[type, type[Message]] = {
     StartEvent: TrainingStarted,
     StepEvent: TrainingProgress,
@@ -159,4 +166,4 @@ TRAINING_MESSAGES: dict[type, type[Message]] = {
 
 def training_message(event: BackgroundEvent) -> Message:
     """The UI message for one event of the training process."""
-    return TRAINING_MESSAGES[type(event)](event)  # type: ignore[call-arg]
+    return TRAINING_MESSAGES.get(type(event), TrainingOther)(event)  # type: ignore[call-arg]

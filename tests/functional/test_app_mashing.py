@@ -1,0 +1,161 @@
+"""Random key sequences, typed faster than the app handles them, never kill the app.
+
+Hypothesis draws sequences over every key of ``TweetgenApp.BINDINGS``, ctrl+p (the
+command palette), escape, enter, tab, arrows and a few letters to type into the
+palette, with an occasional pause so that some keys land while a screen is closing.
+After each sequence the app must still be running and answer a key: temperature down
+changes the status line. ``q`` may end the app, but only cleanly (status 0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from textual import events
+from textual.pilot import Pilot
+from textual.widgets import Static
+from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
+
+from tui.app import TweetgenApp
+from tui.palette import SafeCommandPalette
+
+pytestmark = pytest.mark.slow
+
+CHARS = {"plus": "+", "equals_sign": "=", "minus": "-", "underscore": "_", "space": " ", "question_mark": "?",
+         "enter": "\r", "escape": "\x1b", "tab": "\t", "ctrl+p": "\x10"}
+BINDING_KEYS = sorted({k.strip() for b in TweetgenApp.BINDINGS for k in b.key.split(",")})
+OTHER_KEYS = ["ctrl+p", "escape", "enter", "tab", "down", "up", "e", "a", "t"]
+PAUSE = "pause"  # let the app catch up (some keys then arrive mid-transition instead of all queued)
+QUIT_KEYS = {"q"}
+
+
+def _key_event(key: str) -> events.Key:
+    return events.Key(key, CHARS.get(key, key if len(key) == 1 else None))
+
+
+def sequences(quit_allowed: bool) -> st.SearchStrategy[list[list[str]]]:
+    keys = [k for k in BINDING_KEYS if quit_allowed or k not in QUIT_KEYS] + OTHER_KEYS
+    one = st.lists(st.sampled_from([*keys, PAUSE]), min_size=1, max_size=14)
+    # a palette choice followed by enters typed at once: the sequence that crashed Textual's palette
+    palette = st.tuples(st.sampled_from(["r", "t", "h", "e"]), st.integers(2, 4)).map(
+        lambda t: ["ctrl+p", PAUSE, t[0], PAUSE, *["enter"] * t[1]])
+    return st.lists(st.one_of(one, palette), min_size=2, max_size=4)
+
+
+async def mash(pilot: Pilot[None], keys: list[str]) -> None:
+    """Send the keys without waiting between them (as a person mashing the keyboard)."""
+    app = pilot.app
+    for key in keys:
+        if key == PAUSE:
+            await asyncio.sleep(0.05)
+            continue
+        if not app.is_running or app._driver is None:
+            return
+        event = _key_event(key)
+        event.set_sender(app)
+        app._driver.send_message(event)
+    await pilot.pause(0.1)
+
+
+async def still_responsive(pilot: Pilot[None]) -> None:
+    """Close whatever is open, then a key must still change what the screen shows."""
+    app = pilot.app
+    assert isinstance(app, TweetgenApp)
+    for _ in range(4):
+        if len(app.screen_stack) == 1:
+            break
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+    await wait_until(pilot, lambda: len(app.screen_stack) == 1, "the palette/help to close", timeout=10)
+    for _ in range(3):
+        await pilot.pause()  # keys still queued from the sequence are handled first
+    status = app.query_one("#gen-status", Static)
+    before = app.temperature
+    await pilot.press("minus" if before > 0.15 else "plus")
+
+    def shown() -> bool:
+        return app.temperature != before and f"temp {app.temperature:.1f}" in str(status.render())
+
+    try:
+        await wait_until(pilot, shown, "the temperature key to change the status line", timeout=30)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}: temperature {before} -> {app.temperature}, status {str(status.render())!r}, "
+                             f"screens {app.screen_stack}, focus {app.focused}") from None
+
+
+async def _run_sequences(app: TweetgenApp, pilot: Pilot[None], seqs: list[list[str]]) -> bool:
+    """False once q has ended the app (cleanly)."""
+    for keys in seqs:
+        await mash(pilot, keys)
+        if not app.is_running or app._exiting or app._quitting:  # q, or Quit from the palette
+            await wait_until(pilot, lambda: not app.is_running, "the app to finish quitting", timeout=60)
+            assert app.return_code in (0, None) and app._exception is None
+            return False
+        assert app.errors == [], app.errors
+        await still_responsive(pilot)
+    return True
+
+
+SLOW_OK = settings(max_examples=6, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
+                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+
+
+@SLOW_OK
+@given(seqs=sequences(quit_allowed=True))
+def test_random_keys_while_idle_never_kill_the_app(tui_assets: Assets, tmp_path_factory: pytest.TempPathFactory,
+                                                    seqs: list[list[str]]) -> None:
+    home = tmp_path_factory.mktemp("home")
+
+    @run_async
+    async def go() -> None:
+        app = TweetgenApp(make_settings(tui_assets, home))
+        async with app.run_test(size=SIZE) as pilot:
+            await app_idle(pilot)
+            await _run_sequences(app, pilot, seqs)
+        assert app._exception is None and app.return_code in (0, None)
+
+    go()
+
+
+@settings(max_examples=2, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(seqs=sequences(quit_allowed=False))
+def test_random_keys_while_training_never_kill_the_app(tui_assets: Assets, tmp_path_factory: pytest.TempPathFactory,
+                                                        seqs: list[list[str]]) -> None:
+    home = tmp_path_factory.mktemp("home")
+
+    @run_async
+    async def go() -> None:
+        app = TweetgenApp(make_settings(tui_assets, home))
+        async with app.run_test(size=SIZE) as pilot:
+            await app_idle(pilot)
+            await pilot.press("space")
+            await wait_until(pilot, lambda: app.train_state == "running", "training to start")
+            # and at the end Quit from the palette, confirmed twice: it saves and exits once, cleanly
+            assert not await _run_sequences(app, pilot, [*seqs, ["ctrl+p", PAUSE, "q", "u", "i", PAUSE, "enter", "enter"]])
+        assert app._exception is None and app.return_code == 0
+
+    go()
+
+
+@run_async
+async def test_a_palette_choice_confirmed_three_times_keeps_the_app_running(tui_assets: Assets, home: Path) -> None:
+    """The reported crash: ctrl+p, pick an entry, enter twice quickly (ScreenStackError, exit 1)."""
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        first = app.sample_id
+        await pilot.press("ctrl+p")
+        assert isinstance(app.screen, SafeCommandPalette)
+        await pilot.press(*"resample")
+        await pilot.pause(0.3)
+        await mash(pilot, ["enter", "enter", "enter"])
+        await pilot.pause(0.3)
+        assert app.is_running and len(app.screen_stack) == 1
+        assert app.sample_id > first, "the chosen command ran"
+        await mash(pilot, ["ctrl+p", "escape", "ctrl+p", "escape", "ctrl+p", "ctrl+p", "escape", "escape"])
+        await still_responsive(pilot)
