@@ -7,11 +7,14 @@ training started as if space had been pressed and a tweet streaming at the defau
 pace; a probe coroutine in the app's own loop records the lateness of each tick for the
 measured window, then quits the app (which saves a checkpoint, as always).
 
-    python -m bench.ui_lag [--seconds 30] [--data ../shared/data/trump_tweets_dev.csv]
+    python -m bench.ui_lag [--seconds 30] [--data ../shared/data/trump_tweets_dev.csv] [--ckpt-every N]
 
 prints p50/p99/max lag, then (with no arguments, demo corpus and checkpoint) the
 start-up time to the first frame and from there to the first streamed character.
-``measure(quick=...)`` is what ``python -m bench`` calls.
+``measure(quick=...)`` is what ``python -m bench`` calls: it measures two cases, the
+app's defaults and ``--ckpt-every 1`` (a checkpoint written, listed and followed every
+step: the burst that froze the app for 100 s in issue 12), and reports the worse p99
+against the target, with both cases under ``cases``.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ REPO = Path(__file__).resolve().parent.parent
 DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
 COLS, ROWS = 120, 36
 INTERVAL_S = 0.02
+TARGET_P99_MS = 50.0
+CASES = {"default": None, "ckpt_every_1": 1}  # name -> --ckpt-every (None: the app's default)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -57,12 +62,13 @@ def summarise(lags_s: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------- inside the app's process
 
 
-def _inner(data: Path, seconds: float, out: Path, warmup_s: float) -> int:
+def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: int | None = None) -> int:
     """Run the real app in this process (attached to the pty the parent made) with a lag probe."""
     from tui.__main__ import build_parser, settings_from_args
     from tui.app import TweetgenApp
 
-    settings = settings_from_args(build_parser().parse_args(["--data", str(data)]))
+    extra = [] if ckpt_every is None else ["--ckpt-every", str(ckpt_every)]
+    settings = settings_from_args(build_parser().parse_args(["--data", str(data), *extra]))
     result: dict[str, Any] = {}
 
     class ProbedApp(TweetgenApp):
@@ -89,7 +95,8 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float) -> int:
                     seconds=seconds, interval_ms=1000 * INTERVAL_S, steps=(self.training_panel.step or 0) - first_step,
                     chars_per_s=self.training_panel.chars_per_s, device=self.training_panel.device,
                     samples_streamed=self.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
-                    train_state=self.train_state,
+                    train_state=self.train_state, ckpt_every=settings.train.get("ckpt_every"),
+                    checkpoints_listed=len(self.run_checkpoints),
                 )
             except Exception as exc:  # noqa: BLE001 - reported to the parent, not raised into the UI
                 result["error"] = f"{type(exc).__name__}: {exc}"
@@ -117,6 +124,25 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float) -> int:
 
 
 def measure(quick: bool = False, seconds: float | None = None, data: Path = DEV_CSV, warmup_s: float = 2.0) -> dict[str, Any]:
+    """Both CASES; the top level is the case with the worse p99 (the target holds for each), and
+    ``cases`` has every case's result."""
+    cases = {name: measure_case(quick, seconds, data, warmup_s, every) for name, every in CASES.items()}
+    for name, case in cases.items():
+        if "p99_ms" in case:
+            case["met"] = case["p99_ms"] < TARGET_P99_MS
+            print(f"[bench ui_lag] {name}: p50 {case['p50_ms']:.1f} ms, p99 {case['p99_ms']:.1f} ms, max {case['max_ms']:.1f} ms, "
+                  f"{case['steps']} steps (target p99 < {TARGET_P99_MS:.0f} ms: {'met' if case['met'] else 'NOT met'})",
+                  file=sys.stderr, flush=True)
+    measured = [c for c in cases.values() if c.get("status") == "measured"]
+    if len(measured) < len(cases):
+        failed = next(c for c in cases.values() if c.get("status") != "measured")
+        return {**failed, "cases": cases}
+    worst_name = max(cases, key=lambda n: cases[n]["p99_ms"])
+    return {**cases[worst_name], "worst_case": worst_name, "target_p99_ms": TARGET_P99_MS, "cases": cases}
+
+
+def measure_case(quick: bool = False, seconds: float | None = None, data: Path = DEV_CSV, warmup_s: float = 2.0,
+                 ckpt_every: int | None = None) -> dict[str, Any]:
     """Run the app in a pseudo-terminal while it trains on ``data``; returns p50/p99/max lag in ms."""
     seconds = seconds if seconds is not None else (5.0 if quick else 30.0)
     if not Path(data).exists():
@@ -129,6 +155,8 @@ def measure(quick: bool = False, seconds: float | None = None, data: Path = DEV_
                    PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
         cmd = [sys.executable, "-m", "bench.ui_lag", "--inner", "--data", str(data), "--seconds", str(seconds),
                "--out", str(out), "--warmup", str(warmup_s)]
+        if ckpt_every is not None:
+            cmd += ["--ckpt-every", str(ckpt_every)]
         proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
                                 start_new_session=True, close_fds=True)
         os.close(slave)
@@ -208,21 +236,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DEV_CSV)
     parser.add_argument("--seconds", type=float, default=30.0, help="length of the measured window (default 30)")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of training before measuring (default 2)")
+    parser.add_argument("--ckpt-every", type=int, help="the app's --ckpt-every (1: a checkpoint every step)")
     parser.add_argument("--no-startup", action="store_true", help="skip the start-up measurement")
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.inner:
-        return _inner(args.data, args.seconds, args.out, args.warmup)
+        return _inner(args.data, args.seconds, args.out, args.warmup, args.ckpt_every)
 
-    result = measure(seconds=args.seconds, data=args.data, warmup_s=args.warmup)
+    result = measure_case(seconds=args.seconds, data=args.data, warmup_s=args.warmup, ckpt_every=args.ckpt_every)
     if result.get("status") != "measured":
         print(f"event-loop lag: {result.get('status')}: {result.get('reason')}")
         return 1
-    print(f"event-loop lag while training on {Path(result['data']).name} ({result['device']}, {result['cpus']} cores, "
+    every = f", a checkpoint every {result['ckpt_every']} steps" if args.ckpt_every is not None else ""
+    print(f"event-loop lag while training on {Path(result['data']).name}{every} ({result['device']}, {result['cpus']} cores, "
           f"{result['seconds']:.0f}s, {result['ticks']} ticks of {result['interval_ms']:.0f} ms):")
     print(f"  p50 {result['p50_ms']:.1f} ms   p99 {result['p99_ms']:.1f} ms   max {result['max_ms']:.1f} ms   "
-          f"{result['ticks_over_50ms']} ticks over 50 ms   (target p99 < 50 ms: {'met' if result['p99_ms'] < 50 else 'NOT met'})")
+          f"{result['ticks_over_50ms']} ticks over 50 ms   (target p99 < {TARGET_P99_MS:.0f} ms: "
+          f"{'met' if result['p99_ms'] < TARGET_P99_MS else 'NOT met'})")
     print(f"  meanwhile: {result['steps']} training steps, {result['samples_streamed']} tweets streamed")
     if not args.no_startup:
         runs = [measure_first_tweet() for _ in range(3)]

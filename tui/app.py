@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -44,6 +45,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.background import TrainingProcess, TrainJob
 from core.events import DoneEvent
+from tui import format as fmt
 from tui import messages as m
 from tui.checkpoint_panel import CheckpointPanel, row_key
 from tui.generation import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
@@ -57,6 +59,9 @@ if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
 
 DEMO_LABEL = "demo"
+LIST_MIN_INTERVAL_S = 1.0  # checkpoints are re-listed at most this often, however fast they are written
+STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
+DRAIN_FRAME_S = 1 / 30  # training events are taken in bursts at most this often
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
@@ -118,6 +123,11 @@ class TweetgenApp(App[None]):
         self._quitting = False  # q pressed while training: exit once the final checkpoint is written
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
+        self._listing_timer: Timer | None = None
+        self._last_listing = float("-inf")  # time.monotonic() of the last listing started
+        self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
+        self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
+        self._follow_loading = False
 
     # ------------------------------------------------------------ layout
 
@@ -152,6 +162,7 @@ class TweetgenApp(App[None]):
         self.training_panel.set_corpus(self.settings.data_label)
         self.training_panel.set_state("idle", "loading…")
         self._boot()
+        self.set_interval(STALE_CHECK_S, self._check_stale_listing)
 
     # ------------------------------------------------------------ keys
 
@@ -413,6 +424,7 @@ class TweetgenApp(App[None]):
 
         if self.run_dir is None:
             return
+        self._listed_mtime = self._run_dir_mtime()  # before listing: a change during it is seen next time
         infos = list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
         infos = [i for i in infos if i.path.parent == self.run_dir]
         extras = [self.settings.demo_checkpoint]
@@ -432,6 +444,32 @@ class TweetgenApp(App[None]):
     def _list_checkpoints(self) -> None:
         self._list_now()
 
+    def request_listing(self) -> None:
+        """Re-list the checkpoints soon: at once if the last listing is old enough, else once when it is.
+        Any number of requests meanwhile (a checkpoint every step) makes one listing."""
+        if self._listing_timer is not None or self._exiting:
+            return
+        delay = max(0.01, self._last_listing + LIST_MIN_INTERVAL_S - time.monotonic())  # a 0 s Timer divides by 0
+        self._listing_timer = self.set_timer(delay, self._start_listing)
+
+    def _start_listing(self) -> None:
+        self._listing_timer = None
+        if self._exiting:
+            return
+        self._last_listing = time.monotonic()
+        self._list_checkpoints()
+
+    def _run_dir_mtime(self) -> int | None:
+        try:
+            return self.run_dir.stat().st_mtime_ns if self.run_dir is not None else None
+        except OSError:
+            return None
+
+    def _check_stale_listing(self) -> None:
+        """Files deleted (or added) behind the app change the run directory's mtime: list again."""
+        if self.checkpoints_listed and self._run_dir_mtime() != self._listed_mtime:
+            self.request_listing()
+
     @work(thread=True, group="model", exclusive=True, exit_on_error=False, name="load model")
     def _load_model(self, path: Path, interrupt: bool) -> None:
         from core.checkpoints import CheckpointError
@@ -442,8 +480,26 @@ class TweetgenApp(App[None]):
         except CheckpointError as exc:
             self._post(m.ModelFailed(path, str(exc)))
             return
+        finally:
+            if not interrupt:
+                self._post(m.FollowLoaded(path))
         if not worker.is_cancelled:  # a newer switch (exclusive group) wins
             self._post(m.ModelReady(source, interrupt))
+
+    def _follow(self, path: Path) -> None:
+        """Switch to the run's newest checkpoint from the next tweet; one load at a time, the newest wins."""
+        if self._follow_loading:
+            self._follow_pending = path
+            return
+        self._follow_loading = True
+        self._load_model(path, False)
+
+    @while_running
+    def on_follow_loaded(self, _message: m.FollowLoaded) -> None:
+        self._follow_loading = False
+        path, self._follow_pending = self._follow_pending, None
+        if path is not None and self.follow_latest:
+            self._follow(path)
 
     def switch_to(self, path: Path) -> None:
         """Generate from this checkpoint: the current tweet stops once it is loaded."""
@@ -526,11 +582,19 @@ class TweetgenApp(App[None]):
             event = process.get_event(timeout=0.2)
             if event is None:
                 continue
-            self._post(m.training_message(event))
-            if isinstance(event, DoneEvent):
+            batch = [event]  # everything already waiting: a burst becomes one batch of messages
+            while len(batch) < 10_000 and not isinstance(batch[-1], DoneEvent):
+                more = process.get_event(timeout=0)
+                if more is None:
+                    break
+                batch.append(more)
+            for kept in m.coalesce(batch):
+                self._post(m.training_message(kept))
+            if isinstance(batch[-1], DoneEvent):
                 process.wait(15.0)  # the child exits right after its last event
                 process.close()
                 return
+            time.sleep(DRAIN_FRAME_S)  # let the next burst gather: at most one batch per frame
 
     @while_running
     def on_training_note(self, message: m.TrainingNote) -> None:
@@ -576,9 +640,9 @@ class TweetgenApp(App[None]):
         event = message.event
         if event.reason == "request":
             self.notify(f"Saved a checkpoint at step {event.step:,}", timeout=3)
-        self._list_checkpoints()
+        self.request_listing()
         if self.follow_latest:
-            self._load_model(event.path, False)
+            self._follow(event.path)
 
     @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:
@@ -621,7 +685,8 @@ class TweetgenApp(App[None]):
 
     def _error(self, text: str) -> None:
         self.errors.append(text)
-        self.notify(text, title="Error", severity="error", timeout=12)
+        # plain text: an error may quote a corpus line or a file name ([ ], control characters)
+        self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """The one place worker failures end up: reported, and the app keeps running."""

@@ -117,7 +117,7 @@ class CheckpointPanel(Vertical):
         elif info.tags:
             name = Text(REASONS.get(info.tags[0], info.tags[0]))
         else:
-            name = Text(info.path.name)
+            name = fmt.visible(info.path.name)
         return (
             ACTIVE if key == self.active else "",
             name,

@@ -4,6 +4,48 @@ from __future__ import annotations
 
 import math
 import time
+import unicodedata
+
+from rich.text import Text
+
+# Characters a terminal does not draw as one visible cell of their own: controls (Cc), format characters
+# such as U+202E right-to-left override, zero-width spaces/joiners, U+2060 and U+FEFF (Cf), line and
+# paragraph separators, surrogates, private use and unassigned code points. Printed raw they reorder or
+# shift what follows and break the panel borders, so they are shown as a dim <U+XXXX> instead.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+KEEP = frozenset("\n")  # a line break in a tweet wraps the text, it does not break the layout
+
+
+def is_hidden(ch: str) -> bool:
+    return ch not in KEEP and unicodedata.category(ch) in HIDDEN_CATEGORIES
+
+
+def escape_hidden(ch: str) -> str:
+    return f"<U+{ord(ch):04X}>"
+
+
+def visible(text: str, style: str = "", hidden_style: str = "dim") -> Text:
+    """``text`` as plain Rich Text (never markup) with every hidden character shown as a dim ``<U+XXXX>``."""
+    if text.isprintable() or not any(is_hidden(ch) for ch in text):
+        return Text(text, style=style)
+    out = Text(style=style)
+    start = 0
+    for i, ch in enumerate(text):
+        if is_hidden(ch):
+            if start < i:
+                out.append(text[start:i])
+            out.append(escape_hidden(ch), style=hidden_style)
+            start = i + 1
+    if start < len(text):
+        out.append(text[start:])
+    return out
+
+
+def printable(text: str) -> str:
+    """The same as :func:`visible`, as a plain string (for titles, notifications and labels)."""
+    if text.isprintable():
+        return text
+    return "".join(escape_hidden(ch) if is_hidden(ch) else ch for ch in text)
 
 
 def now() -> float:

@@ -17,6 +17,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
+from tui.format import printable, visible
+
 MAX_HISTORY = 200
 CURSOR = "▌"
 
@@ -32,10 +34,10 @@ class SampleRecord:
     complete: bool | None = None  # None while streaming; False when cut short
 
     def header(self) -> Text:
-        return Text(f"T {self.temperature:.1f} · {self.source}", style="dim", no_wrap=True, overflow="ellipsis")
+        return Text(f"T {self.temperature:.1f} · {printable(self.source)}", style="dim", no_wrap=True, overflow="ellipsis")
 
     def body(self, cursor: bool = False) -> Text:
-        text = Text(self.text)
+        text = visible(self.text)  # control and zero-width characters as a dim <U+XXXX>
         if cursor:
             text.append(CURSOR, style="dim")
         elif self.complete is False:

@@ -75,6 +75,13 @@ class ModelFailed(Message):
 
 
 @dataclass
+class FollowLoaded(Message):
+    """A load that follows the run's newest checkpoint is over (loaded or not): the next may start."""
+
+    path: Path
+
+
+@dataclass
 class NoModel(Message):
     """Nothing to sample from: no checkpoint and no readable corpus."""
 
@@ -162,6 +169,15 @@ TRAINING_MESSAGES: dict[type, type[Message]] = {
     NoteEvent: TrainingNote,
     DoneEvent: TrainingFinished,
 }
+
+
+def coalesce(batch: list[BackgroundEvent]) -> list[BackgroundEvent]:
+    """The events of a burst worth showing: a periodic checkpoint followed by a newer one in the
+    same burst is dropped (at one checkpoint per step the UI needs only the newest); every other
+    event, and every checkpoint written for a reason (s, stop, the end), is kept, in order."""
+    last = max((i for i, e in enumerate(batch) if isinstance(e, CheckpointEvent)), default=-1)
+    return [e for i, e in enumerate(batch)
+            if not (isinstance(e, CheckpointEvent) and i < last and e.reason in ("periodic", "time"))]
 
 
 def training_message(event: BackgroundEvent) -> Message:

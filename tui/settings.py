@@ -49,7 +49,9 @@ class AppSettings:
 
     @property
     def data_label(self) -> str:
-        return "demo corpus" if self.is_demo_corpus else self.data_path.name
+        from tui.format import printable  # a file name may hold control characters
+
+        return "demo corpus" if self.is_demo_corpus else printable(self.data_path.name)
 
     def run_name(self) -> str:
         """The run directory's name under the home when neither --run nor a directory was given."""

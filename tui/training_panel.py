@@ -86,7 +86,7 @@ class TrainingPanel(Vertical):
     def _render_status(self) -> None:
         status = self.query_one("#train-status", Static)
         status.set_classes(f"state-{self.state}")
-        status.update(Text(f"{STATE_ICONS.get(self.state, '?')} {self.detail or self.state}"))
+        status.update(fmt.visible(f"{STATE_ICONS.get(self.state, '?')} {self.detail or self.state}"))
 
     def _render_stats(self) -> None:
         bar = self.query_one("#train-progress", ProgressBar)

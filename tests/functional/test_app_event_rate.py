@@ -1,0 +1,90 @@
+"""The app keeps up at any event rate: a checkpoint every step must not freeze it
+(issue 12: 100 s unresponsive at 100% CPU after training with --ckpt-every 1), and
+the checkpoint list follows files deleted behind it."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from textual.widgets import Static
+from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
+
+from core.events import CheckpointEvent, DoneEvent, StepEvent
+from tui import messages as m
+from tui.app import LIST_MIN_INTERVAL_S, TweetgenApp
+
+BURST = 400
+
+
+def _step(i: int) -> StepEvent:
+    return StepEvent(i, 0, 2.0, 0.01, 1000.0, float(i), None, None, None)
+
+
+def test_a_burst_keeps_every_event_but_the_superseded_periodic_checkpoints() -> None:
+    ckpts = [CheckpointEvent(i, Path(f"step-{i}.pt"), "periodic", None) for i in range(1, 6)]
+    saved = CheckpointEvent(3, Path("step-3.pt"), "request", None)
+    done = DoneEvent(5, "finished", "finished 5 steps", ckpts[-1].path)
+    batch = [_step(1), ckpts[0], ckpts[1], saved, _step(2), ckpts[2], ckpts[3], ckpts[4], done]
+    assert m.coalesce(batch) == [_step(1), saved, _step(2), ckpts[4], done]
+    assert m.coalesce([ckpts[0]]) == [ckpts[0]]
+
+
+@run_async
+async def test_a_burst_of_checkpoint_events_makes_few_listings_and_loads_and_keys_still_work(
+        tui_assets: Assets, home: Path) -> None:
+    """BURST checkpoint messages at once (a checkpoint every step): the list is re-read at most once per
+    LIST_MIN_INTERVAL_S and the followed model loaded a few times, not once per checkpoint; a key press
+    meanwhile is answered within a second."""
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        listings, loads = [0], [0]
+        list_now, load_model = app._list_now, app._load_model
+
+        def counting_list() -> None:
+            listings[0] += 1
+            list_now()
+
+        def counting_load(path: Path, interrupt: bool) -> None:
+            loads[0] += 1
+            load_model(path, interrupt)
+
+        app._list_now = counting_list  # type: ignore[method-assign]
+        app._load_model = counting_load  # type: ignore[method-assign]
+        app.follow_latest = True
+        newest = home / "runs" / "tiny" / "step-00000020.pt"
+        started = time.monotonic()
+        for i in range(BURST):
+            app.post_message(m.CheckpointWritten(CheckpointEvent(21 + i, newest, "periodic", None)))
+        await pilot.pause()
+        before = app.temperature
+        pressed = time.monotonic()
+        await pilot.press("minus")
+        status = app.query_one("#gen-status", Static)
+        await wait_until(pilot, lambda: f"temp {app.temperature:.1f}" in str(status.render()) and app.temperature != before,
+                         "the key to be answered", timeout=10)
+        answered = time.monotonic() - pressed
+        await wait_until(pilot, lambda: listings[0] >= 1, "a listing")
+        await pilot.pause(LIST_MIN_INTERVAL_S + 0.5)
+        elapsed = time.monotonic() - started
+        assert listings[0] <= 2 + elapsed / LIST_MIN_INTERVAL_S, f"{listings[0]} listings for {BURST} checkpoints"
+        assert loads[0] <= 10, f"{loads[0]} model loads for {BURST} checkpoints"
+        assert answered < 1.5, f"a key took {answered:.2f}s during the burst"
+        assert app.errors == []
+
+
+@run_async
+async def test_the_checkpoint_list_follows_files_deleted_behind_it(tui_assets: Assets, home: Path) -> None:
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        run = home / "runs" / "tiny"
+        assert [i.step for i in app.checkpoint_panel.infos[1:]] == [20, 10]
+        (run / "step-00000010.pt").unlink()
+        (run / "step-00000010.json").unlink(missing_ok=True)
+        await wait_until(pilot, lambda: [i.step for i in app.checkpoint_panel.infos[1:]] == [20],
+                         "the deleted checkpoint to leave the list", timeout=10)
+        shutil.copy2(run / "step-00000020.pt", run / "step-00000030.pt")  # and one that appears
+        await wait_until(pilot, lambda: len(app.checkpoint_panel.infos) == 3, "the new file to be listed", timeout=10)
