@@ -38,7 +38,9 @@ class NotebookGRU(nn.Module):
         self.gru = nn.GRU(vocab_size, hidden, batch_first=True)
         self.decoder = nn.Linear(hidden, vocab_size)
 
-    def forward(self, ids: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor, hidden: torch.Tensor | None = None, remaining: torch.Tensor | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (B, T) -> logits (B, T, V); ``remaining`` (length conditioning) is not part of the recipe."""
         one_hot = torch.eye(self.vocab_size)[ids]  # (B, T, V), as the notebook builds it
         out, hidden = self.gru(one_hot, hidden)  # (B, T, 64)
         return self.decoder(out), hidden  # (B, T, V)

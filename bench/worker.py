@@ -55,7 +55,7 @@ def task_train(args: dict[str, Any]) -> dict[str, Any]:
         open_ended = bool(args.get("open_ended"))  # as the app trains: no budget, so no cosine decay
         trainer = _default_trainer(train, val, None if open_ended else budget, args["run_dir"], args.get("overrides", {}),
                                    int(args.get("threads", THREADS)))
-        vocab, model = trainer.vocab, trainer.model
+        vocab = trainer.vocab
         start = time.perf_counter()
         done = None
         for event in trainer.run():
@@ -63,6 +63,7 @@ def task_train(args: dict[str, Any]) -> dict[str, Any]:
             if open_ended and trainer.progress.elapsed >= budget:
                 trainer.stop()
         result["open_ended"] = open_ended
+        model = trainer.averaged_model()  # the weights a checkpoint holds (schedule-free: the average)
         p = trainer.progress
         result["train_s"] = p.elapsed
         result["wall_s_incl_final_save"] = time.perf_counter() - start
@@ -85,7 +86,11 @@ def task_train(args: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
     val_ids = [vocab.encode(s) for s in (val[: int(args["val_limit"])] if args.get("val_limit") else val)]
     result["n_val_evaluated"] = len(val_ids)
-    result["val_bpc"] = evaluate_bpc(model, val_ids)
+    from core.trainer import length_cost_bpc
+
+    result["val_bpc_given_length"] = evaluate_bpc(model, val_ids)
+    result["val_length_bpc"] = length_cost_bpc(model, val_ids) if hasattr(model, "length_aware") else 0.0
+    result["val_bpc"] = result["val_bpc_given_length"] + result["val_length_bpc"]  # honest: the length's cost included
     result["eval_s"] = time.perf_counter() - t
     result["chars_per_s"] = result["chars"] / result["train_s"]
     result["padding_share"] = 1.0 - result["chars"] / max(1, result["padded_positions"])

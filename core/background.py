@@ -31,7 +31,7 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +180,7 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     from core.data import FilterConfig, load_corpus, split_texts
     from core.model import ModelConfig
     from core.safety import check_memory, check_unknown, training_bytes
-    from core.trainer import TrainConfig, Trainer, new_model
+    from core.trainer import Trainer, new_model, open_ended_config
     from core.vocab import CharVocab
 
     threads = job.threads or default_threads()
@@ -211,20 +211,22 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
         if unknown:
             emit(NoteEvent(int(stored.get("step", 0)), unknown))
 
-    settings = dict(stored.get("train_config") or {})
-    settings.update({k: v for k, v in job.train.items() if k not in BUDGET_KEYS})
-    settings.update(epochs=None, max_steps=None, minutes=None, threads=threads)
-    settings["device"] = job.train.get("device") or "auto"  # a stored "cuda" must not break a CPU machine
+    # The open-ended set-up (shared with `tweetgen train --until-stopped`); a budget, when
+    # the job has one, only says when to stop: the schedule does not depend on it.
+    given = {k: v for k, v in job.train.items() if k not in BUDGET_KEYS}
+    given.update(threads=threads, device=job.train.get("device") or "auto")  # a stored "cuda" must not break a CPU machine
+    config = open_ended_config(stored.get("train_config"), given)
     start_step = int(stored.get("step", 0))
     start_epoch = int(stored.get("epoch", 0))
     start_minutes = float(stored.get("elapsed", 0.0)) / 60.0
+    budget: dict[str, Any] = {}
     if job.train.get("epochs"):
-        settings["epochs"] = start_epoch + int(job.train["epochs"])
+        budget["epochs"] = start_epoch + int(job.train["epochs"])
     if job.train.get("max_steps"):
-        settings["max_steps"] = start_step + int(job.train["max_steps"])
+        budget["max_steps"] = start_step + int(job.train["max_steps"])
     if job.train.get("minutes"):
-        settings["minutes"] = start_minutes + float(job.train["minutes"])
-    config = TrainConfig(**_known(TrainConfig, settings))
+        budget["minutes"] = start_minutes + float(job.train["minutes"])
+    config = replace(config, **budget)
 
     val_fraction = float(stored.get("val_fraction", job.val_fraction)) if resume is not None else job.val_fraction
     train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
@@ -237,7 +239,7 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
         vocab = CharVocab.build(train_texts)
         check_memory(training_bytes(ModelConfig(vocab_size=len(vocab), **job.model), config.batch_size, longest),
                      "training this model", memory_hint)
-        model = new_model(vocab, seed=config.seed, **job.model)
+        model = new_model(vocab, seed=config.seed, max_length=filters.max_len, **job.model)
     extra = {"data_path": str(job.data_path), "filter_config": asdict(filters), "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, job.run_dir, resume_from=resume, extra_state=extra)
     # Held for the life of the trainer (in the child: of the process): one training process per run directory.

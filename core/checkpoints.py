@@ -100,6 +100,12 @@ class CheckpointInfo:
     created: float
     size: int
     tags: list[str] = field(default_factory=list)
+    val_step: int | None = None  # the step val_bpc was measured at (None: written before this was recorded)
+
+    @property
+    def validated(self) -> bool:
+        """Whether ``val_bpc`` scores this checkpoint's own weights (not an earlier step's)."""
+        return self.val_bpc is not None and self.val_step in (None, self.step)
 
 
 # ---------------------------------------------------------------- writing
@@ -162,6 +168,7 @@ def _metadata(payload: dict[str, Any], path: Path) -> dict[str, Any]:
         "step": int(ts.get("step", 0)),
         "epoch": int(ts.get("epoch", 0)),
         "val_bpc": _finite_or_none(metrics.get("val_bpc")),
+        "val_step": metrics.get("val_step") if _is_int(metrics.get("val_step")) else None,
         "train_loss": _finite_or_none(metrics.get("train_loss")),
         "created": payload.get("created", time.time()),
         "tags": list(payload.get("tags", [])),
@@ -476,6 +483,7 @@ def _info(path: Path, stat: os.stat_result, meta: dict[str, Any]) -> CheckpointI
         created=float(meta.get("created", stat.st_mtime)),
         size=stat.st_size,
         tags=[str(t) for t in meta.get("tags", [])] if isinstance(meta.get("tags", []), list) else [],
+        val_step=meta.get("val_step") if _is_int(meta.get("val_step")) else None,
     )
 
 
@@ -505,6 +513,17 @@ def list_checkpoints(root: str | Path) -> list[CheckpointInfo]:
 def latest_checkpoint(root: str | Path) -> CheckpointInfo | None:
     infos = list_checkpoints(root)
     return max(infos, key=lambda i: (i.step, i.created)) if infos else None
+
+
+def best_of(infos: list[CheckpointInfo]) -> CheckpointInfo | None:
+    """The checkpoint with the lowest validation bits/char measured on its own weights (newest on a tie)."""
+    scored = [i for i in infos if i.validated]
+    return min(scored, key=lambda i: (i.val_bpc, -i.step)) if scored else None  # type: ignore[arg-type, return-value]
+
+
+def best_checkpoint(root: str | Path) -> CheckpointInfo | None:
+    """The best checkpoint under ``root`` (see :func:`best_of`); None when none was validated."""
+    return best_of(list_checkpoints(root))
 
 
 def remove_stale_temp_files(directory: Path) -> int:
@@ -543,7 +562,7 @@ def prune(run_dir: Path, keep_last: int, keep_best: int) -> list[Path]:
     # its new checkpoints deleted because older ones carry higher step numbers.
     by_time = sorted(infos, key=lambda i: (i.created, i.step))
     keep = {i.path for i in by_time[-keep_last:]}
-    scored = sorted((i for i in infos if i.val_bpc is not None), key=lambda i: i.val_bpc)  # type: ignore[arg-type, return-value]
+    scored = sorted((i for i in infos if i.validated), key=lambda i: i.val_bpc)  # type: ignore[arg-type, return-value]
     keep |= {i.path for i in scored[: max(0, keep_best)]}
     removed = []
     for info in infos:

@@ -82,12 +82,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this much training time")
     r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many steps")
     r.add_argument("--batch-size", type=SIZE, default=None, help="tweets per batch (default 32)")
-    r.add_argument("--lr", type=LR, default=None, help="Adam learning rate (default 0.008)")
-    r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None, help="default cosine")
+    r.add_argument("--until-stopped", action="store_true",
+                   help="no budget: train as the app does until Ctrl-C or SIGTERM, then save and exit 0")
+    r.add_argument("--optimizer", choices=("schedulefree", "adam"), default=None,
+                   help="schedulefree (default: AdamW that needs no horizon) or adam")
+    r.add_argument("--lr", type=LR, default=None, help="learning rate (default 0.003)")
+    r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None,
+                   help="after warm-up: constant (default) or cosine over the budget (for --optimizer adam)")
     r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
     r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")
-    r.add_argument("--val-every", type=NONNEG_INT, default=None, help="validate every N steps (default 200, 0 = never)")
-    r.add_argument("--ckpt-every", type=NONNEG_INT, default=None, help="checkpoint every N steps (default 500, 0 = only at the end)")
+    r.add_argument("--val-every", type=NONNEG_INT, default=None,
+                   help="validate every N steps (default 200, 100 with --until-stopped; 0 = never)")
+    r.add_argument("--ckpt-every", type=NONNEG_INT, default=None,
+                   help="checkpoint every N steps (default 400, 200 with --until-stopped; 0 = only at the end)")
     r.add_argument("--sample-every", type=NONNEG_INT, default=None, help="print a sample every N steps (default 0 = never)")
     r.add_argument("--keep-last", type=NONNEG_INT, default=None, help="keep only the newest N checkpoints (default 0 = all)")
     r.add_argument("--keep-best", type=NONNEG_INT, default=None, help="with --keep-last, also keep the N best (default 1)")
@@ -112,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--prime", default="", help="text to start from")
     s.add_argument("--max-len", type=POS_INT, default=140, help="characters to generate at most (default 140)")
+    s.add_argument("--length", type=number(int, low=1, high=1024), default=None, metavar="N",
+                   help="target length in characters, prime included (default: drawn from the training corpus' lengths)")
     s.add_argument("--seed", type=SEED, default=None, help="seed for reproducible output")
     s.add_argument("--stream", action="store_true", help="print characters as they are generated")
     s.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
@@ -206,11 +215,11 @@ def _silence(fds: Sequence[int]) -> None:
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from core import checkpoints
     from core.data import load_corpus, split_texts
-    from core.events import CheckpointEvent, DoneEvent, EvalEvent, SampleEvent, StartEvent, StepEvent
+    from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, SampleEvent, StartEvent, StepEvent
     from core import runlock
     from core.model import ModelConfig
     from core.safety import check_memory, check_unknown, training_bytes
-    from core.trainer import TrainConfig, Trainer, new_model
+    from core.trainer import BUDGET_KEYS, TrainConfig, Trainer, new_model, open_ended_config
     from core.vocab import CharVocab
 
     resume = _load_ckpt(args.resume) if args.resume else None
@@ -226,21 +235,26 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             err.print(f"note: {unknown}", highlight=False)
 
     overrides = {
-        "batch_size": args.batch_size, "lr": args.lr, "lr_schedule": args.lr_schedule, "clip": args.clip,
+        "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "lr_schedule": args.lr_schedule, "clip": args.clip,
         "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
         "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
         "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
         "device": args.device, "threads": args.threads,
     }
-    base = dict(stored_ts.get("train_config", {}))
-    if resume and any(overrides[k] is not None for k in ("epochs", "minutes", "max_steps")):
-        base.update(epochs=None, minutes=None, max_steps=None)  # a new budget replaces the stored one
-    base.update({k: v for k, v in overrides.items() if v is not None})
-    if not any(base.get(k) for k in ("epochs", "minutes", "max_steps")):
-        base["epochs"] = 5
-    known = {f.name for f in fields(TrainConfig)}
+    budget_given = any(overrides[k] is not None for k in BUDGET_KEYS)
     try:
-        config = TrainConfig(**{k: v for k, v in base.items() if k in known})
+        if args.until_stopped:
+            if budget_given:
+                raise UserError("--until-stopped trains without a budget; leave out --epochs, --minutes and --max-steps")
+            config = open_ended_config(stored_ts.get("train_config"), overrides)  # the app's set-up, shared
+        else:
+            base = {**TrainConfig.from_stored(stored_ts.get("train_config") or {})}
+            if resume and budget_given:
+                base.update(epochs=None, minutes=None, max_steps=None)  # a new budget replaces the stored one
+            base.update({k: v for k, v in overrides.items() if v is not None})
+            if not any(base.get(k) for k in BUDGET_KEYS):
+                base["epochs"] = 5
+            config = TrainConfig(**base)
     except (ValueError, TypeError) as exc:
         raise UserError(str(exc)) from None
 
@@ -262,7 +276,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             raise UserError(str(exc)) from None
         check_memory(training_bytes(model_config, config.batch_size, longest), "training this model", memory_hint)
         try:
-            model = new_model(vocab, seed=config.seed, **model_kwargs)
+            model = new_model(vocab, seed=config.seed, max_length=filt.max_len, **model_kwargs)
         except ValueError as exc:
             raise UserError(str(exc)) from None
         if args.out:
@@ -320,6 +334,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
                 elif isinstance(event, CheckpointEvent):
                     if not show and not args.quiet:
                         err.print(f"step {event.step}: checkpoint {event.path}", highlight=False)
+                elif isinstance(event, GuardEvent):
+                    progress.console.print(f"step {event.step}: {event.message}", highlight=False, markup=False)
                 elif isinstance(event, DoneEvent):
                     done = event
     finally:
@@ -329,8 +345,16 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     assert done is not None
     if done.reason == "diverged":
         raise UserError(done.message)
+    if done.reason == "degraded":  # the guard gave up: the best checkpoint is the one to use
+        err.print(done.message, highlight=False)
+        print(done.best_checkpoint or done.last_checkpoint)
+        return 0
     if not args.quiet:
         err.print(f"{done.message}; last checkpoint: {done.last_checkpoint}", highlight=False)
+        if done.best_checkpoint is not None:
+            best = checkpoints.read_info(done.best_checkpoint)
+            err.print(f"best checkpoint: {done.best_checkpoint} (val {_fmt(best.val_bpc)} bits/char at step {best.step})",
+                      highlight=False)
     print(done.last_checkpoint)
     return 0
 
@@ -344,9 +368,16 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     try:
         device = resolve_device(args.device)
         cfg = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                           max_len=args.max_len, prime=args.prime, seed=args.seed)
+                           max_len=args.max_len, prime=args.prime, seed=args.seed, length=args.length)
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    if args.length is not None:
+        limit = ckpt.model_config.max_length
+        if not limit:
+            raise UserError(f"{ckpt.path}: this model was trained without length conditioning (tweetgen 0.1), "
+                            "so --length cannot steer it; retrain it, or leave out --length")
+        if args.length > limit:
+            raise UserError(f"--length {args.length} is longer than this model was trained for ({limit}); use {limit} or less")
     streams = 1 if args.stream else args.num
     check_memory(sampling_bytes(ckpt.model_config, streams, args.max_len), f"sampling {streams:,} texts of up to {args.max_len:,} characters",
                  "ask for fewer texts (-n) or a lower --max-len, or use --stream", device)

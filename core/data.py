@@ -457,15 +457,22 @@ def split_texts(texts: Sequence[str], val_fraction: float = 0.1, seed: int = 0) 
 
 @dataclass
 class Batch:
-    """Teacher-forcing pair. ``inputs``/``targets``/``mask`` are (B, T); ``n_chars`` counts real targets."""
+    """Teacher-forcing pair. ``inputs``/``targets``/``mask``/``remaining`` are (B, T); ``n_chars`` counts real targets.
+
+    ``remaining[b, t]`` is how many characters of text ``b`` are still to be written
+    after input position ``t`` (its length minus ``t``): the length-aware model's extra
+    input. It reaches 0 at the position whose target is ``<eos>``; padding holds 0.
+    """
 
     inputs: torch.Tensor
     targets: torch.Tensor
     mask: torch.Tensor
     n_chars: int
+    remaining: torch.Tensor
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.inputs.to(device), self.targets.to(device), self.mask.to(device), self.n_chars)
+        return Batch(self.inputs.to(device), self.targets.to(device), self.mask.to(device), self.n_chars,
+                     self.remaining.to(device))
 
 
 def make_batch(seqs: Sequence[Sequence[int]]) -> Batch:
@@ -476,7 +483,9 @@ def make_batch(seqs: Sequence[Sequence[int]]) -> Batch:
         padded[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
     inputs, targets = padded[:, :-1], padded[:, 1:]  # (B, T) each
     mask = targets != PAD_ID
-    return Batch(inputs, targets, mask, int(mask.sum()))
+    lengths = torch.as_tensor([len(s) - 2 for s in seqs], dtype=torch.long)  # (B,) characters without <bos>/<eos>
+    remaining = (lengths[:, None] - torch.arange(width)[None, :]).clamp_(min=0) * mask  # (B, T)
+    return Batch(inputs, targets, mask, int(mask.sum()), remaining)
 
 
 class BucketBatcher:

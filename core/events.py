@@ -27,10 +27,34 @@ class StepEvent:
 
 @dataclass(frozen=True)
 class EvalEvent:
+    """A validation. ``val_bpc`` is honest bits/char: for a length-aware model it includes
+    ``length_bpc``, the cost of the target length (-log2 of its corpus frequency, spread
+    over the characters), so it compares fairly with a model that is not told the length."""
+
     step: int
     val_bpc: float
     best_val_bpc: float
     train_bpc: float
+    best_step: int = -1  # the step of best_val_bpc
+    length_bpc: float = 0.0  # the share of val_bpc that pays for the length; val_bpc - length_bpc = given the length
+
+
+@dataclass(frozen=True)
+class GuardEvent:
+    """Validation got clearly and persistently worse than its best, and training responded.
+
+    ``action``: "rollback" (best weights restored, learning rate lowered to ``lr``) or
+    "stop" (the run ends next with DoneEvent reason "degraded").
+    """
+
+    step: int
+    val_bpc: float
+    best_val_bpc: float
+    best_step: int
+    action: str
+    lr: float
+    best_checkpoint: Path | None
+    message: str
 
 
 @dataclass(frozen=True)
@@ -70,12 +94,16 @@ class StartEvent:
 
 @dataclass(frozen=True)
 class DoneEvent:
-    """Last event of a run. ``reason``: "finished" | "time" | "stopped" | "diverged" | "error"."""
+    """Last event of a run. ``reason``: "finished" | "time" | "stopped" | "diverged" | "degraded" | "error".
+
+    ``best_checkpoint``: the run's checkpoint with the best validation score, when known.
+    """
 
     step: int
     reason: str
     message: str
     last_checkpoint: Path | None
+    best_checkpoint: Path | None = None
 
 
-TrainEvent = StartEvent | StepEvent | EvalEvent | CheckpointEvent | SampleEvent | PauseEvent | DoneEvent
+TrainEvent = StartEvent | StepEvent | EvalEvent | GuardEvent | CheckpointEvent | SampleEvent | PauseEvent | DoneEvent

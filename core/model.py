@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+MAX_LENGTH_TABLE = 1024  # the longest target length a model can be told; longer ones are clamped
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -22,6 +24,9 @@ class ModelConfig:
     hidden_size: int = 256
     num_layers: int = 1
     dropout: float = 0.0
+    # Length conditioning: the longest text the model was trained for (the corpus filter's
+    # limit, capped at MAX_LENGTH_TABLE); 0 = none, as in checkpoints written before it.
+    max_length: int = 0
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
@@ -29,6 +34,8 @@ class ModelConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if not 0 <= int(self.max_length) <= MAX_LENGTH_TABLE:
+            raise ValueError(f"max_length must be in [0, {MAX_LENGTH_TABLE}], got {self.max_length}")
 
     def to_dict(self) -> dict[str, int | float]:
         return asdict(self)
@@ -40,10 +47,27 @@ class ModelConfig:
 
 
 class CharGRU(nn.Module):
+    """Embedding -> GRU -> linear decoder, optionally told how many characters remain.
+
+    Length conditioning (``config.max_length > 0``): a GRU cannot count how much it has
+    written, so a plain model ends tweets too early and too late. A person writing a
+    tweet knows how long it will be; here every input position also gets an embedding
+    of the characters *remaining* (target length minus characters so far, clamped to
+    ``[0, max_length]``), added to the character embedding. In training the target is
+    the tweet's true length; in sampling it is drawn from ``length_prior`` (the training
+    corpus's length counts, a buffer saved with the weights) or chosen by the user. The
+    price of knowing the length is reported separately (:meth:`length_cost_bits`), so
+    bits/char stay comparable with an unconditioned model.
+    """
+
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
+        if config.max_length:
+            self.length_embed = nn.Embedding(config.max_length + 1, config.embed_dim)
+            # length_prior[L]: how many training texts have L characters (L = 0 unused).
+            self.register_buffer("length_prior", torch.zeros(config.max_length + 1))
         self.gru = nn.GRU(
             config.embed_dim,
             config.hidden_size,
@@ -73,19 +97,71 @@ class CharGRU(nn.Module):
             shapes[f"gru.bias_hh_l{layer}"] = (3 * c.hidden_size,)
         shapes["decoder.weight"] = (c.vocab_size, c.hidden_size)
         shapes["decoder.bias"] = (c.vocab_size,)
+        if c.max_length:
+            shapes["length_embed.weight"] = (c.max_length + 1, c.embed_dim)
+            shapes["length_prior"] = (c.max_length + 1,)
         return shapes
 
-    def forward(self, ids: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids (B, T) -> logits (B, T, V), hidden (L, B, H)."""
+    @property
+    def length_aware(self) -> bool:
+        return bool(self.config.max_length)
+
+    def forward(
+        self, ids: torch.Tensor, hidden: torch.Tensor | None = None, remaining: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (B, T), remaining (B, T) characters left to write -> logits (B, T, V), hidden (L, B, H).
+
+        ``remaining`` is required by a length-aware model and ignored by one without.
+        """
         x = self.embed(ids)  # (B, T, E)
+        if self.config.max_length:
+            if remaining is None:
+                raise ValueError("this model is length-aware: pass the remaining characters at every position")
+            x = x + self.length_embed(remaining.clamp(0, self.config.max_length))  # (B, T, E)
         out, hidden = self.gru(x, hidden)  # (B, T, H), (L, B, H)
         return self.decoder(self.drop(out)), hidden  # (B, T, V)
 
     @torch.no_grad()
-    def step(self, ids: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """One character per stream: ids (B,) -> logits (B, V), hidden (L, B, H)."""
-        logits, hidden = self.forward(ids[:, None], hidden)  # (B, 1, V)
+    def step(
+        self, ids: torch.Tensor, hidden: torch.Tensor | None = None, remaining: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One character per stream: ids (B,), remaining (B,) -> logits (B, V), hidden (L, B, H)."""
+        logits, hidden = self.forward(ids[:, None], hidden, None if remaining is None else remaining[:, None])  # (B, 1, V)
         return logits[:, 0], hidden
+
+    def set_length_prior(self, lengths: list[int] | tuple[int, ...]) -> None:
+        """Count the training texts' lengths (characters, ``<eos>`` excluded) into ``length_prior``."""
+        if not self.config.max_length:
+            return
+        counts = torch.bincount(torch.as_tensor(list(lengths), dtype=torch.long).clamp(0, self.config.max_length),
+                                minlength=self.config.max_length + 1)
+        self.length_prior.copy_(counts.to(self.length_prior.dtype))
+
+    def length_probs(self, at_least: int = 1, smooth: bool = False) -> torch.Tensor:
+        """(max_length + 1,) probabilities of each target length >= ``at_least``, from the prior.
+
+        Sampling draws from the corpus counts as they are. ``smooth`` adds half a count to
+        every length 1..max_length, so a length never seen in training still has a
+        (small) probability and a finite cost; it is also the fallback when no counted
+        length is long enough.
+        """
+        counts = self.length_prior.detach().float().cpu().clamp(min=0)
+        prior = counts.clone()
+        prior[: max(1, at_least)] = 0.0
+        if smooth or float(prior.sum()) <= 0:
+            prior = counts + 0.5
+            prior[: max(1, at_least)] = 0.0
+        if float(prior.sum()) <= 0:  # at_least beyond max_length: the longest length is all there is
+            prior[-1] = 1.0
+        return prior / prior.sum()
+
+    def length_cost_bits(self, lengths: list[int]) -> float:
+        """-log2 of each length's corpus probability, summed: what knowing the lengths is worth."""
+        if not self.config.max_length:
+            return 0.0
+        probs = self.length_probs(1, smooth=True)
+        idx = torch.as_tensor(lengths, dtype=torch.long).clamp(1, self.config.max_length)
+        return float(-torch.log2(probs[idx]).sum())
 
     def stepper(self) -> GRUStepper:
         """A fast single-step function over a snapshot of the current weights (see :class:`GRUStepper`)."""
@@ -130,16 +206,25 @@ class GRUStepper:
                 self.layers.append((w_ih.t().contiguous(), b_ih.clone(), w_hh.t().contiguous(), b_hh.clone()))
             w_ih_t, b_ih = self.layers[0][0], self.layers[0][1]
             self.input_table = torch.addmm(b_ih, model.embed.weight.detach(), w_ih_t)  # (V, 3H)
+            self.max_length = c.max_length
+            # x @ W_ih is linear, so (char + length embedding) projects as the sum of two table rows.
+            self.length_table = model.length_embed.weight.detach() @ w_ih_t if c.max_length else None  # (R, 3H)
             self.dec_w_t = model.decoder.weight.detach().t().contiguous()  # (H, V)
             self.dec_b = model.decoder.bias.detach().clone()  # (V,)
 
-    def __call__(self, ids: torch.Tensor, hidden: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """ids (B,) -> logits (B, V), hidden (L, B, H); same contract as :meth:`CharGRU.step`."""
+    def __call__(
+        self, ids: torch.Tensor, hidden: torch.Tensor | None = None, remaining: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """ids (B,), remaining (B,) -> logits (B, V), hidden (L, B, H); same contract as :meth:`CharGRU.step`."""
         hid = self.hidden_size
         if hidden is None:
             hidden = self.input_table.new_zeros(self.num_layers, ids.shape[0], hid)
         with torch.no_grad():
             x = self.input_table.index_select(0, ids)  # (B, 3H): embedding and input projection at once
+            if self.length_table is not None:
+                if remaining is None:
+                    raise ValueError("this model is length-aware: pass the remaining characters")
+                x = x + self.length_table.index_select(0, remaining.clamp(0, self.max_length))  # (B, 3H)
             new = []
             for k, (w_ih_t, b_ih, w_hh_t, b_hh) in enumerate(self.layers):
                 gi = x if k == 0 else torch.addmm(b_ih, x, w_ih_t)  # (B, 3H)

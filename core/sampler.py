@@ -31,6 +31,7 @@ class SampleConfig:
     max_len: int = 140  # characters generated after the prime
     prime: str = ""
     seed: int | None = None
+    length: int | None = None  # target length, prime included (length-aware models); None = drawn from the corpus's lengths
 
     def __post_init__(self) -> None:
         if not (self.temperature >= 0 and math.isfinite(self.temperature)):
@@ -41,6 +42,8 @@ class SampleConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.max_len < 1:
             raise ValueError(f"max_len must be at least 1, got {self.max_len}")
+        if self.length is not None and self.length < 1:
+            raise ValueError(f"length must be at least 1, got {self.length}")
 
 
 class SampledChar(NamedTuple):
@@ -130,12 +133,41 @@ def _generator(seed: int | None, device: torch.device) -> torch.Generator:
     return gen
 
 
-def _prime(model: CharGRU, vocab: CharVocab, prime: str, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Feed ``<bos>`` + prime; returns the next-char logits (n, V) and hidden (L, n, H)."""
+def target_lengths(model: CharGRU, cfg: SampleConfig, n: int, gen: torch.Generator) -> torch.Tensor | None:
+    """(n,) target lengths for a length-aware model, else None.
+
+    ``cfg.length`` when given (raised to the prime's length if shorter), else drawn from
+    the model's corpus length counts, among lengths at least as long as the prime (at
+    temperature 0, the most common of them).
+    """
+    if not model.length_aware:
+        return None
+    device = next(model.parameters()).device
+    floor = max(1, len(cfg.prime))
+    if cfg.length is not None:
+        return torch.full((n,), max(cfg.length, floor), dtype=torch.long, device=device)
+    weights = model.length_probs(floor).tolist()
+    if cfg.temperature == 0:  # greedy stays deterministic: the most common length
+        return torch.full((n,), max(range(len(weights)), key=weights.__getitem__), dtype=torch.long, device=device)
+    draws = torch.rand(n, generator=gen, device=gen.device).tolist()
+    return torch.tensor([inverse_cdf(weights, u) for u in draws], dtype=torch.long, device=device)
+
+
+def _prime(
+    model: CharGRU, vocab: CharVocab, prime: str, n: int, lengths: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Feed ``<bos>`` + prime; returns the next-char logits (n, V) and hidden (L, n, H).
+
+    ``lengths`` (n,): the target lengths of a length-aware model; input position t
+    (``<bos>`` is 0) then carries ``length - t`` characters remaining.
+    """
     device = next(model.parameters()).device
     ids = torch.tensor(vocab.encode(prime, eos=False), device=device).expand(n, -1)  # (n, 1 + len(prime))
+    remaining = None
+    if lengths is not None:
+        remaining = lengths[:, None] - torch.arange(ids.shape[1], device=device)[None, :]  # (n, 1 + len(prime))
     with torch.no_grad():
-        logits, hidden = model(ids)  # (n, T, V)
+        logits, hidden = model(ids, None, remaining)  # (n, T, V)
     return logits[:, -1], hidden
 
 
@@ -148,12 +180,14 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
     device = next(model.parameters()).device
     gen = _generator(cfg.seed, device)
     with torch.inference_mode():
-        logits, hidden = _prime(model, vocab, cfg.prime, 1)
+        lengths = target_lengths(model, cfg, 1, gen)  # (1,) or None
+        logits, hidden = _prime(model, vocab, cfg.prime, 1, lengths)
         step = model.stepper()  # one fast GRU step per character (same function as model.step)
         plain = cfg.top_k == 0 and cfg.top_p >= 1.0
         banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)  # (V,)
         banned[list(NEVER_SAMPLED)] = True
         fed = torch.zeros(1, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
+        left = None if lengths is None else lengths - len(cfg.prime)  # (1,): remaining before the next character
         for _ in range(cfg.max_len):
             token = _next_plain(logits[0], banned, cfg.temperature, gen) if plain else None
             if token is None:
@@ -162,7 +196,9 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
                 return
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
             yield SampledChar(vocab.token(token), prob)
-            logits, hidden = step(fed.fill_(token), hidden)
+            if left is not None:
+                left = left - 1
+            logits, hidden = step(fed.fill_(token), hidden, left)
 
 
 def sample(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> str:
@@ -180,7 +216,8 @@ def sample_batch(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig = S
     out = torch.full((n, cfg.max_len), PAD_ID, dtype=torch.long, device=device)  # (n, max_len)
     done = torch.zeros(n, dtype=torch.bool, device=device)
     with torch.inference_mode():
-        logits, hidden = _prime(model, vocab, cfg.prime, n)
+        lengths = target_lengths(model, cfg, n, gen)  # (n,) or None
+        logits, hidden = _prime(model, vocab, cfg.prime, n, lengths)
         step = model.stepper()
         for t in range(cfg.max_len):
             idx = _choose(next_token_logprobs(logits, cfg), cfg, gen)  # (n,)
@@ -189,7 +226,8 @@ def sample_batch(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig = S
             done |= idx == EOS_ID
             if bool(done.all()):
                 break
-            logits, hidden = step(idx, hidden)
+            left = None if lengths is None else lengths - len(cfg.prime) - (t + 1)  # (n,)
+            logits, hidden = step(idx, hidden, left)
     return [cfg.prime + vocab.decode(row.tolist()) for row in out.cpu()]
 
 

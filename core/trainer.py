@@ -12,12 +12,13 @@ state, so N steps in one go and N/2 + resume + N/2 give the same weights.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +31,14 @@ from core.events import (
     CheckpointEvent,
     DoneEvent,
     EvalEvent,
+    GuardEvent,
     PauseEvent,
     SampleEvent,
     StartEvent,
     StepEvent,
     TrainEvent,
 )
-from core.model import CharGRU, ModelConfig
+from core.model import MAX_LENGTH_TABLE, CharGRU, ModelConfig
 from core.sampler import SampleConfig, sample
 from core.vocab import PAD_ID, CharVocab
 
@@ -45,11 +47,19 @@ LN2 = math.log(2.0)
 
 @dataclass
 class TrainConfig:
-    """How to train. The defaults are the tuned ones (see bench/RESULTS.md)."""
+    """How to train. The defaults are the tuned ones (see bench/RESULTS.md).
+
+    The default optimizer is schedule-free AdamW: it needs no horizon, so a run with a
+    budget and an open-ended one (the app, ``--until-stopped``) follow the same schedule
+    (warm-up, then a constant rate; the weights used for validation, sampling and
+    checkpoints are the optimizer's running average). ``optimizer="adam"`` with the
+    cosine schedule is the classic recipe for a known budget.
+    """
 
     batch_size: int = 32
-    lr: float = 8e-3  # best of 120 s sweeps on the dev corpus (bench/RESULTS.md)
-    lr_schedule: str = "cosine"  # "cosine" (to min_lr_ratio * lr) or "constant"; linear warm-up first
+    optimizer: str = "schedulefree"  # "schedulefree" (AdamW, horizon-free) or "adam"
+    lr: float = 3e-3  # chosen across horizons, bench/RESULTS.md (issue 8)
+    lr_schedule: str = "constant"  # after linear warm-up: "constant", or "cosine" to min_lr_ratio * lr over the budget
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1
     clip: float = 1.0
@@ -59,7 +69,7 @@ class TrainConfig:
     minutes: float | None = None
     val_every: int = 200
     val_limit: int = 2000  # tweets used for periodic validation (all of them for `tweetgen eval`)
-    ckpt_every: int = 500
+    ckpt_every: int = 400  # a multiple of val_every, so each checkpoint carries its own score
     sample_every: int = 0
     keep_last: int = 0  # 0 keeps every checkpoint
     keep_best: int = 1
@@ -68,14 +78,25 @@ class TrainConfig:
     threads: int | None = None
     log_interval_s: float = 0.1
     divergence_factor: float = 4.0  # stop when loss exceeds this times the starting loss
+    # The degradation guard: when validation is more than guard_margin bits/char above its
+    # best for guard_patience evaluations in a row, restore the best weights and multiply
+    # the rate by guard_lr_factor; after guard_max_rollbacks of those, stop (reason "degraded").
+    guard_margin: float = 0.05
+    guard_patience: int = 2
+    guard_lr_factor: float = 0.5
+    guard_max_rollbacks: int = 3
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.optimizer not in ("schedulefree", "adam"):
+            raise ValueError(f"optimizer must be 'schedulefree' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "constant"):
             raise ValueError(f"lr schedule must be 'cosine' or 'constant', got {self.lr_schedule!r}")
+        if not (self.guard_margin > 0 and 0 < self.guard_lr_factor < 1 and self.guard_patience >= 1 and self.guard_max_rollbacks >= 0):
+            raise ValueError("guard settings: margin > 0, 0 < lr factor < 1, patience >= 1, max rollbacks >= 0")
         for name in ("epochs", "max_steps"):
             value = getattr(self, name)
             if value is not None and value < 1:
@@ -90,6 +111,41 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_stored(cls, stored: dict[str, Any]) -> dict[str, Any]:
+        """The settings of a checkpoint's ``train_config`` that this version knows, as keyword arguments.
+
+        Checkpoints written before the optimizer was a setting trained with Adam and cosine.
+        """
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in dict(stored).items() if k in known}
+        if stored and "optimizer" not in stored:
+            values["optimizer"] = "adam"
+        return values
+
+
+# Open-ended training (the app, ``tweetgen train --until-stopped``): a chart point about every
+# 10 s and a checkpoint about every 20 s on a laptop CPU. Stored and given settings win.
+OPEN_ENDED_DEFAULTS: dict[str, Any] = {"val_every": 100, "ckpt_every": 200}
+BUDGET_KEYS = ("epochs", "max_steps", "minutes")
+
+
+def open_ended_config(stored: dict[str, Any] | None, overrides: dict[str, Any]) -> TrainConfig:
+    """The one set-up of training without a budget, shared by the app and ``--until-stopped``.
+
+    ``OPEN_ENDED_DEFAULTS``, then a resumed checkpoint's settings, then ``overrides``
+    (``None`` values ignored); no budget. The schedule is :meth:`Trainer.lr_at`'s for a
+    run without an end: warm-up, then constant, which schedule-free AdamW needs.
+    """
+    settings = {**OPEN_ENDED_DEFAULTS, **TrainConfig.from_stored(stored or {})}
+    settings.update({k: v for k, v in overrides.items() if v is not None})
+    settings.update(epochs=None, max_steps=None, minutes=None)
+    known = {f.name for f in fields(TrainConfig)}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
+    return TrainConfig(**settings)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -125,7 +181,11 @@ def masked_loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.
 
 @torch.no_grad()
 def evaluate_bpc(model: CharGRU, encoded: Sequence[Sequence[int]], batch_size: int = 256, device: torch.device | None = None) -> float:
-    """Bits per character over ``encoded`` (padding excluded, ``<eos>`` included)."""
+    """Bits per character over ``encoded`` (padding excluded, ``<eos>`` included).
+
+    A length-aware model is told each text's true length: this is bits/char *given the
+    length*; add :func:`length_cost_bpc` for the honest figure.
+    """
     if not encoded:
         return float("nan")
     device = device or next(model.parameters()).device
@@ -135,12 +195,25 @@ def evaluate_bpc(model: CharGRU, encoded: Sequence[Sequence[int]], batch_size: i
     nats, chars = 0.0, 0
     for rows in sorted(batcher.epoch_order(0)):
         batch = make_batch([encoded[i] for i in rows]).to(device)
-        logits, _ = model(batch.inputs)
+        logits, _ = model(batch.inputs, None, batch.remaining)
         loss, n = masked_loss_sum(logits, batch.targets)
         nats += float(loss)
         chars += n
     model.train(was_training)
     return nats / chars / LN2
+
+
+def length_cost_bpc(model: CharGRU, encoded: Sequence[Sequence[int]]) -> float:
+    """What being told the lengths is worth, in bits per character of ``encoded``.
+
+    Each text's length costs -log2 of its frequency in the training corpus; the sum is
+    spread over the same characters as :func:`evaluate_bpc` counts (``<eos>`` included).
+    0 for a model that is not length-aware.
+    """
+    if not encoded or not model.length_aware:
+        return 0.0
+    chars = sum(len(s) - 1 for s in encoded)
+    return model.length_cost_bits([len(s) - 2 for s in encoded]) / chars
 
 
 def fingerprint(texts: Sequence[str]) -> str:
@@ -158,6 +231,11 @@ class _Progress:
     batch_in_epoch: int = 0
     elapsed: float = 0.0
     best_val: float = float("inf")
+    best_step: int = -1
+    val_step: int = -1  # the step last_val was measured at
+    lr_scale: float = 1.0  # lowered by the degradation guard; saved, so a resumed run keeps it
+    rollbacks: int = 0
+    worse_evals: int = 0  # evaluations in a row clearly worse than the best
     last_val: float | None = None
     last_loss: float | None = None
     history: list[list[float]] = field(default_factory=list)  # [step, train_bpc, val_bpc or nan]
@@ -190,7 +268,14 @@ class Trainer:
         self.train_ids = encode_all(train_texts, vocab)
         self.val_ids = encode_all(val_texts[: config.val_limit], vocab) if config.val_limit else encode_all(val_texts, vocab)
         self.batcher = BucketBatcher(self.train_ids, config.batch_size, seed=config.seed)
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        self.optimizer = make_optimizer(self.model, config)
+        if resume_from is None and self.model.length_aware and float(self.model.length_prior.sum()) == 0:
+            self.model.set_length_prior([len(ids) - 2 for ids in self.train_ids])
+        self.val_length_bpc = length_cost_bpc(self.model, self.val_ids)  # constant: the prior is fixed at the start
+        self._shadow: CharGRU | None = None  # the averaged model (averaged_model)
+        self._shadow_map: dict[int, torch.Tensor] | None = None
+        # (averaged weights, optimizer state, training weights) at the best validation, for the guard's rollback
+        self._best_snapshot: tuple[dict[str, Any], dict[str, Any], Any] | None = None
         self.extra_state = dict(extra_state or {})
         self.extra_state.setdefault("data_fingerprint", fingerprint(train_texts))
         self.progress = _Progress()
@@ -236,21 +321,102 @@ class Trainer:
         return min(candidates) if candidates else None
 
     def lr_at(self, step: int, elapsed: float) -> float:
+        """The schedule: linear warm-up, then constant or cosine; times the guard's ``lr_scale``.
+
+        Open-ended runs (no budget: the app, ``--until-stopped``) and budgeted ones share
+        this function; without a budget, cosine has no end to aim at and stays constant.
+        """
         c = self.config
+        peak = c.lr * self.progress.lr_scale
         if c.warmup_steps and step < c.warmup_steps:
-            return c.lr * (step + 1) / c.warmup_steps
+            return peak * (step + 1) / c.warmup_steps
         if c.lr_schedule == "constant":
-            return c.lr
+            return peak
         total = self.total_steps
         if total:
             frac = (step - c.warmup_steps) / max(1, total - c.warmup_steps)
         elif c.minutes:
             frac = elapsed / (c.minutes * 60.0)
         else:
-            return c.lr
+            return peak
         frac = min(max(frac, 0.0), 1.0)
-        floor = c.lr * c.min_lr_ratio
-        return floor + (c.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * frac))
+        floor = peak * c.min_lr_ratio
+        return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+    @torch.no_grad()
+    def averaged_model(self) -> CharGRU:
+        """The model that validation, samples and checkpoints use, in eval mode.
+
+        Schedule-free AdamW takes its gradient steps at one point (y, the training
+        model's parameters) and keeps a running average x, which is the model meant to
+        be used: x = y + (1 - 1/beta1)(z - y), the formula of ``optimizer.eval()``. It is
+        computed into a copy, so validating or saving never touches the training
+        weights (``eval()``/``train()`` in place would round them, and a resumed run
+        would then differ from an uninterrupted one). For Adam it is a plain copy.
+        """
+        if self._shadow is None:
+            self._shadow = copy.deepcopy(self.model)
+        shadow = self._shadow
+        sf = self.config.optimizer == "schedulefree"
+        for group in self.optimizer.param_groups if sf else ():
+            weight = 1 - 1 / group["betas"][0]
+            for p in group["params"]:
+                self._shadow_param[id(p)].copy_(p)
+                z = self.optimizer.state.get(p, {}).get("z")
+                if z is not None:
+                    self._shadow_param[id(p)].lerp_(z.to(p.device), weight)
+        if not sf:
+            for src, dst in zip(self.model.parameters(), shadow.parameters()):
+                dst.copy_(src)
+        for src, dst in zip(self.model.buffers(), shadow.buffers()):
+            dst.copy_(src)
+        return shadow.eval()
+
+    @property
+    def _shadow_param(self) -> dict[int, torch.Tensor]:
+        """Training parameter id -> the averaged model's tensor for it."""
+        if self._shadow_map is None:
+            assert self._shadow is not None
+            self._shadow_map = {id(p): q.data for p, q in zip(self.model.parameters(), self._shadow.parameters())}
+        return self._shadow_map
+
+    def _training_state(self) -> dict[str, torch.Tensor] | None:
+        """Schedule-free: the training point y, saved next to the averaged weights so a resume is exact."""
+        if self.config.optimizer != "schedulefree":
+            return None
+        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+
+    def _load_training_point(self, weights: dict[str, torch.Tensor], optimizer_state: dict[str, Any] | None,
+                             train_weights: Any) -> str | None:
+        """Restore weights and optimizer state (from a checkpoint or the best snapshot); a note if the optimizer did not fit.
+
+        ``weights`` are the averaged ones a checkpoint holds; ``train_weights`` the
+        schedule-free training point saved beside them. Without it (older files), y is
+        rebuilt from x and z by ``optimizer.train()``'s formula.
+        """
+        self.model.load_state_dict(weights)
+        note = None
+        if optimizer_state:
+            try:
+                self.optimizer.load_state_dict(copy.deepcopy(optimizer_state))
+            except (ValueError, KeyError, RuntimeError, TypeError, IndexError):
+                note = f"optimizer state did not fit; starting {self.config.optimizer} afresh"
+        if self.config.optimizer == "schedulefree":
+            for group in self.optimizer.param_groups:
+                group["train_mode"] = True  # this trainer never switches modes: the averaged copy is separate
+            if isinstance(train_weights, dict) and set(train_weights) == set(weights):
+                try:
+                    self.model.load_state_dict(train_weights)
+                    return note
+                except RuntimeError:
+                    pass
+            with torch.no_grad():
+                for group in self.optimizer.param_groups:
+                    for p in group["params"]:
+                        z = self.optimizer.state.get(p, {}).get("z")
+                        if z is not None:
+                            p.lerp_(z.to(p.device), 1 - group["betas"][0])
+        return note
 
     # ------------------------------------------------------------ state
 
@@ -263,7 +429,11 @@ class Trainer:
             "batch_in_epoch": p.batch_in_epoch,
             "elapsed": p.elapsed,
             "best_val": p.best_val if math.isfinite(p.best_val) else None,
+            "best_step": p.best_step,
+            "lr_scale": p.lr_scale,
+            "rollbacks": p.rollbacks,
             "rng_state": torch.get_rng_state(),
+            "train_weights": self._training_state(),
             "train_config": self.config.to_dict(),
         }
         state.update(self.extra_state)
@@ -275,18 +445,18 @@ class Trainer:
             "train_loss": p.last_loss,
             "train_bpc": p.last_loss / LN2 if p.last_loss is not None else None,
             "val_bpc": p.last_val,
+            "val_step": p.val_step,  # val_bpc measures this checkpoint's own weights only when val_step == step
             "best_val_bpc": p.best_val if math.isfinite(p.best_val) else None,
+            "best_step": p.best_step,
+            "val_length_bpc": self.val_length_bpc,
             "history": p.history[-2000:],
         }
 
     def _restore(self, ckpt: checkpoints.Checkpoint) -> None:
-        self.model.load_state_dict(ckpt.model_state)
-        if ckpt.optimizer_state:
-            try:
-                self.optimizer.load_state_dict(ckpt.optimizer_state)
-            except (ValueError, KeyError, RuntimeError, TypeError, IndexError):
-                self.notes.append("optimizer state did not fit; starting Adam afresh")
         ts = ckpt.train_state
+        note = self._load_training_point(ckpt.model_state, ckpt.optimizer_state, ts.get("train_weights"))
+        if note:
+            self.notes.append(note)
         p = self.progress
         p.step = int(ts.get("step", 0))
         p.epoch = int(ts.get("epoch", 0))
@@ -294,6 +464,11 @@ class Trainer:
         p.elapsed = float(ts.get("elapsed", 0.0))
         best = ts.get("best_val")
         p.best_val = float(best) if best is not None else float("inf")
+        p.best_step = _count(ts.get("best_step"), -1)
+        p.rollbacks = _count(ts.get("rollbacks"), 0)
+        scale = ts.get("lr_scale", 1.0)
+        p.lr_scale = float(scale) if isinstance(scale, (int, float)) and 0 < scale <= 1 else 1.0
+        p.val_step = _count(ckpt.metrics.get("val_step"), -1)
         p.last_val = ckpt.metrics.get("val_bpc")
         p.last_loss = ckpt.metrics.get("train_loss")
         p.history = [list(h) for h in ckpt.metrics.get("history", [])]
@@ -312,7 +487,7 @@ class Trainer:
         path = self.run_dir / checkpoints.checkpoint_name(self.progress.step)
         tags = [reason]
         checkpoints.save_checkpoint(
-            path, model=self.model, vocab=self.vocab, optimizer=self.optimizer,
+            path, model=self.averaged_model(), vocab=self.vocab, optimizer=self.optimizer,
             train_state=self.state(), metrics=self.metrics(), tags=tags,
         )
         self.last_checkpoint = path
@@ -331,16 +506,63 @@ class Trainer:
             return "time"
         return None
 
-    def _validate(self) -> EvalEvent | None:
+    def _validate(self) -> Iterator[TrainEvent]:
+        """Validate (honest bits/char: length cost included), then let the guard respond."""
         if not self.val_ids:
-            return None
-        p = self.progress
-        val = evaluate_bpc(self.model, self.val_ids, device=self.device)
-        p.last_val = val
-        p.best_val = min(p.best_val, val)
+            return
+        c, p = self.config, self.progress
+        val = evaluate_bpc(self.averaged_model(), self.val_ids, device=self.device) + self.val_length_bpc
+        if val < p.best_val:
+            p.best_val, p.best_step, p.worse_evals = val, p.step, 0
+            self._best_snapshot = ({k: v.detach().clone() for k, v in self.averaged_model().state_dict().items()},
+                                   copy.deepcopy(self.optimizer.state_dict()), self._training_state())
+        elif val > p.best_val + c.guard_margin:
+            p.worse_evals += 1
+        else:
+            p.worse_evals = 0
+        p.last_val, p.val_step = val, p.step
         train_bpc = (p.last_loss or float("nan")) / LN2
         p.history.append([float(p.step), train_bpc, val])
-        return EvalEvent(p.step, val, p.best_val, train_bpc)
+        yield EvalEvent(p.step, val, p.best_val, train_bpc, p.best_step, self.val_length_bpc)
+        if p.worse_evals >= c.guard_patience:
+            yield self._respond_to_degradation(val)
+
+    def _respond_to_degradation(self, val: float) -> GuardEvent:
+        """Validation stayed clearly worse than its best: roll back and slow down, or give up.
+
+        Rolling back restores the weights and optimizer state of the best validation
+        (kept in memory, or read from the run's best checkpoint after a resume), so the
+        steps that made things worse are undone, and the rate is lowered so they are not
+        simply made again. After ``guard_max_rollbacks`` rollbacks the run stops.
+        """
+        c, p = self.config, self.progress
+        p.worse_evals = 0
+        best_info = checkpoints.best_checkpoint(self.run_dir)
+        best_path = best_info.path if best_info else None
+        where = f"best {p.best_val:.3f} bits/char at step {p.best_step}"
+        if p.rollbacks >= c.guard_max_rollbacks:
+            self._degraded = (
+                f"validation stayed worse than its best ({val:.3f} vs {where}) after {p.rollbacks} rollbacks; "
+                f"stopped. Best checkpoint: {best_path or 'none written'}"
+            )
+            return GuardEvent(p.step, val, p.best_val, p.best_step, "stop", self.lr_at(p.step, p.elapsed), best_path, self._degraded)
+        snapshot = self._best_snapshot
+        if snapshot is None and best_info is not None:
+            try:
+                ckpt = checkpoints.load_checkpoint(best_info.path)
+                snapshot = (ckpt.model_state, ckpt.optimizer_state, ckpt.train_state.get("train_weights"))
+            except checkpoints.CheckpointError:
+                snapshot = None
+        restored = ""
+        if snapshot is not None:
+            self._load_training_point(*snapshot)
+            p.last_val, p.val_step = p.best_val, p.step
+            restored = f"restored the weights of step {p.best_step}, "
+        p.rollbacks += 1
+        p.lr_scale *= c.guard_lr_factor
+        lr = self.lr_at(p.step, p.elapsed)
+        message = f"validation {val:.3f} bits/char stayed worse than the {where}: {restored}learning rate lowered to {lr:.2g}"
+        return GuardEvent(p.step, val, p.best_val, p.best_step, "rollback", lr, best_path, message)
 
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in self.model.parameters())
@@ -349,7 +571,7 @@ class Trainer:
         """One optimizer step; returns (mean nats/char, real chars, ok). Not ok = non-finite loss or gradient."""
         model, opt = self.model, self.optimizer
         batch = batch.to(self.device)
-        logits, _ = model(batch.inputs)  # (B, T, V)
+        logits, _ = model(batch.inputs, None, batch.remaining)  # (B, T, V)
         loss_sum, n_chars = masked_loss_sum(logits, batch.targets)
         loss = loss_sum / n_chars
         opt.zero_grad(set_to_none=True)
@@ -368,13 +590,14 @@ class Trainer:
         if removed:
             self.notes.append(f"removed {removed} temp file(s) of interrupted writes")
         self.model.train()
+        if c.optimizer == "schedulefree":
+            self.optimizer.train()  # train mode for good: the averaged model is a separate copy (averaged_model)
+        self._degraded: str | None = None
         yield StartEvent(p.step, self.run_dir, str(self.device), len(self.train_ids), len(self.val_ids),
                          self.model.num_parameters(), self.total_steps, self.resumed_from)
         if c.val_every and p.last_val is None and self.val_ids:
-            event = self._validate()
-            if event:
-                yield event
-        window_loss, window_chars, window_steps = 0.0, 0, 0
+            yield from self._validate()
+        window_loss, window_chars = 0.0, 0
         self._clock_base, self._clock_start = p.elapsed, time.perf_counter()
         window_start = time.perf_counter()
         last_report = 0.0
@@ -388,7 +611,7 @@ class Trainer:
                 if self._pause.is_set():
                     yield from self._wait_while_paused()
                     window_start = time.perf_counter()
-                    window_loss, window_chars, window_steps = 0.0, 0, 0
+                    window_loss, window_chars = 0.0, 0
                     continue
                 lr = self.lr_at(p.step, p.elapsed)
                 for group in self.optimizer.param_groups:
@@ -413,7 +636,6 @@ class Trainer:
                 p.last_loss = loss if p.last_loss is None else 0.9 * p.last_loss + 0.1 * loss
                 window_loss += loss * n_chars
                 window_chars += n_chars
-                window_steps += 1
                 now = time.perf_counter()
                 if now - last_report >= c.log_interval_s or p.step == 1:
                     span = max(now - window_start, 1e-9)
@@ -421,16 +643,16 @@ class Trainer:
                     progress, eta = self._progress_eta(total)
                     yield StepEvent(p.step, p.epoch, window_loss / window_chars, lr, window_chars / span,
                                     p.elapsed, progress, eta, total)
-                    window_loss, window_chars, window_steps = 0.0, 0, 0
+                    window_loss, window_chars = 0.0, 0
                     window_start, last_report = now, now
                 if c.val_every and p.step % c.val_every == 0:
-                    event = self._validate()
-                    if event:
-                        yield event
+                    yield from self._validate()
                     window_start = time.perf_counter()
+                    if self._degraded:
+                        reason = "degraded"
+                        break
                 if c.sample_every and p.step % c.sample_every == 0:
-                    text = sample(self.model, self.vocab, SampleConfig(temperature=0.8, seed=p.step))
-                    self.model.train()
+                    text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=0.8, seed=p.step))
                     yield SampleEvent(p.step, text, 0.8)
                     window_start = time.perf_counter()
                 if (c.ckpt_every and p.step % c.ckpt_every == 0) or self._save.is_set():
@@ -442,10 +664,13 @@ class Trainer:
             if p.batch_in_epoch >= len(order):
                 p.epoch += 1
                 p.batch_in_epoch = 0
+        if reason == "degraded":  # the current weights are the worse ones: write nothing more
+            best = checkpoints.best_checkpoint(self.run_dir)
+            yield DoneEvent(p.step, reason, self._degraded or "validation got worse", self.last_checkpoint,
+                            best.path if best else None)
+            return
         if reason in ("finished", "time") and c.val_every and self.val_ids and (p.history[-1:] or [[-1]])[0][0] != p.step:
-            event = self._validate()
-            if event:
-                yield event
+            yield from self._validate()
         if self.last_checkpoint is None or self.last_checkpoint.name != checkpoints.checkpoint_name(p.step) or reason == "stopped":
             yield self.save("stop" if reason == "stopped" else "final")
         messages = {
@@ -453,7 +678,8 @@ class Trainer:
             "time": f"time budget of {c.minutes:g} min reached at step {p.step}" if c.minutes else "time budget reached",
             "stopped": f"stopped at step {p.step}; checkpoint saved",
         }
-        yield DoneEvent(p.step, reason, messages[reason], self.last_checkpoint)
+        best = checkpoints.best_checkpoint(self.run_dir)
+        yield DoneEvent(p.step, reason, messages[reason], self.last_checkpoint, best.path if best else None)
 
     def _progress_eta(self, total: int | None) -> tuple[float | None, float | None]:
         p, c = self.progress, self.config
@@ -484,7 +710,29 @@ class Trainer:
         yield PauseEvent(self.progress.step, False)
 
 
-def new_model(vocab: CharVocab, *, seed: int = 0, **model_kwargs: Any) -> CharGRU:
-    """A freshly initialised model, seeded so the same arguments give the same weights."""
+def new_model(vocab: CharVocab, *, seed: int = 0, max_length: int = 140, **model_kwargs: Any) -> CharGRU:
+    """A freshly initialised model, seeded so the same arguments give the same weights.
+
+    ``max_length``: the corpus filter's length limit; the model is told how many
+    characters remain, up to this (capped at MAX_LENGTH_TABLE; 0 = a model without
+    length conditioning, like those of tweetgen 0.1).
+    """
     torch.manual_seed(seed)
-    return CharGRU(ModelConfig(vocab_size=len(vocab), **model_kwargs))
+    return CharGRU(ModelConfig(vocab_size=len(vocab), max_length=min(int(max_length), MAX_LENGTH_TABLE), **model_kwargs))
+
+
+def make_optimizer(model: CharGRU, config: TrainConfig) -> torch.optim.Optimizer:
+    """Schedule-free AdamW (the default) or Adam. The rate is set every step by ``Trainer.lr_at``."""
+    if config.optimizer == "schedulefree":
+        import schedulefree
+
+        # warmup_steps=0: lr_at does the warm-up, the same way for both optimizers.
+        opt = schedulefree.AdamWScheduleFree(model.parameters(), lr=config.lr, warmup_steps=0, weight_decay=config.weight_decay)
+        opt.train()  # and it stays in train mode: Trainer.averaged_model computes the average into a copy
+        return opt
+    return torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+
+
+def _count(value: Any, default: int) -> int:
+    """A whole number read from a checkpoint, or ``default`` when it is not one."""
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value >= -1 else default

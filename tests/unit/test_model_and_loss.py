@@ -17,15 +17,16 @@ def test_masked_loss_equals_per_tweet_losses_without_padding() -> None:
     model = new_model(vocab, seed=1, hidden_size=32)
     encoded = [vocab.encode(t) for t in texts]
     batch = make_batch(encoded)
-    logits, _ = model(batch.inputs)
+    logits, _ = model(batch.inputs, None, batch.remaining)
     batched_sum, n_chars = masked_loss_sum(logits.detach(), batch.targets)
 
     per_tweet_sum, per_tweet_chars = 0.0, 0
     for ids in encoded:  # one tweet at a time, no padding at all
         x = torch.tensor(ids[:-1])[None]
         y = torch.tensor(ids[1:])
+        remaining = torch.arange(len(ids) - 2, -1, -1)[None]  # length, length - 1, ..., 0
         with torch.no_grad():
-            out, _ = model(x)
+            out, _ = model(x, None, remaining)
         per_tweet_sum += float(F.cross_entropy(out[0], y, reduction="sum"))
         per_tweet_chars += len(ids) - 1
     assert n_chars == per_tweet_chars  # <eos> counted, <pad> not
@@ -40,10 +41,11 @@ def test_step_matches_full_sequence_forward() -> None:
     vocab = CharVocab.build(["abcdef"])
     model = new_model(vocab, seed=2, hidden_size=24, num_layers=2).eval()
     ids = torch.tensor([vocab.encode("fadebc")])
-    full, _ = model(ids)
+    remaining = torch.tensor([[9, 8, 7, 6, 5, 4, 3, 2]])
+    full, _ = model(ids, None, remaining)
     hidden = None
     for t in range(ids.shape[1]):
-        step_logits, hidden = model.step(ids[:, t], hidden)
+        step_logits, hidden = model.step(ids[:, t], hidden, remaining[:, t])
         assert torch.allclose(step_logits, full[:, t], atol=1e-5)
 
 
@@ -56,9 +58,10 @@ def test_overfits_one_tweet_and_greedy_reproduces_it(tmp_path) -> None:
     trainer = Trainer(model, vocab, [tweet], [], config, tmp_path / "run")
     events = list(trainer.run())
     assert events[-1].reason == "finished"
+    model = trainer.averaged_model()
     with torch.no_grad():
         batch = make_batch([vocab.encode(tweet)])
-        logits, _ = model.eval()(batch.inputs)
+        logits, _ = model(batch.inputs, None, batch.remaining)
         total, n = masked_loss_sum(logits, batch.targets)
     assert float(total) / n < 0.05
     assert sample(model, vocab, SampleConfig(temperature=0, max_len=200)) == tweet  # stopped by <eos>

@@ -125,7 +125,7 @@ def test_a_model_trained_on_lone_surrogates_can_print_its_samples(tmp_path: Path
     path = tmp_path / "cut.jsonl"
     path.write_bytes(b"\n".join(b'{"text": "\\ud83d\\ud83d\\ud83d x%d"}' % i for i in range(10)) + b"\n")
     out = tmp_path / "run"
-    assert main(["train", str(path), "--out", str(out), "--max-steps", "30", "--hidden", "8", "--embed", "8", "--quiet",
+    assert main(["train", str(path), "--out", str(out), "--max-steps", "30", "--lr", "0.01", "--hidden", "8", "--embed", "8", "--quiet",
                  "--val-every", "0"]) == 0
     capsys.readouterr()
     assert main(["sample", str(out), "-n", "3", "-t", "0.1", "--seed", "1"]) == 0

@@ -238,4 +238,4 @@ def test_killed_mid_prune_or_before_sidecar_still_lists_only_complete_files(tmp_
     infos = list_checkpoints(tmp_path / "run")
     assert [i.path for i in infos] == [b, c]
     assert infos[-1].step == 6
-    assert torch.equal(load_checkpoint(c).model_state["decoder.bias"], trainer.model.decoder.bias.detach())
+    assert torch.equal(load_checkpoint(c).model_state["decoder.bias"], trainer.averaged_model().decoder.bias.detach())

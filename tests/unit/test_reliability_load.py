@@ -128,7 +128,7 @@ def test_readers_loading_while_the_trainer_writes_and_prunes_see_whole_checkpoin
     try:
         for event in trainer.run():
             if isinstance(event, CheckpointEvent):
-                saved[event.step] = _weights_hash(trainer.model.state_dict())
+                saved[event.step] = _weights_hash(trainer.averaged_model().state_dict())  # what a checkpoint holds
     finally:
         stop.set()
         for t in threads:

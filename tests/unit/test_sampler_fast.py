@@ -11,20 +11,26 @@ from core.trainer import new_model
 from core.vocab import CharVocab
 
 
+@pytest.mark.parametrize("max_length", [0, 20])
 @pytest.mark.parametrize("layers", [1, 2])
 @pytest.mark.parametrize("batch", [1, 3])
-def test_stepper_equals_full_sequence_forward(layers: int, batch: int) -> None:
+def test_stepper_equals_full_sequence_forward(layers: int, batch: int, max_length: int) -> None:
     """Feeding a sequence one character at a time through ``stepper()`` gives the logits and
-    final hidden state of one ``forward`` over the whole sequence (float rounding aside)."""
+    final hidden state of one ``forward`` over the whole sequence (float rounding aside),
+    with and without length conditioning (remaining counts that go below 0 and above the table)."""
     torch.manual_seed(0)
-    model = CharGRU(ModelConfig(vocab_size=30, embed_dim=12, hidden_size=24, num_layers=layers, dropout=0.2)).eval()
+    model = CharGRU(ModelConfig(vocab_size=30, embed_dim=12, hidden_size=24, num_layers=layers, dropout=0.2,
+                                max_length=max_length)).eval()
+    if max_length:
+        torch.nn.init.normal_(model.length_embed.weight)
     ids = torch.randint(0, 30, (batch, 17))
+    remaining = torch.randint(-3, 25, (batch, 17)) if max_length else None
     with torch.no_grad():
-        full, full_hidden = model(ids)  # (B, T, V), (L, B, H)
+        full, full_hidden = model(ids, None, remaining)  # (B, T, V), (L, B, H)
     step = model.stepper()
     hidden = None
     for t in range(ids.shape[1]):
-        logits, hidden = step(ids[:, t], hidden)
+        logits, hidden = step(ids[:, t], hidden, None if remaining is None else remaining[:, t])
         torch.testing.assert_close(logits, full[:, t], rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(hidden, full_hidden, rtol=1e-5, atol=1e-5)
 
