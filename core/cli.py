@@ -222,6 +222,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from core.trainer import BUDGET_KEYS, TrainConfig, Trainer, new_model, open_ended_config
     from core.vocab import CharVocab
 
+    if args.until_stopped and any(getattr(args, k) is not None for k in BUDGET_KEYS):
+        raise UserError("--until-stopped trains without a budget; leave out --epochs, --minutes and --max-steps")
     resume = _load_ckpt(args.resume) if args.resume else None
     stored_ts = resume.train_state if resume else {}
     filt = _filter_config(args, stored_ts.get("filter_config"))
@@ -244,8 +246,6 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     budget_given = any(overrides[k] is not None for k in BUDGET_KEYS)
     try:
         if args.until_stopped:
-            if budget_given:
-                raise UserError("--until-stopped trains without a budget; leave out --epochs, --minutes and --max-steps")
             config = open_ended_config(stored_ts.get("train_config"), overrides)  # the app's set-up, shared
         else:
             base = {**TrainConfig.from_stored(stored_ts.get("train_config") or {})}
@@ -346,15 +346,15 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if done.reason == "diverged":
         raise UserError(done.message)
     if done.reason == "degraded":  # the guard gave up: the best checkpoint is the one to use
-        err.print(done.message, highlight=False)
+        err.print(done.message, highlight=False, soft_wrap=True)
         print(done.best_checkpoint or done.last_checkpoint)
         return 0
     if not args.quiet:
-        err.print(f"{done.message}; last checkpoint: {done.last_checkpoint}", highlight=False)
+        err.print(f"{done.message}; last checkpoint: {done.last_checkpoint}", highlight=False, soft_wrap=True)
         if done.best_checkpoint is not None:
             best = checkpoints.read_info(done.best_checkpoint)
             err.print(f"best checkpoint: {done.best_checkpoint} (val {_fmt(best.val_bpc)} bits/char at step {best.step})",
-                      highlight=False)
+                      highlight=False, soft_wrap=True)
     print(done.last_checkpoint)
     return 0
 
