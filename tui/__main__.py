@@ -46,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--run", metavar="NAME",
                    help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
                         "(default: the corpus file's name; demo-run for the demo corpus)")
+    d.add_argument("--max-tweet-len", type=number(int, 1, 100_000), metavar="N",
+                   help="train on corpus items of up to N characters; longer ones are dropped (default 140)")
     d.add_argument("--home", type=Path, metavar="DIR",
                    help="checkpoint home (default: $TWEETGEN_HOME, else the user data directory)")
 
@@ -56,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="characters per second on screen (default 30; 0 = as fast as the model writes)")
     g.add_argument("--gap", type=number(float, 0), default=2.0, metavar="SECONDS",
                    help="pause between one tweet and the next (default 2)")
-    g.add_argument("--max-len", type=number(int, 1), default=140, metavar="N",
-                   help="characters per tweet at most (default 140)")
+    g.add_argument("--max-len", type=number(int, 1), metavar="N",
+                   help="characters per generated tweet at most (default 140, or --max-tweet-len when larger)")
     g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
     t = p.add_argument_group("training (each press of space trains this much more)")
@@ -102,10 +104,11 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         temperature=args.temperature,
         pace=args.pace,
         gap_s=args.gap,
-        max_len=args.max_len,
+        max_len=args.max_len or max(140, args.max_tweet_len or 0),
         seed=args.seed,
         train=train,
         model=model,
+        filters={} if args.max_tweet_len is None else {"max_len": args.max_tweet_len},
         threads=args.threads,
     )
 

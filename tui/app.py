@@ -40,7 +40,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable, Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core.background import TrainingProcess, TrainJob
@@ -48,11 +48,19 @@ from core.events import DoneEvent
 from tui import format as fmt
 from tui import messages as m
 from tui.checkpoint_panel import CheckpointPanel, row_key
+from tui.footer import ALL_KEYS_FIT, AppFooter
 from tui.generation import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
 from tui.generation_panel import GenerationPanel
 from tui.help_screen import HelpScreen
 from tui.palette import SafeCommandPalette
-from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, TEMPERATURE_STEP, AppSettings, clamp_temperature
+from tui.settings import (
+    TEMPERATURE_MAX,
+    TEMPERATURE_MIN,
+    TEMPERATURE_STEP,
+    AppSettings,
+    app_flags,
+    clamp_temperature,
+)
 from tui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -138,7 +146,7 @@ class TweetgenApp(App[None]):
             with Vertical(id="side"):
                 yield TrainingPanel(id="training")
                 yield CheckpointPanel(id="checkpoints")
-        yield Footer(compact=True)
+        yield AppFooter(compact=True)
 
     @property
     def generation(self) -> GenerationPanel:
@@ -154,7 +162,9 @@ class TweetgenApp(App[None]):
 
     def on_resize(self) -> None:
         # the palette hint costs 11 columns: the keys come first in an 80-column terminal
-        self.query_one(Footer).show_command_palette = self.size.width >= 100
+        footer = self.query_one(AppFooter)
+        footer.show_command_palette = self.size.width >= 100
+        footer.narrow = self.size.width < ALL_KEYS_FIT  # ? Help and q Quit first, not cut off
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.data_label
@@ -209,7 +219,7 @@ class TweetgenApp(App[None]):
         if resume is None and s.checkpoint is not None and s.checkpoint.is_file():
             resume = s.checkpoint
         job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
-                       threads=s.threads, log_path=run_dir / "train.log")
+                       filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
         process = TrainingProcess(job)
         try:
             process.start()
@@ -394,9 +404,9 @@ class TweetgenApp(App[None]):
 
         path = self.settings.data_path
         try:
-            texts, report = load_corpus(path)
+            texts, report = load_corpus(path, self.settings.corpus_filters())
         except CorpusError as exc:
-            self._post(m.CorpusFailed(path, str(exc)))
+            self._post(m.CorpusFailed(path, app_flags(str(exc))))
             return None
         self._post(m.CorpusLoaded(path, len(texts), report.summary()))
         return texts
@@ -650,9 +660,10 @@ class TweetgenApp(App[None]):
         self.last_done = event
         self.training = None  # the drain worker closes the process
         self.train_state = "idle"
+        self.training_panel.reached(event.step)
         if event.reason in ("diverged", "error"):
-            self.training_panel.set_state("error", event.message)
-            self._error(event.message)
+            self.training_panel.set_state("error", app_flags(event.message))
+            self._error(app_flags(event.message))
         else:
             self.training_panel.set_state("idle", f"{event.message} · space to train more")
             if not self._quitting:

@@ -41,6 +41,7 @@ class AppSettings:
     # training (see core.background.TrainJob: the budget is "this much more per start")
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    filters: dict[str, Any] = field(default_factory=dict)  # core.data.FilterConfig fields (max_len: --max-tweet-len)
     threads: int | None = None
     stop_timeout_s: float = 60.0  # quitting waits this long for the final checkpoint
 
@@ -52,6 +53,12 @@ class AppSettings:
         from tui.format import printable  # a file name may hold control characters
 
         return "demo corpus" if self.is_demo_corpus else printable(self.data_path.name)
+
+    def corpus_filters(self) -> Any:
+        """The FilterConfig for reading the corpus in the app, as the training process reads it."""
+        from core.data import FilterConfig
+
+        return FilterConfig(**self.filters)
 
     def run_name(self) -> str:
         """The run directory's name under the home when neither --run nor a directory was given."""
@@ -69,3 +76,14 @@ class AppSettings:
         from core.checkpoints import runs_dir  # imports torch: call from a worker
 
         return runs_dir(self.home) / self.run_name()
+
+
+# core's messages name the headless CLI's flags; where the app's flag differs, the app says its own
+APP_FLAGS = {"try --max-len ": "try --max-tweet-len "}
+
+
+def app_flags(message: str) -> str:
+    """A core error message with the flags it suggests renamed to tweetgen-tui's."""
+    for cli, app in APP_FLAGS.items():
+        message = message.replace(cli, app)
+    return message

@@ -76,6 +76,12 @@ class TrainingPanel(Vertical):
         self.chart.add_train_loss(event.step, event.loss)
         self._render_stats()
 
+    def reached(self, step: int) -> None:
+        """The run ended at ``step``: the step and progress shown end there (progress events are
+        throttled, so the last one can be a few steps short of the end)."""
+        self.step = step if self.step is None else max(self.step, step)
+        self._render_stats()
+
     def evaluated(self, event: EvalEvent) -> None:
         self.val_bpc, self.best_val_bpc = event.val_bpc, event.best_val_bpc
         self.chart.add_val_bpc(event.step, event.val_bpc)

@@ -1,0 +1,86 @@
+"""Issue 12's small things in the app: the corpus length option and its hint, the progress
+at the end of a run, the footer in a narrow terminal. (The checkpoint list following
+files deleted behind it is in test_app_event_rate.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import ProgressBar, Static
+from tuihelpers import SIZE, TUI_TWEETS, Assets, app_idle, footer_settled, make_settings, run_async, wait_until
+
+from core.events import DoneEvent, StartEvent, StepEvent
+from tui import messages as m
+from tui.__main__ import build_parser, settings_from_args
+from tui.app import TweetgenApp
+
+LONG = [f"{i:03d} " + (t + " ") * 6 for i, t in enumerate(TUI_TWEETS)]  # 190 to 280 characters each
+
+
+def test_max_tweet_len_is_the_corpus_filter_and_raises_the_generation_length() -> None:
+    s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "280"]))
+    assert s.filters == {"max_len": 280} and s.corpus_filters().max_len == 280 and s.max_len == 280
+    s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "280", "--max-len", "100"]))
+    assert s.max_len == 100
+    s = settings_from_args(build_parser().parse_args([]))
+    assert s.filters == {} and s.corpus_filters().max_len == 140 and s.max_len == 140
+
+
+@pytest.mark.slow
+@run_async
+async def test_a_corpus_of_long_tweets_names_the_apps_option_and_trains_with_it(tui_assets: Assets, home: Path,
+                                                                               tmp_path: Path) -> None:
+    corpus = tmp_path / "long.txt"
+    corpus.write_text("\n".join(LONG), encoding="utf-8")
+    assert 140 < min(map(len, LONG)) and max(map(len, LONG)) <= 280
+    app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="long"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.corpus_error is not None, "the corpus error")
+        assert "--max-tweet-len" in app.corpus_error and "--max-len " not in app.corpus_error, app.corpus_error
+    app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="long",
+                                    filters={"max_len": 280}, train={"batch_size": 4, "max_steps": 3, "val_every": 0,
+                                                                     "ckpt_every": 0, "log_interval_s": 0.05}))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.corpus_size is not None or app.corpus_error is not None, "the corpus")
+        assert app.corpus_size == len(LONG), app.corpus_error
+        await wait_until(pilot, lambda: app.run_dir is not None, "the run directory")
+        await footer_settled(pilot)
+        await pilot.press("space")
+        await wait_until(pilot, lambda: app.last_done is not None, "the training to end")
+        assert app.last_done.reason == "finished", app.last_done.message
+        assert app.errors == []
+
+
+@run_async
+async def test_the_progress_shown_reaches_the_step_the_run_finished_at(tui_assets: Assets, home: Path) -> None:
+    """Progress events are throttled: the last one said step 57/60 while the run said 'finished 60 steps'."""
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        run = home / "runs" / "tiny"
+        app.post_message(m.TrainingStarted(StartEvent(0, run, "cpu", 10, 2, 100, 60, None)))
+        app.post_message(m.TrainingProgress(StepEvent(57, 0, 2.0, 0.01, 100.0, 5.0, 0.95, 1.0, 60)))
+        await pilot.pause()
+        stats = app.query_one("#train-stats", Static)
+        assert "step 57/60" in str(stats.render())
+        app.post_message(m.TrainingFinished(DoneEvent(60, "finished", "finished 60 steps", None)))
+        await pilot.pause()
+        await pilot.pause()
+        assert "step 60/60" in str(stats.render())
+        bar = app.query_one("#train-progress", ProgressBar)
+        assert bar.percentage == 1.0
+        assert "finished 60 steps" in str(app.query_one("#train-status", Static).render())
+
+
+@pytest.mark.parametrize("width", [40, 50, 60, 79])
+@run_async
+async def test_help_and_quit_stay_visible_in_a_narrow_footer(tui_assets: Assets, home: Path, width: int) -> None:
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=(width, 24)) as pilot:
+        await app_idle(pilot)
+        await pilot.pause()
+        footer = app.screen._compositor.render_strips()[-1].text
+        assert "? Help" in footer and "q Quit" in footer, footer
+        await pilot.press("question_mark")  # and they work
+        assert app.screen.__class__.__name__ == "HelpScreen"

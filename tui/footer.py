@@ -1,0 +1,25 @@
+"""The footer: Textual's, except that in a terminal too narrow for every key the two a
+person must always be able to find, ``? Help`` and ``q Quit``, come first instead of
+being cut off at the right edge."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import Footer
+from textual.widgets._footer import FooterKey  # not exported by textual.widgets; textual is pinned (constraints.txt)
+
+ALWAYS_SHOWN = ("help", "quit")  # actions, in the order they come first when narrow
+ALL_KEYS_FIT = 80  # columns the compact footer needs for every key of the app
+
+
+class AppFooter(Footer):
+    narrow: reactive[bool] = reactive(False, recompose=True)
+    """Fewer columns than ALL_KEYS_FIT: the keys of ALWAYS_SHOWN go first."""
+
+    def compose(self) -> ComposeResult:
+        widgets = list(super().compose())
+        if self.narrow:
+            rank = {action: i for i, action in enumerate(ALWAYS_SHOWN)}
+            widgets.sort(key=lambda w: rank.get(w.action, len(rank)) if isinstance(w, FooterKey) else len(rank))
+        yield from widgets
