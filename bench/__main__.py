@@ -15,9 +15,14 @@ from typing import Any
 from bench.common import RESULTS_DIR, corpus_path, machine, run_worker
 
 FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "block_s": 8.0, "rounds": 3, "first_reps": 30, "stream_chars": 20000, "batch_reps": 5,
-        "startup_reps": 3, "lag_s": 30.0, "scales": (1, 10, 100)}
+        "startup_reps": 3, "lag_s": 30.0, "scales": (1, 10, 100),
+        "open_minutes": 30.0, "budgets": (2.0, 10.0), "marks": (2.0, 10.0)}
 QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, "block_s": 0.5, "rounds": 1, "first_reps": 3, "stream_chars": 500, "batch_reps": 1,
-         "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4)}
+         "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4),
+         "open_minutes": 0.1, "budgets": (0.05,), "marks": (0.05,)}
+
+
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons")
 
 
 def _log(msg: str) -> None:
@@ -202,6 +207,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         rows.append(("5 memory", f"load corpus x{load.get('scale')}: s / peak RSS MB",
                      f"{_f(load.get('load_s'), '.2f')} / {_f(load.get('peak_rss_mb'), ',.0f')}", load.get("error", "")[:40]))
     rows.append(("5 memory", "load time growth exponent (1 = linear)", _f(m.get("scaling_exponent"), ".2f"), f"< 1.25 {_yn(m.get('linear_met'))}"))
+    if "horizons" in res:
+        from bench.horizons import table_rows
+
+        rows += table_rows(res["horizons"])
     return rows
 
 
@@ -219,11 +228,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     ap.add_argument("--quick", action="store_true", help="a smoke run of every section (under a minute)")
     ap.add_argument("--json", type=Path, help="where to write the results (default bench/results/bench-<time>.json)")
-    ap.add_argument("--only", nargs="+", choices=("quality", "throughput", "sampling", "app", "memory"), help="run only these sections")
+    ap.add_argument("--only", nargs="+", choices=SECTIONS, help="run only these sections")
     args = ap.parse_args(argv)
     p = QUICK if args.quick else FULL
     corpus = corpus_path()
-    only = set(args.only or ("quality", "throughput", "sampling", "app", "memory"))
+    only = set(args.only or SECTIONS)
     started = time.perf_counter()
     res: dict[str, Any] = {"mode": "quick" if args.quick else "full", "machine": machine(), "corpus": str(corpus),
                            "started": time.strftime("%Y-%m-%d %H:%M:%S")}
@@ -239,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
             res["app"] = section_app(p, args.quick)
         if "memory" in only:
             res["memory"] = section_memory(p, corpus, res.get("quality", {}), tmp)
+        if "horizons" in only:
+            from bench.horizons import section_horizons
+
+            res["horizons"] = section_horizons(p, corpus, tmp, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

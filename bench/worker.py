@@ -268,7 +268,14 @@ def task_load(args: dict[str, Any]) -> dict[str, Any]:
             "peak_rss_mb": peak_rss_mb(), "bytes": Path(args["path"]).stat().st_size}
 
 
-TASKS = {"train": task_train, "throughput": task_throughput, "sampling": task_sampling, "load": task_load}
+def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.horizons import task_horizon as run
+
+    return run(args)
+
+
+TASKS = {"train": task_train, "throughput": task_throughput, "sampling": task_sampling, "load": task_load,
+         "horizon": task_horizon}
 
 
 def main() -> None:

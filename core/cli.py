@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no budget: train as the app does until Ctrl-C or SIGTERM, then save and exit 0")
     r.add_argument("--optimizer", choices=("schedulefree", "adam"), default=None,
                    help="schedulefree (default: AdamW that needs no horizon) or adam")
-    r.add_argument("--lr", type=LR, default=None, help="learning rate (default 0.003)")
+    r.add_argument("--lr", type=LR, default=None, help="learning rate (default 0.006)")
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None,
                    help="after warm-up: constant (default) or cosine over the budget (for --optimizer adam)")
     r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
@@ -405,7 +405,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from core.data import load_corpus
     from core.safety import check_memory, eval_bytes
-    from core.trainer import evaluate_bpc, resolve_device
+    from core.trainer import evaluate_bpc, length_cost_bpc, resolve_device
     from core.vocab import UNK_ID
 
     ckpt = _load_ckpt(args.checkpoint)
@@ -421,9 +421,12 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     batch = max(1, min(256, EVAL_POSITIONS // longest))  # long texts: fewer per batch, so a batch stays bounded
     check_memory(eval_bytes(ckpt.model_config, batch, longest), f"evaluating texts of up to {longest - 2:,} characters",
                  "lower --max-len to leave out the longest texts, or split them", device)
-    bpc = evaluate_bpc(ckpt.model(device), encoded, batch_size=batch, device=device)
+    model = ckpt.model(device)
+    given = evaluate_bpc(model, encoded, batch_size=batch, device=device)
+    length = length_cost_bpc(model, encoded)  # 0 for a model that is not told the length
     n_chars = sum(len(s) - 1 for s in encoded)
-    print(f"{bpc:.4f} bits/char over {n_chars:,} characters in {len(texts):,} texts ({args.data})"
+    print(f"{given + length:.4f} bits/char over {n_chars:,} characters in {len(texts):,} texts ({args.data})"
+          + (f"; {given:.4f} given each text's length, which costs {length:.4f}" if model.length_aware else "")
           + (f"; {unknown:,} characters unknown to the model" if unknown else ""))
     return 0
 

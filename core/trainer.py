@@ -58,7 +58,7 @@ class TrainConfig:
 
     batch_size: int = 32
     optimizer: str = "schedulefree"  # "schedulefree" (AdamW, horizon-free) or "adam"
-    lr: float = 3e-3  # chosen across horizons, bench/RESULTS.md (issue 8)
+    lr: float = 6e-3  # chosen across horizons, bench/RESULTS.md (issue 8)
     lr_schedule: str = "constant"  # after linear warm-up: "constant", or "cosine" to min_lr_ratio * lr over the budget
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1
