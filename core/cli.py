@@ -443,11 +443,27 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         ("model", ", ".join(f"{k}={v}" for k, v in ckpt.model_config.to_dict().items())),
         ("parameters", f"{ckpt.model().num_parameters():,}"), ("vocab", f"{len(ckpt.vocab)} symbols"),
         ("trained on", str(ts.get("data_path", "-"))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
+        ("optimizer", _optimizer_line(ts.get("train_config"), ts.get("lr_scale"))),
+        ("length", f"told how many characters remain, up to {ckpt.model_config.max_length}"
+         if ckpt.model_config.max_length else "not told (a tweetgen 0.1 model)"),
     ]
     for key, value in rows:
         table.add_row(f"[bold]{key}[/]", value)
     console.print(table)
     return 0
+
+
+def _optimizer_line(stored: Any, lr_scale: Any) -> str:
+    """'schedulefree, lr 0.006' from a checkpoint's train_config (Adam + cosine for tweetgen 0.1 files)."""
+    if not isinstance(stored, dict):
+        return "-"
+    from core.trainer import TrainConfig
+
+    cfg = TrainConfig.from_stored(stored)
+    line = f"{cfg.get('optimizer', 'schedulefree')}, lr {cfg.get('lr', '-')}, {cfg.get('lr_schedule', 'constant')} after warm-up"
+    if isinstance(lr_scale, float) and lr_scale < 1:
+        line += f" (lowered x{lr_scale:g} by the guard)"
+    return line
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
