@@ -23,8 +23,10 @@ another kind.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import gc
+import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -85,6 +87,25 @@ def while_running(handler: _Handler) -> _Handler:
     return wrapper  # type: ignore[return-value]
 
 
+def _start_resource_tracker_immune_to_sighup() -> None:
+    """multiprocessing's resource tracker (a helper process the training queues need) ignores SIGINT
+    and SIGTERM but dies of the SIGHUP a closed terminal sends the whole process group, and then
+    prints tracebacks while the app saves and exits. Started with SIGHUP ignored, it inherits that."""
+    from multiprocessing import resource_tracker
+
+    from core.background import _real_std_streams  # Textual's stderr has no file descriptor to pass on
+
+    try:
+        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    except (AttributeError, ValueError):  # no SIGHUP here, or not the main thread
+        return
+    try:
+        with _real_std_streams():
+            resource_tracker.ensure_running()
+    finally:
+        signal.signal(signal.SIGHUP, previous if previous is not None else signal.SIG_DFL)
+
+
 class TweetgenApp(App[None]):
     """Train a character GRU in the background and watch it write tweets."""
 
@@ -131,6 +152,7 @@ class TweetgenApp(App[None]):
         self._quitting = False  # q pressed while training: exit once the final checkpoint is written
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
+        self.stop_signal: str | None = None  # "SIGTERM"/"SIGHUP" when one asked the app to quit
         self._listing_timer: Timer | None = None
         self._last_listing = float("-inf")  # time.monotonic() of the last listing started
         self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
@@ -173,6 +195,33 @@ class TweetgenApp(App[None]):
         self.training_panel.set_state("idle", "loading…")
         self._boot()
         self.set_interval(STALE_CHECK_S, self._check_stale_listing)
+        self._handle_signals(True)
+
+    def _handle_signals(self, install: bool) -> None:
+        """SIGTERM and SIGHUP (a closed terminal, a dropped ssh session) quit as q does: training stops
+        with a checkpoint, the terminal is restored, and the exit status is 0. Without this the default
+        action killed the app at once (status 143) and left the terminal in the app's screen mode."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        for name in ("SIGTERM", "SIGHUP"):
+            sig = getattr(signal, name, None)
+            if sig is None:
+                continue
+            try:
+                if install:
+                    loop.add_signal_handler(sig, self._on_stop_signal, name)
+                else:
+                    loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+                pass
+
+    def _on_stop_signal(self, name: str) -> None:
+        self.log.warning(f"{name}: quitting")
+        self.stop_signal = name
+        if not self._exiting and not self._quitting:
+            self.call_later(self.action_quit)
 
     # ------------------------------------------------------------ keys
 
@@ -222,6 +271,7 @@ class TweetgenApp(App[None]):
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
         process = TrainingProcess(job)
         try:
+            _start_resource_tracker_immune_to_sighup()
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
@@ -683,6 +733,7 @@ class TweetgenApp(App[None]):
             process.close()
 
     def on_unmount(self) -> None:
+        self._handle_signals(False)
         self.shutdown_training()
 
     # ------------------------------------------------------------ plumbing

@@ -83,3 +83,80 @@ def test_console_script_streams_a_tweet_and_quits_cleanly_on_q(tui_assets: Asset
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         os.close(master)
+
+
+def _spawn(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], int]:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=str(home), PYTHONWARNINGS="ignore")
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True)
+    os.close(slave)
+    return proc, master
+
+
+def _drain(master: int, seconds: float) -> None:
+    """Keep reading the terminal (a full pty would block the app) for a while."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                os.read(master, 65536)
+            except OSError:
+                return
+
+
+def _read_to_exit(master: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    raw = b""
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if select.select([master], [], [], 0.1)[0]:
+            try:
+                raw += os.read(master, 65536)
+            except OSError:
+                break
+    try:
+        proc.wait(max(1.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        pass
+    return raw
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"console script {SCRIPT} is not installed (pip install -e .)")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_stop_training_with_a_checkpoint_restore_the_terminal_and_exit_0(
+        tui_assets: Assets, tmp_path: Path, signum: int) -> None:
+    """Was: killed at once (143/129), no checkpoint of the steps since the last one, the terminal left in
+    the alternate screen with the mouse captured."""
+    home = tmp_path / "home"
+    args = [str(SCRIPT), "--data", str(tui_assets.corpus), "--run", "sig", "--home", str(home), "--seed", "1",
+            "--pace", "0", "--gap", "60", "--hidden", "16", "--embed", "8", "--batch-size", "4", "--ckpt-every", "0",
+            "--val-every", "0", "--max-steps", "1000000", "--threads", "1"]
+    proc, master = _spawn(args, home)
+    try:
+        # the status line, once the run directory is known (the chart says "press space to train" earlier)
+        read_until(master, proc, lambda screen: "idle · press space to train" in screen, timeout=90)
+        os.write(master, b" ")
+        run = home / "runs" / "sig"
+        deadline = time.monotonic() + 120
+        while not list(run.glob("step-*.pt")):  # s saves a checkpoint once training runs: proof that it does
+            assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
+            os.write(master, b"s")
+            _drain(master, 2.0)
+        first = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+        _drain(master, 1.0)  # some more steps
+        if signum == signal.SIGHUP:  # a closed terminal hangs up the whole process group
+            os.killpg(proc.pid, signum)
+        else:  # kill PID
+            os.kill(proc.pid, signum)
+        tail = _read_to_exit(master, proc, timeout=90)
+        text = ESCAPES.sub("", tail.decode("utf-8", "replace"))
+        assert proc.poll() == 0, f"exit code {proc.poll()}; tail: {text[-800:]!r}"
+        assert "Traceback" not in text
+        assert b"\x1b[?1049l" in tail, "the alternate screen was not left"
+        last = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+        assert last > first, f"no checkpoint of the steps after {first} in {run}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        os.close(master)
