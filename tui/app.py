@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.actions import parse as parse_action
 from textual.app import App, ComposeResult, SystemCommand
 from textual.await_complete import AwaitComplete
@@ -182,11 +182,12 @@ class TweetgenApp(App[None]):
     def checkpoint_panel(self) -> CheckpointPanel:
         return self.query_one(CheckpointPanel)
 
-    def on_resize(self) -> None:
+    def on_resize(self, event: events.Resize) -> None:
         # the palette hint costs 11 columns: the keys come first in an 80-column terminal
+        width = event.size.width  # (self.size can still be the size before this event)
         footer = self.query_one(AppFooter)
-        footer.show_command_palette = self.size.width >= 100
-        footer.narrow = self.size.width < ALL_KEYS_FIT  # ? Help and q Quit first, not cut off
+        footer.show_command_palette = width >= 100
+        footer.narrow = width < ALL_KEYS_FIT  # ? Help and q Quit first, not cut off
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.data_label

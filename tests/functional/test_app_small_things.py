@@ -84,3 +84,17 @@ async def test_help_and_quit_stay_visible_in_a_narrow_footer(tui_assets: Assets,
         assert "? Help" in footer and "q Quit" in footer, footer
         await pilot.press("question_mark")  # and they work
         assert app.screen.__class__.__name__ == "HelpScreen"
+
+
+@run_async
+async def test_help_and_quit_stay_visible_after_narrowing_the_terminal(tui_assets: Assets, home: Path) -> None:
+    """Resizing from 80 to 50 columns (the footer used the size before the resize event)."""
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app_idle(pilot)
+        assert app.screen._compositor.render_strips()[-1].text.startswith("r Resample")
+        await pilot.resize_terminal(50, 24)
+        await pilot.pause(0.2)
+        await pilot.pause()
+        footer = app.screen._compositor.render_strips()[-1].text
+        assert "? Help" in footer and "q Quit" in footer, footer
