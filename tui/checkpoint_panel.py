@@ -21,11 +21,17 @@ if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
 
 ACTIVE = "▶"
+MAX_ROWS = 100  # a run with a checkpoint every step has thousands: the table shows the newest (and the active one)
 REASONS = {"request": "saved", "stop": "stop", "final": "final", "periodic": "auto", "time": "time"}
 
 
 def row_key(path: Path) -> str:
     return str(Path(path).resolve())
+
+
+def _is(path: Path, key: str | None) -> bool:
+    """``row_key(path) == key``, resolving the path only when the names match (thousands of rows)."""
+    return key is not None and Path(path).name == Path(key).name and row_key(path) == key
 
 
 class CheckpointPanel(Vertical):
@@ -39,6 +45,8 @@ class CheckpointPanel(Vertical):
         self.active: str | None = None
         self.demo: str | None = None
         self.empty_hint = "no checkpoints yet (space trains, s saves one)"
+        self.total = 0  # checkpoints listed, of which self.infos are shown
+        self.run_name: str | None = None
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False, id="checkpoint-table")
@@ -64,13 +72,25 @@ class CheckpointPanel(Vertical):
     # ------------------------------------------------------------ updates from the App
 
     def set_run(self, run_dir: Path) -> None:
-        self.border_subtitle = f"run {run_dir.name} · val in bits/char"
+        self.run_name = run_dir.name
+        self._render_subtitle()
+
+    def _render_subtitle(self) -> None:
+        if self.run_name is None:
+            return
+        shown = f" · newest {len(self.infos):,} of {self.total:,}" if self.total > len(self.infos) else ""
+        self.border_subtitle = f"run {self.run_name}{shown} · val in bits/char"
 
     def set_checkpoints(self, infos: Sequence[CheckpointInfo], demo: Path | None) -> None:
         """Replace the rows, keeping the cursor on the same checkpoint when it is still there."""
         self.demo = row_key(demo) if demo is not None else None
-        ordered = sorted(infos, key=lambda i: (row_key(i.path) != self.demo, -i.step, -i.created))
+        ordered = sorted(infos, key=lambda i: (not _is(i.path, self.demo), -i.step, -i.created))
+        self.total = len(ordered)
+        if len(ordered) > MAX_ROWS:  # every row costs the UI thread time on each listing
+            active = [i for i in ordered[MAX_ROWS - 1:] if _is(i.path, self.active)]
+            ordered = ordered[:MAX_ROWS - len(active[:1])] + active[:1]
         self.infos = ordered
+        self._render_subtitle()
         table = self.table
         keep = None
         if table.row_count:

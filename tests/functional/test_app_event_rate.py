@@ -88,3 +88,29 @@ async def test_the_checkpoint_list_follows_files_deleted_behind_it(tui_assets: A
                          "the deleted checkpoint to leave the list", timeout=10)
         shutil.copy2(run / "step-00000020.pt", run / "step-00000030.pt")  # and one that appears
         await wait_until(pilot, lambda: len(app.checkpoint_panel.infos) == 3, "the new file to be listed", timeout=10)
+
+
+@run_async
+async def test_thousands_of_checkpoints_show_the_newest_and_the_active_one(tui_assets: Assets, home: Path) -> None:
+    """A run with a checkpoint every step lists thousands: the table (rebuilt on the UI thread at every
+    listing) keeps MAX_ROWS rows, the newest, plus the checkpoint in use, and says how many there are."""
+    from core.checkpoints import CheckpointInfo
+    from tui.checkpoint_panel import MAX_ROWS, row_key
+
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        panel = app.checkpoint_panel
+        run = home / "runs" / "tiny"
+        infos = [CheckpointInfo(run / f"step-{i:08d}.pt", "tiny", i, 0, 2.0, 1.0, 1e9 + i, 1, ["periodic"])
+                 for i in range(1, 5001)]
+        panel.set_active(infos[10].path)
+        started = time.perf_counter()
+        panel.set_checkpoints(infos, None)
+        took = time.perf_counter() - started
+        await pilot.pause()
+        assert panel.table.row_count == MAX_ROWS
+        assert [i.step for i in panel.infos[:3]] == [5000, 4999, 4998] and panel.infos[-1].step == 11
+        assert row_key(infos[10].path) in panel.table.rows
+        assert f"newest {MAX_ROWS} of 5,000" in str(panel.border_subtitle)
+        assert took < 0.5, f"{took:.2f}s to show 5,000 checkpoints"
