@@ -521,6 +521,17 @@ def best_of(infos: list[CheckpointInfo]) -> CheckpointInfo | None:
     return min(scored, key=lambda i: (i.val_bpc, -i.step)) if scored else None  # type: ignore[arg-type, return-value]
 
 
+def checkpoint_to_use(infos: list[CheckpointInfo]) -> CheckpointInfo | None:
+    """What a run generates from by default: its best validated checkpoint, else its newest.
+
+    Not blindly the newest: a run whose validation got worse keeps generating from the
+    weights that scored best (the app and ``tweetgen sample RUN_DIR`` agree on this).
+    """
+    if not infos:
+        return None
+    return best_of(infos) or max(infos, key=lambda i: (i.step, i.created))
+
+
 def best_checkpoint(root: str | Path) -> CheckpointInfo | None:
     """The best checkpoint under ``root`` (see :func:`best_of`); None when none was validated."""
     return best_of(list_checkpoints(root))

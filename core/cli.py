@@ -161,11 +161,13 @@ def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = Non
         raise UserError(f"the checkpoint's stored corpus filters are damaged ({stored!r}); pass --max-len and --min-len") from None
 
 
-def _load_ckpt(path: Path) -> Any:
-    from core.checkpoints import latest_checkpoint, load_checkpoint
+def _load_ckpt(path: Path, *, best: bool = False) -> Any:
+    """A checkpoint file, or from a run directory its newest (to resume) or, with ``best``, the one
+    to generate from (its best validated, else its newest)."""
+    from core.checkpoints import checkpoint_to_use, latest_checkpoint, list_checkpoints, load_checkpoint
 
     if path.is_dir():
-        info = latest_checkpoint(path)
+        info = checkpoint_to_use(list_checkpoints(path)) if best else latest_checkpoint(path)
         if info is None:
             raise UserError(f"{path}: no checkpoints in this directory; give a .pt file or a run directory")
         path = info.path
@@ -364,7 +366,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     from core.sampler import SampleConfig, sample_batch, stream
     from core.trainer import resolve_device
 
-    ckpt = _load_ckpt(args.checkpoint)
+    ckpt = _load_ckpt(args.checkpoint, best=True)
     try:
         device = resolve_device(args.device)
         cfg = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
@@ -408,7 +410,7 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from core.trainer import evaluate_bpc, length_cost_bpc, resolve_device
     from core.vocab import UNK_ID
 
-    ckpt = _load_ckpt(args.checkpoint)
+    ckpt = _load_ckpt(args.checkpoint, best=True)
     filt = _filter_config(args, ckpt.train_state.get("filter_config"))
     texts, report = load_corpus(args.data, filt, fmt=args.format, column=args.column)
     encoded = [ckpt.vocab.encode(t) for t in texts]

@@ -140,7 +140,7 @@ class TweetgenApp(App[None]):
         self.source: GeneratorSource | None = None
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
-        self.follow_latest = False  # switch to each new checkpoint of the run (from the next tweet)
+        self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
         self.training: TrainingProcess | None = None
         self.last_done: DoneEvent | None = None
         self.corpus_error: str | None = None
@@ -398,13 +398,19 @@ class TweetgenApp(App[None]):
 
     def _show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
+        if source is not None and self.source is not None and self.source.path is not None and self.run_checkpoints:
+            from core.checkpoints import best_of
+
+            best = best_of(self.run_checkpoints)
+            if best is not None and row_key(best.path) == row_key(self.source.path):
+                source += " · best"  # the generator says which checkpoint it uses, and that it is the run's best
         self.generation.set_status(self.temperature, source, self.settings.pace)
 
     # ------------------------------------------------------------ models and checkpoints
 
     @work(thread=True, group="boot", exit_on_error=False, name="boot")
     def _boot(self) -> None:
-        from core.checkpoints import CheckpointError, latest_checkpoint
+        from core.checkpoints import CheckpointError, checkpoint_to_use, list_checkpoints
 
         s = self.settings
         setup_torch(1)
@@ -415,16 +421,18 @@ class TweetgenApp(App[None]):
         candidates: list[Path] = []
         if s.checkpoint is not None:
             if s.checkpoint.is_dir():
-                newest = latest_checkpoint(s.checkpoint)
-                if newest is None:
+                chosen = checkpoint_to_use(list_checkpoints(s.checkpoint))
+                if chosen is None:
                     self._post(m.ModelFailed(s.checkpoint, f"{s.checkpoint}: no checkpoints in this directory"))
                 else:
-                    candidates.append(newest.path)
+                    candidates.append(chosen.path)
             else:
                 candidates.append(s.checkpoint)
-        newest_of_run = latest_checkpoint(run_dir)
-        if newest_of_run is not None:
-            candidates.append(newest_of_run.path)
+        of_run = [i for i in list_checkpoints(run_dir) if i.path.parent == run_dir]
+        newest_of_run = max(of_run, key=lambda i: (i.step, i.created)) if of_run else None
+        choice = checkpoint_to_use(of_run)  # the run's best, not blindly its newest
+        if choice is not None:
+            candidates.append(choice.path)
         if s.demo_checkpoint is not None and s.demo_checkpoint.exists():
             candidates.append(s.demo_checkpoint)
         source = None
@@ -559,7 +567,7 @@ class TweetgenApp(App[None]):
     def on_follow_loaded(self, _message: m.FollowLoaded) -> None:
         self._follow_loading = False
         path, self._follow_pending = self._follow_pending, None
-        if path is not None and self.follow_latest:
+        if path is not None and self.follow_best:
             self._follow(path)
 
     def switch_to(self, path: Path) -> None:
@@ -603,6 +611,13 @@ class TweetgenApp(App[None]):
         if self.source is not None:
             self.checkpoint_panel.set_active(self.source.path)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
+        if self.follow_best and self.source is not None:
+            from core.checkpoints import checkpoint_to_use
+
+            choice = checkpoint_to_use(self.run_checkpoints)
+            if choice is not None and (self.source.path is None or row_key(choice.path) != row_key(self.source.path)):
+                self._follow(choice.path)
+        self._show_generation_status()  # "best" may have moved
 
     @while_running
     def on_model_ready(self, message: m.ModelReady) -> None:
@@ -610,7 +625,7 @@ class TweetgenApp(App[None]):
         self.source = source
         # follow the run's new checkpoints from the untrained model, from the newest, and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
-        self.follow_latest = source.path is None or not message.interrupt or self._is_newest_of_run(source.path)
+        self.follow_best = source.path is None or not message.interrupt or self._is_choice_of_run(source.path)
         self.checkpoint_panel.set_active(source.path)
         self._show_generation_status()
         self.refresh_bindings()
@@ -628,11 +643,12 @@ class TweetgenApp(App[None]):
     def on_no_model(self, message: m.NoModel) -> None:
         self.generation.show_notice(message.reason)
 
-    def _is_newest_of_run(self, path: Path) -> bool:
-        if not self.run_checkpoints:
-            return False
-        newest = max(self.run_checkpoints, key=lambda i: (i.step, i.created))
-        return row_key(newest.path) == row_key(path)
+    def _is_choice_of_run(self, path: Path) -> bool:
+        """Whether ``path`` is what the run generates from by default (its best, else its newest)."""
+        from core.checkpoints import checkpoint_to_use
+
+        choice = checkpoint_to_use(self.run_checkpoints)
+        return choice is not None and row_key(choice.path) == row_key(path)
 
     # ------------------------------------------------------------ training
 
@@ -697,13 +713,16 @@ class TweetgenApp(App[None]):
         self.log.info(f"training sample at step {message.event.step}: {message.event.text!r}")
 
     @while_running
+    def on_training_guarded(self, message: m.TrainingGuarded) -> None:
+        """Validation stayed worse than its best: training rolled back (or will stop); say so loudly."""
+        self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
+
+    @while_running
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
         event = message.event
         if event.reason == "request":
             self.notify(f"Saved a checkpoint at step {event.step:,}", timeout=3)
         self.request_listing()
-        if self.follow_latest:
-            self._follow(event.path)
 
     @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:

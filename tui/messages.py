@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 from core.background import BackgroundEvent, NoteEvent
-from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
+from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
 
 if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
@@ -126,6 +126,13 @@ class TrainingEvaluated(Message):
 
 
 @dataclass
+class TrainingGuarded(Message):
+    """Validation stayed worse than its best and training responded (rolled back, or will stop)."""
+
+    event: GuardEvent
+
+
+@dataclass
 class CheckpointWritten(Message):
     event: CheckpointEvent
 
@@ -163,6 +170,7 @@ TRAINING_MESSAGES: dict[type, type[Message]] = {
     StartEvent: TrainingStarted,
     StepEvent: TrainingProgress,
     EvalEvent: TrainingEvaluated,
+    GuardEvent: TrainingGuarded,
     CheckpointEvent: CheckpointWritten,
     PauseEvent: TrainingPaused,
     SampleEvent: TrainingSample,

@@ -34,6 +34,7 @@ class TrainingPanel(Vertical):
         self.eta_s: float | None = None
         self.val_bpc: float | None = None
         self.best_val_bpc: float | None = None
+        self.best_step: int | None = None
         self.corpus = ""
 
     def compose(self) -> ComposeResult:
@@ -84,6 +85,7 @@ class TrainingPanel(Vertical):
 
     def evaluated(self, event: EvalEvent) -> None:
         self.val_bpc, self.best_val_bpc = event.val_bpc, event.best_val_bpc
+        self.best_step = event.best_step if event.best_step >= 0 else None
         self.chart.add_val_bpc(event.step, event.val_bpc)
         self._render_stats()
 
@@ -109,5 +111,21 @@ class TrainingPanel(Vertical):
         lines = Text()
         lines.append(f"step {step} · epoch {epoch} · ETA {fmt.duration(self.eta_s)}\n")
         lines.append(f"{fmt.rate(self.chars_per_s)} chars/s · {fmt.duration(self.elapsed)} elapsed\n")
-        lines.append(f"val {fmt.bpc(self.val_bpc)} · best {fmt.bpc(self.best_val_bpc)} bits/char")
+        worse = worse_by(self.val_bpc, self.best_val_bpc)
+        if worse is None:
+            lines.append(f"val {fmt.bpc(self.val_bpc)} · best {fmt.bpc(self.best_val_bpc)} bits/char")
+        else:  # validation got worse than its best: say so, and where the best was
+            lines.append(f"val {fmt.bpc(self.val_bpc)} ", style="bold")
+            lines.append(f"▲{worse:.2f} worse", style="bold red")  # 34 columns: fits the 80-column layout
+            lines.append(f" · best {fmt.bpc(self.best_val_bpc)}")
         self.query_one("#train-stats", Static).update(lines)
+
+
+WORSE_SHOWN = 0.01  # bits/char above the best before the panel says validation got worse
+
+
+def worse_by(val: float | None, best: float | None) -> float | None:
+    """How much worse than its best the last validation is, when that is worth showing (else None)."""
+    if val is None or best is None or val - best < WORSE_SHOWN:
+        return None
+    return val - best

@@ -53,7 +53,7 @@ async def test_a_burst_of_checkpoint_events_makes_few_listings_and_loads_and_key
 
         app._list_now = counting_list  # type: ignore[method-assign]
         app._load_model = counting_load  # type: ignore[method-assign]
-        app.follow_latest = True
+        app.follow_best = True
         newest = home / "runs" / "tiny" / "step-00000020.pt"
         started = time.monotonic()
         for i in range(BURST):
