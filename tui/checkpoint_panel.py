@@ -6,7 +6,8 @@ the App, which loads that checkpoint and switches the generator to it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
 
 ACTIVE = "▶"
-MAX_ROWS = 100  # a run with a checkpoint every step has thousands: the table shows the newest (and the active one)
+MAX_ROWS = 50  # a run with a checkpoint every step has thousands: the table shows the newest (and the active one)
 REASONS = {"request": "saved", "stop": "stop", "final": "final", "periodic": "auto", "time": "time"}
 
 
@@ -29,9 +30,12 @@ def row_key(path: Path) -> str:
     return str(Path(path).resolve())
 
 
-def _is(path: Path, key: str | None) -> bool:
-    """``row_key(path) == key``, resolving the path only when the names match (thousands of rows)."""
-    return key is not None and Path(path).name == Path(key).name and row_key(path) == key
+def _matcher(key: str | None) -> Callable[[Path], bool]:
+    """``row_key(path) == key`` for many paths: a path is resolved only when its name matches."""
+    if key is None:
+        return lambda _path: False
+    name = os.path.basename(key)
+    return lambda path: path.name == name and row_key(path) == key
 
 
 class CheckpointPanel(Vertical):
@@ -84,10 +88,12 @@ class CheckpointPanel(Vertical):
     def set_checkpoints(self, infos: Sequence[CheckpointInfo], demo: Path | None) -> None:
         """Replace the rows, keeping the cursor on the same checkpoint when it is still there."""
         self.demo = row_key(demo) if demo is not None else None
-        ordered = sorted(infos, key=lambda i: (not _is(i.path, self.demo), -i.step, -i.created))
+        is_demo = _matcher(self.demo)
+        ordered = sorted(infos, key=lambda i: (not is_demo(i.path), -i.step, -i.created))
         self.total = len(ordered)
         if len(ordered) > MAX_ROWS:  # every row costs the UI thread time on each listing
-            active = [i for i in ordered[MAX_ROWS - 1:] if _is(i.path, self.active)]
+            is_active = _matcher(self.active)
+            active = [i for i in ordered[MAX_ROWS - 1:] if is_active(i.path)]
             ordered = ordered[:MAX_ROWS - len(active[:1])] + active[:1]
         self.infos = ordered
         self._render_subtitle()
