@@ -62,15 +62,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="characters per generated tweet at most (default 140, or --max-tweet-len when larger)")
     g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
-    t = p.add_argument_group("training (each press of space trains this much more)")
-    t.add_argument("--epochs", type=number(int, 1), metavar="N", help="passes over the corpus (default 5)")
+    t = p.add_argument_group("training (space trains until you pause or quit; a budget here stops each press after that much)")
+    t.add_argument("--epochs", type=number(int, 1), metavar="N", help="passes over the corpus (default: no budget)")
     t.add_argument("--minutes", type=number(float, 0.01), metavar="M", help="training time instead of epochs")
     t.add_argument("--max-steps", type=number(int, 1), metavar="N", help="optimizer steps instead of epochs")
     t.add_argument("--hidden", type=number(int, 1), metavar="N", help="GRU hidden size of a new run (default 256)")
     t.add_argument("--layers", type=number(int, 1), metavar="N", help="GRU layers of a new run (default 1)")
     t.add_argument("--embed", type=number(int, 1), metavar="N", help="character embedding size of a new run (default 64)")
     t.add_argument("--batch-size", type=number(int, 1), metavar="N", help="tweets per batch (default 32)")
-    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help="Adam learning rate (default 0.008)")
+    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help="learning rate (default 0.006, schedule-free AdamW)")
     t.add_argument("--val-every", type=number(int, 0), default=100, metavar="N",
                    help="validate every N steps, a point on the chart (default 100)")
     t.add_argument("--ckpt-every", type=number(int, 0), default=200, metavar="N",
@@ -89,8 +89,6 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         value = getattr(args, flag)
         if value is not None:
             train[flag] = value
-    if not any(k in train for k in ("epochs", "minutes", "max_steps")):
-        train["epochs"] = 5
     model = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers), ("embed_dim", args.embed))
              if v is not None}
     expand = lambda p: p.expanduser() if p is not None else None  # noqa: E731

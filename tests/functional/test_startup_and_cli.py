@@ -47,7 +47,16 @@ def test_no_arguments_means_the_demo_corpus_and_checkpoint() -> None:
     assert s.data_path == demo_corpus_path() and s.is_demo_corpus
     assert s.demo_checkpoint == demo_checkpoint_path()
     assert s.run_name() == "demo-run" and s.data_label == "demo corpus"
-    assert s.train["epochs"] == 5 and s.temperature == 0.8
+    assert s.temperature == 0.8
+    assert not {"epochs", "minutes", "max_steps"} & set(s.train), "the app trains until it is paused or quit"
+
+
+def test_the_apps_training_defaults_are_the_open_ended_ones() -> None:
+    """tweetgen-tui's parser spells out core's open-ended defaults (it must not import torch to parse)."""
+    from core.trainer import OPEN_ENDED_DEFAULTS
+
+    s = settings_from_args(build_parser().parse_args([]))
+    assert {k: s.train[k] for k in OPEN_ENDED_DEFAULTS} == OPEN_ENDED_DEFAULTS
 
 
 def test_flags_reach_the_settings(tmp_path: Path) -> None:
