@@ -69,7 +69,8 @@ if TYPE_CHECKING:
     from core.checkpoints import CheckpointInfo
 
 DEMO_LABEL = "demo"
-LIST_MIN_INTERVAL_S = 1.0  # checkpoints are re-listed at most this often, however fast they are written
+LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
+LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
 STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
 DRAIN_FRAME_S = 1 / 30  # training events are taken in bursts at most this often
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
@@ -155,6 +156,7 @@ class TweetgenApp(App[None]):
         self.stop_signal: str | None = None  # "SIGTERM"/"SIGHUP" when one asked the app to quit
         self._listing_timer: Timer | None = None
         self._last_listing = float("-inf")  # time.monotonic() of the last listing started
+        self._listing_cost = 0.0  # seconds the last listing took
         self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
         self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
         self._follow_loading = False
@@ -494,7 +496,9 @@ class TweetgenApp(App[None]):
         if self.run_dir is None:
             return
         self._listed_mtime = self._run_dir_mtime()  # before listing: a change during it is seen next time
+        started = time.monotonic()
         infos = list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
+        self._listing_cost = time.monotonic() - started
         infos = [i for i in infos if i.path.parent == self.run_dir]
         extras = [self.settings.demo_checkpoint]
         if self.settings.checkpoint is not None and self.settings.checkpoint.is_file():
@@ -518,7 +522,8 @@ class TweetgenApp(App[None]):
         Any number of requests meanwhile (a checkpoint every step) makes one listing."""
         if self._listing_timer is not None or self._exiting:
             return
-        delay = max(0.01, self._last_listing + LIST_MIN_INTERVAL_S - time.monotonic())  # a 0 s Timer divides by 0
+        interval = max(LIST_MIN_INTERVAL_S, self._listing_cost / LIST_DUTY)  # thousands of files take longer to list
+        delay = max(0.01, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
         self._listing_timer = self.set_timer(delay, self._start_listing)
 
     def _start_listing(self) -> None:
