@@ -61,8 +61,13 @@ async def mash(pilot: Pilot[None], keys: list[str]) -> None:
     await pilot.pause(0.1)
 
 
+def quitting(app: TweetgenApp) -> bool:
+    return not app.is_running or app._exiting or app._quitting  # q, or Quit from the palette
+
+
 async def still_responsive(pilot: Pilot[None]) -> None:
-    """Close whatever is open, then a key must still change what the screen shows."""
+    """Close whatever is open, then a key must still change what the screen shows (unless the
+    sequence asked the app to quit: a palette command can run after the keys were sent)."""
     app = pilot.app
     assert isinstance(app, TweetgenApp)
     for _ in range(4):
@@ -78,7 +83,7 @@ async def still_responsive(pilot: Pilot[None]) -> None:
     await pilot.press("minus" if before > 0.15 else "plus")
 
     def shown() -> bool:
-        return app.temperature != before and f"temp {app.temperature:.1f}" in str(status.render())
+        return quitting(app) or app.temperature != before and f"temp {app.temperature:.1f}" in str(status.render())
 
     try:
         await wait_until(pilot, shown, "the temperature key to change the status line", timeout=30)
@@ -91,12 +96,13 @@ async def _run_sequences(app: TweetgenApp, pilot: Pilot[None], seqs: list[list[s
     """False once q has ended the app (cleanly)."""
     for keys in seqs:
         await mash(pilot, keys)
-        if not app.is_running or app._exiting or app._quitting:  # q, or Quit from the palette
+        if not quitting(app):
+            assert app.errors == [], app.errors
+            await still_responsive(pilot)
+        if quitting(app):
             await wait_until(pilot, lambda: not app.is_running, "the app to finish quitting", timeout=60)
             assert app.return_code in (0, None) and app._exception is None
             return False
-        assert app.errors == [], app.errors
-        await still_responsive(pilot)
     return True
 
 
