@@ -527,6 +527,12 @@ class Trainer:
         if p.worse_evals >= c.guard_patience:
             yield self._respond_to_degradation(val)
 
+    def _validate_if_stale(self) -> Iterator[TrainEvent]:
+        """Before a checkpoint the user asked for (stop, s, the end): validate its own weights,
+        so it can be chosen as the run's best (a score of an earlier step would not count)."""
+        if self.config.val_every and self.val_ids and self.progress.val_step != self.progress.step:
+            yield from self._validate()
+
     def _respond_to_degradation(self, val: float) -> GuardEvent:
         """Validation stayed clearly worse than its best: roll back and slow down, or give up.
 
@@ -658,6 +664,8 @@ class Trainer:
                 if (c.ckpt_every and p.step % c.ckpt_every == 0) or self._save.is_set():
                     why = "request" if self._save.is_set() else "periodic"
                     self._save.clear()
+                    if why == "request":
+                        yield from self._validate_if_stale()
                     yield self.save(why)
                     window_start = time.perf_counter()
                 reason = self._finished()
@@ -669,9 +677,10 @@ class Trainer:
             yield DoneEvent(p.step, reason, self._degraded or "validation got worse", self.last_checkpoint,
                             best.path if best else None)
             return
-        if reason in ("finished", "time") and c.val_every and self.val_ids and (p.history[-1:] or [[-1]])[0][0] != p.step:
-            yield from self._validate()
+        if reason in ("finished", "time"):
+            yield from self._validate_if_stale()
         if self.last_checkpoint is None or self.last_checkpoint.name != checkpoints.checkpoint_name(p.step) or reason == "stopped":
+            yield from self._validate_if_stale()
             yield self.save("stop" if reason == "stopped" else "final")
         messages = {
             "finished": f"finished {p.step} steps",
@@ -704,6 +713,7 @@ class Trainer:
         while self._pause.is_set() and not self._stop.is_set():
             if self._save.is_set():
                 self._save.clear()
+                yield from self._validate_if_stale()
                 yield self.save("request")
             time.sleep(0.05)
         self._clock_start = time.perf_counter()

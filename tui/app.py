@@ -404,8 +404,10 @@ class TweetgenApp(App[None]):
             from core.checkpoints import best_of
 
             best = best_of(self.run_checkpoints)
-            if best is not None and row_key(best.path) == row_key(self.source.path):
-                source += " · best"  # the generator says which checkpoint it uses, and that it is the run's best
+            if best is not None and row_key(best.path) == row_key(self.source.path) and self.source.step is not None:
+                # says which checkpoint generates and that it is the run's best; the run name last, where a
+                # narrow terminal cuts it
+                source = f"best step {self.source.step:,} · {self.source.label}"
         self.generation.set_status(self.temperature, source, self.settings.pace)
 
     # ------------------------------------------------------------ models and checkpoints

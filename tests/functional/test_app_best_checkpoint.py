@@ -36,7 +36,7 @@ async def test_opens_on_the_best_checkpoint_not_the_newest_and_says_so(tui_asset
         await app_idle(pilot)
         assert app.source is not None and app.source.path == run / f"step-000000{best}.pt"
         status = str(app.query_one("#gen-status", Static).render())
-        assert f"step {best}" in status and "best" in status
+        assert f"best step {best} · tiny" in status
 
 
 @run_async

@@ -311,3 +311,17 @@ def test_sample_length_beyond_the_model_is_one_line(tmp_path: Path, capsys: pyte
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "140" in err[0]
     assert main(["sample", str(trainer.last_checkpoint), "--length", "30", "-n", "2", "--seed", "4"]) == 0
+
+
+def test_a_stop_checkpoint_scores_its_own_weights_so_it_can_be_the_best(tmp_path: Path) -> None:
+    """Quitting between validations must not leave the best weights unscored (and so never chosen)."""
+    from core.events import StepEvent
+
+    trainer = tiny_trainer(tmp_path / "run", max_steps=50, val_every=5, ckpt_every=5, log_interval_s=0.0)
+    for event in trainer.run():
+        if isinstance(event, StepEvent) and event.step == 7:
+            trainer.stop()
+    info = checkpoints.read_info(trainer.last_checkpoint)
+    assert info.step == 7 and info.val_step == 7 and info.validated
+    scored = {i.step: i.val_bpc for i in checkpoints.list_checkpoints(tmp_path / "run")}
+    assert checkpoints.best_checkpoint(tmp_path / "run").step == min(scored, key=lambda s: (scored[s], -s))
