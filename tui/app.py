@@ -38,6 +38,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.driver import Driver
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import Screen
@@ -55,6 +56,7 @@ from tui.generation import GeneratorSource, load_source, setup_torch, stream_chu
 from tui.generation_panel import GenerationPanel
 from tui.help_screen import HelpScreen
 from tui.palette import SafeCommandPalette
+from tui.terminal import hangup_safe
 from tui.settings import (
     TEMPERATURE_MAX,
     TEMPERATURE_MIN,
@@ -320,6 +322,9 @@ class TweetgenApp(App[None]):
         self.notify("Saving a checkpoint before quitting…", timeout=self.settings.stop_timeout_s)
         process.request_stop()
         self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
+
+    def get_driver_class(self) -> type[Driver]:
+        return hangup_safe(super().get_driver_class())  # a closed terminal must not hang the app
 
     def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
         self._exiting = True

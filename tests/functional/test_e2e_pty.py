@@ -85,11 +85,15 @@ def test_console_script_streams_a_tweet_and_quits_cleanly_on_q(tui_assets: Asset
         os.close(master)
 
 
-def _spawn(args: list[str], home: Path) -> tuple[subprocess.Popen[bytes], int]:
+def _spawn(args: list[str], home: Path, controlling: bool = False) -> tuple[subprocess.Popen[bytes], int]:
+    """The app in a new session on a pty; ``controlling``: the pty is its controlling terminal, so closing
+    the master side hangs it up (SIGHUP) as closing a terminal window does."""
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=str(home), PYTHONWARNINGS="ignore")
-    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True)
+    take_tty = (lambda: fcntl.ioctl(0, termios.TIOCSCTTY, 0)) if controlling else None
+    proc = subprocess.Popen(args, stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True, close_fds=True,
+                            preexec_fn=take_tty)
     os.close(slave)
     return proc, master
 
@@ -160,3 +164,41 @@ def test_sigterm_and_sighup_stop_training_with_a_checkpoint_restore_the_terminal
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
         os.close(master)
+
+
+@pytest.mark.skipif(not SCRIPT.exists(), reason=f"console script {SCRIPT} is not installed (pip install -e .)")
+def test_closing_the_terminal_while_training_saves_and_exits(tui_assets: Assets, tmp_path: Path) -> None:
+    """A real hangup: the terminal's master side is closed while tweets stream and training runs. Was:
+    Textual's writer thread died of EIO, the app blocked forever on its full output queue and never
+    handled the SIGHUP (the process stayed behind, hung)."""
+    home = tmp_path / "home"
+    args = [str(SCRIPT), "--data", str(tui_assets.corpus), "--run", "hup", "--home", str(home), "--seed", "1",
+            "--pace", "0", "--gap", "0.05", "--hidden", "16", "--embed", "8", "--batch-size", "4", "--ckpt-every", "0",
+            "--val-every", "0", "--max-steps", "1000000", "--threads", "1"]
+    proc, master = _spawn(args, home, controlling=True)
+    try:
+        read_until(master, proc, lambda screen: "idle · press space to train" in screen, timeout=90)
+        os.write(master, b" ")
+        run = home / "runs" / "hup"
+        deadline = time.monotonic() + 120
+        while not list(run.glob("step-*.pt")):
+            assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
+            os.write(master, b"s")
+            _drain(master, 2.0)
+        first = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+        _drain(master, 1.0)
+        os.close(master)  # the terminal goes away: the session gets SIGHUP, writes fail with EIO
+        master = -1
+        try:
+            proc.wait(90)
+        except subprocess.TimeoutExpired:
+            pass
+        assert proc.poll() == 0, f"exit code {proc.poll()} (None: still running, hung)"
+        last = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+        assert last > first, f"no checkpoint of the steps after {first} in {run}"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        if master >= 0:
+            os.close(master)
