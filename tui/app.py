@@ -93,20 +93,23 @@ def while_running(handler: _Handler) -> _Handler:
 def _start_resource_tracker_immune_to_sighup() -> None:
     """multiprocessing's resource tracker (a helper process the training queues need) ignores SIGINT
     and SIGTERM but dies of the SIGHUP a closed terminal sends the whole process group, and then
-    prints tracebacks while the app saves and exits. Started with SIGHUP ignored, it inherits that."""
+    prints tracebacks while the app saves and exits. Started with SIGHUP blocked, it inherits the
+    block (it unblocks only SIGINT and SIGTERM). Blocked, not ignored, here: a hangup that arrives
+    meanwhile stays pending and is handled once unblocked, instead of being lost (the app would
+    then never quit on it)."""
     from multiprocessing import resource_tracker
 
     from core.background import _real_std_streams  # Textual's stderr has no file descriptor to pass on
 
     try:
-        previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    except (AttributeError, ValueError):  # no SIGHUP here, or not the main thread
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    except (AttributeError, ValueError, OSError):  # no SIGHUP or no signal masks here
         return
     try:
         with _real_std_streams():
             resource_tracker.ensure_running()
     finally:
-        signal.signal(signal.SIGHUP, previous if previous is not None else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class TweetgenApp(App[None]):
