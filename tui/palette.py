@@ -6,20 +6,42 @@ dismisses it again, which pops the screen *below* it: the app's only screen
 (``ScreenStackError``, the app exits) or a screen the first command just opened. Each
 palette is opened without Textual's fixed id, so a new one can be pushed while the
 last one is still being removed (``DuplicateIds``).
+
+Each of those extra enters also *runs the chosen command again*: ctrl+p, ``t``, enter
+x4 opened three theme pickers on top of each other (one escape closes one). A palette
+here runs its command once; enters that reach it afterwards are ignored.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from textual import on
 from textual.await_complete import AwaitComplete
 from textual.command import CommandPalette
+from textual.widgets import Button, Input
 
 
 class SafeCommandPalette(CommandPalette):
-    """A command palette whose ``dismiss`` only ever closes itself."""
+    """A command palette whose ``dismiss`` only ever closes itself and whose command runs once."""
+
+    _command_sent = False
 
     def dismiss(self, result: Any = None) -> AwaitComplete:
         if not self.is_active:  # already closed (or something opened over it): nothing of ours to pop
             return AwaitComplete.nothing()
         return super().dismiss(result)
+
+    @on(Input.Submitted)
+    @on(Button.Pressed)
+    def _select_or_command(self, event: Input.Submitted | Button.Pressed | None = None) -> None:
+        if event is not None:
+            event.prevent_default()  # CommandPalette's own handler (this method's base) must not run as well
+        if self._command_sent:  # an enter that was typed before the palette had gone
+            if event is not None:
+                event.stop()
+            return
+        runs_command = not self._list_visible and self._selected_command is not None  # what the base class checks
+        super()._select_or_command(event)
+        if runs_command:
+            self._command_sent = True
