@@ -33,12 +33,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=5500)
     ap.add_argument("--eval-every", type=int, default=550)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--length", choices=("off", "random", "zero"), default="off",
+                    help="length input: none (default), or the remaining-length embedding initialised randomly or at zero")
+    ap.add_argument("--tag", default="", help="suffix for the output name")
     args = ap.parse_args()
     setup_torch(args.threads)
     import torch
 
     from core.data import BucketBatcher, make_batch
-    from core.trainer import evaluate_bpc, masked_loss_sum, new_model
+    from core.trainer import evaluate_bpc, length_cost_bpc, masked_loss_sum, new_model
     from core.vocab import CharVocab
 
     kind, *parts = args.name.split("_")
@@ -46,7 +49,11 @@ def main() -> None:
     horizon = int(parts[1]) if kind == "cos" else None
     train, val = load_split(corpus_path())
     vocab = CharVocab.build(train)
-    model = new_model(vocab, seed=0, max_length=0)  # the optimizer is compared, on the plain model
+    model = new_model(vocab, seed=0, max_length=0 if args.length == "off" else 140)  # plain model unless --length
+    if args.length != "off":
+        model.set_length_prior([len(t) for t in train])
+        if args.length == "zero":
+            torch.nn.init.zeros_(model.length_embed.weight)
     train_ids = [vocab.encode(t) for t in train]
     val_ids = [vocab.encode(t) for t in val]
     batcher = BucketBatcher(train_ids, 32, seed=0)
@@ -71,7 +78,7 @@ def main() -> None:
         frac = min(1.0, (step - warmup) / max(1, horizon - warmup))
         return 0.1 * lr + 0.9 * lr * 0.5 * (1 + math.cos(math.pi * frac))
 
-    out = RESULTS_DIR / "sweep" / f"{args.name}.jsonl"
+    out = RESULTS_DIR / "sweep" / f"{args.name}{args.tag}.jsonl"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("")
     step, epoch, train_s = 0, 0, 0.0
@@ -82,7 +89,7 @@ def main() -> None:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             batch = make_batch([train_ids[i] for i in rows])
-            logits, _ = model(batch.inputs)
+            logits, _ = model(batch.inputs, None, batch.remaining)
             loss_sum, n = masked_loss_sum(logits, batch.targets)
             opt.zero_grad(set_to_none=True)
             (loss_sum / n).backward()
@@ -93,11 +100,11 @@ def main() -> None:
             if step % args.eval_every == 0 or step == args.steps:
                 if kind == "sf":
                     opt.eval()
-                bpc = evaluate_bpc(model, val_ids)
+                bpc = evaluate_bpc(model, val_ids) + length_cost_bpc(model, val_ids)  # honest: the length's cost included
                 if kind == "sf":
                     opt.train()
                 model.train()
-                line = {"name": args.name, "step": step, "train_s": round(train_s, 1), "val_bpc": round(bpc, 4),
+                line = {"name": args.name + args.tag, "step": step, "train_s": round(train_s, 1), "val_bpc": round(bpc, 4),
                         "train_nats": round(float(loss_sum / n), 4), "epoch": epoch}
                 with out.open("a") as f:
                     f.write(json.dumps(line) + "\n")

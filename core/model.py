@@ -66,6 +66,10 @@ class CharGRU(nn.Module):
         self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
         if config.max_length:
             self.length_embed = nn.Embedding(config.max_length + 1, config.embed_dim)
+            # Zero at the start: the model begins as the plain one and learns to use the length. A
+            # random start added noise to every input and cost 0.08-0.11 bits/char in the first
+            # 2,000 steps (bench/RESULTS.md, issue 8).
+            nn.init.zeros_(self.length_embed.weight)
             # length_prior[L]: how many training texts have L characters (L = 0 unused).
             self.register_buffer("length_prior", torch.zeros(config.max_length + 1))
         self.gru = nn.GRU(
