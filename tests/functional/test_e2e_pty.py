@@ -109,6 +109,19 @@ def _drain(master: int, seconds: float) -> None:
                 return
 
 
+def _newest_step(run: Path) -> int:
+    return max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+
+
+def _reap(proc: subprocess.Popen[bytes], master: int) -> None:
+    """Kill the app's process group if it is still running, and close the pty (-1: closed already)."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    if master >= 0:
+        os.close(master)
+
+
 def _read_to_exit(master: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
     raw = b""
     deadline = time.monotonic() + timeout
@@ -146,7 +159,7 @@ def test_sigterm_and_sighup_stop_training_with_a_checkpoint_restore_the_terminal
             assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
             os.write(master, b"s")
             _drain(master, 2.0)
-        first = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+        first = _newest_step(run)
         _drain(master, 1.0)  # some more steps
         if signum == signal.SIGHUP:  # a closed terminal hangs up the whole process group
             os.killpg(proc.pid, signum)
@@ -157,13 +170,9 @@ def test_sigterm_and_sighup_stop_training_with_a_checkpoint_restore_the_terminal
         assert proc.poll() == 0, f"exit code {proc.poll()}; tail: {text[-800:]!r}"
         assert "Traceback" not in text
         assert b"\x1b[?1049l" in tail, "the alternate screen was not left"
-        last = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
-        assert last > first, f"no checkpoint of the steps after {first} in {run}"
+        assert _newest_step(run) > first, f"no checkpoint of the steps after {first} in {run}"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        os.close(master)
+        _reap(proc, master)
 
 
 @pytest.mark.skipif(not SCRIPT.exists(), reason=f"console script {SCRIPT} is not installed (pip install -e .)")
@@ -185,7 +194,7 @@ def test_closing_the_terminal_while_training_saves_and_exits(tui_assets: Assets,
             assert time.monotonic() < deadline and proc.poll() is None, "training did not start"
             os.write(master, b"s")
             _drain(master, 2.0)
-        first = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
+        first = _newest_step(run)
         _drain(master, 1.0)
         os.close(master)  # the terminal goes away: the session gets SIGHUP, writes fail with EIO
         master = -1
@@ -194,11 +203,6 @@ def test_closing_the_terminal_while_training_saves_and_exits(tui_assets: Assets,
         except subprocess.TimeoutExpired:
             pass
         assert proc.poll() == 0, f"exit code {proc.poll()} (None: still running, hung)"
-        last = max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
-        assert last > first, f"no checkpoint of the steps after {first} in {run}"
+        assert _newest_step(run) > first, f"no checkpoint of the steps after {first} in {run}"
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        if master >= 0:
-            os.close(master)
+        _reap(proc, master)
