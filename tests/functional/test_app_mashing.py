@@ -106,46 +106,48 @@ async def _run_sequences(app: TweetgenApp, pilot: Pilot[None], seqs: list[list[s
     return True
 
 
-SLOW_OK = settings(max_examples=6, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+def _examples(n: int) -> settings:
+    return settings(max_examples=n, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 
-@SLOW_OK
+def _mash_an_app(assets: Assets, home: Path, seqs: list[list[str]], *, training: bool) -> TweetgenApp:
+    """Start the app (and training, if asked), send the key sequences; returns the app once it has ended.
+
+    While training, the last sequence is Quit from the palette confirmed twice: it must save and
+    exit once, cleanly."""
+    app = TweetgenApp(make_settings(assets, home))
+
+    @run_async
+    async def go() -> None:
+        async with app.run_test(size=SIZE) as pilot:
+            await app_idle(pilot)
+            if not training:
+                await _run_sequences(app, pilot, seqs)
+                return
+            await pilot.press("space")
+            await wait_until(pilot, lambda: app.train_state == "running", "training to start")
+            assert not await _run_sequences(app, pilot, [*seqs, ["ctrl+p", PAUSE, "q", "u", "i", PAUSE, "enter", "enter"]])
+
+    go()
+    assert app._exception is None
+    return app
+
+
+@_examples(6)
 @given(seqs=sequences(quit_allowed=True))
 def test_random_keys_while_idle_never_kill_the_app(tui_assets: Assets, tmp_path_factory: pytest.TempPathFactory,
                                                     seqs: list[list[str]]) -> None:
-    home = tmp_path_factory.mktemp("home")
-
-    @run_async
-    async def go() -> None:
-        app = TweetgenApp(make_settings(tui_assets, home))
-        async with app.run_test(size=SIZE) as pilot:
-            await app_idle(pilot)
-            await _run_sequences(app, pilot, seqs)
-        assert app._exception is None and app.return_code in (0, None)
-
-    go()
+    app = _mash_an_app(tui_assets, tmp_path_factory.mktemp("home"), seqs, training=False)
+    assert app.return_code in (0, None)
 
 
-@settings(max_examples=2, deadline=None, derandomize=True, phases=(Phase.explicit, Phase.generate),
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@_examples(2)
 @given(seqs=sequences(quit_allowed=False))
 def test_random_keys_while_training_never_kill_the_app(tui_assets: Assets, tmp_path_factory: pytest.TempPathFactory,
                                                         seqs: list[list[str]]) -> None:
-    home = tmp_path_factory.mktemp("home")
-
-    @run_async
-    async def go() -> None:
-        app = TweetgenApp(make_settings(tui_assets, home))
-        async with app.run_test(size=SIZE) as pilot:
-            await app_idle(pilot)
-            await pilot.press("space")
-            await wait_until(pilot, lambda: app.train_state == "running", "training to start")
-            # and at the end Quit from the palette, confirmed twice: it saves and exits once, cleanly
-            assert not await _run_sequences(app, pilot, [*seqs, ["ctrl+p", PAUSE, "q", "u", "i", PAUSE, "enter", "enter"]])
-        assert app._exception is None and app.return_code == 0
-
-    go()
+    app = _mash_an_app(tui_assets, tmp_path_factory.mktemp("home"), seqs, training=True)
+    assert app.return_code == 0
 
 
 @run_async
