@@ -40,8 +40,9 @@ def main() -> None:
     setup_torch(args.threads)
     import torch
 
-    from core.data import BucketBatcher, make_batch
-    from core.trainer import evaluate_bpc, length_cost_bpc, masked_loss_sum, new_model
+    from core.batching import BucketBatcher, make_batch
+    from core.trainer import evaluate_bpc, length_cost_bpc, masked_loss_sum
+    from core.model import new_model
     from core.vocab import CharVocab
 
     kind, *parts = args.name.split("_")

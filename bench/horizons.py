@@ -71,7 +71,8 @@ def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
 
         trainer = build_trainer(TrainJob(corpus, run_dir, train={}, model={}, threads=threads))
     else:
-        from core.trainer import TrainConfig, Trainer, new_model
+        from core.trainer import TrainConfig, Trainer
+        from core.model import new_model
         from core.vocab import CharVocab
 
         vocab = CharVocab.build(train)

@@ -21,7 +21,8 @@ from bench.common import THREADS, load_split, peak_rss_mb, rss_mb, setup_torch
 
 def _default_trainer(train: list[str], val: list[str], budget_s: float | None, run_dir: str, overrides: dict[str, Any],
                      threads: int = THREADS):
-    from core.trainer import TrainConfig, Trainer, new_model
+    from core.trainer import TrainConfig, Trainer
+    from core.model import new_model
     from core.vocab import CharVocab
 
     model_kw = {k: overrides[k] for k in ("embed_dim", "hidden_size", "num_layers", "dropout") if k in overrides}
@@ -124,7 +125,7 @@ def task_throughput(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from bench.reference import BATCH, LR, NotebookGRU, unmasked_loss
-    from core.data import BucketBatcher, make_batch
+    from core.batching import BucketBatcher, make_batch
 
     setup_torch(int(args.get("threads", THREADS)))
     train, val = load_split(Path(args["corpus"]))
@@ -209,7 +210,7 @@ def task_sampling(args: dict[str, Any]) -> dict[str, Any]:
         ckpt = load_checkpoint(args["checkpoint"])
         model, vocab, trained = ckpt.model(), ckpt.vocab, True
     else:
-        from core.trainer import new_model
+        from core.model import new_model
         from core.vocab import CharVocab
 
         train, _ = load_split(Path(args["corpus"]))
@@ -258,7 +259,7 @@ def task_sampling(args: dict[str, Any]) -> dict[str, Any]:
 
 def task_load(args: dict[str, Any]) -> dict[str, Any]:
     """Corpus loading time and RSS (after imports) for one file."""
-    from core.data import load_corpus
+    from core.corpus import load_corpus
 
     base = rss_mb()
     t = time.perf_counter()

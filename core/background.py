@@ -61,7 +61,7 @@ class TrainJob:
     run starts*: resuming a checkpoint at step 900 with ``max_steps=100`` stops at step
     1000. Without any budget the run continues until it is stopped. When resuming, the
     stored training settings, corpus filters and validation split are reused and
-    ``train``/``filters`` override them. ``model`` holds :func:`~core.trainer.new_model`
+    ``train``/``filters`` override them. ``model`` holds :func:`~core.model.new_model`
     keyword arguments and is used only for a fresh run.
     """
 
@@ -175,12 +175,15 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     """
     import torch
 
-    from core.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
+    from core.checkpoints import CheckpointError, load_checkpoint
+
+    from core.registry import latest_checkpoint
     from core import runlock
-    from core.data import FilterConfig, load_corpus, split_texts
+    from core.corpus import FilterConfig, load_corpus, split_texts
     from core.model import ModelConfig
     from core.safety import check_memory, check_unknown, training_bytes
-    from core.trainer import Trainer, new_model, open_ended_config
+    from core.trainer import Trainer, open_ended_config
+    from core.model import new_model
     from core.vocab import CharVocab
 
     threads = job.threads or default_threads()
@@ -267,7 +270,7 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
     step = 0
     try:
         from core.checkpoints import CheckpointError
-        from core.data import CorpusError
+        from core.corpus import CorpusError
 
         try:
             trainer = build_trainer(job, events.put)

@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = None) -> Any:
-    from core.data import FilterConfig
+    from core.corpus import FilterConfig
 
     base = dict(stored or {})
     for flag, key in (("max_len", "max_len"), ("min_len", "min_len"), ("strip_urls", "strip_urls"), ("drop_retweets", "drop_retweets")):
@@ -164,7 +164,8 @@ def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = Non
 def _load_ckpt(path: Path, *, best: bool = False) -> Any:
     """A checkpoint file, or from a run directory its newest (to resume) or, with ``best``, the one
     to generate from (its best validated, else its newest)."""
-    from core.checkpoints import checkpoint_to_use, latest_checkpoint, list_checkpoints, load_checkpoint
+    from core.checkpoints import load_checkpoint
+    from core.registry import checkpoint_to_use, latest_checkpoint, list_checkpoints
 
     if path.is_dir():
         info = checkpoint_to_use(list_checkpoints(path)) if best else latest_checkpoint(path)
@@ -216,12 +217,14 @@ def _silence(fds: Sequence[int]) -> None:
 
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
     from core import checkpoints
-    from core.data import load_corpus, split_texts
+    from core import registry
+    from core.corpus import load_corpus, split_texts
     from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, SampleEvent, StartEvent, StepEvent
     from core import runlock
     from core.model import ModelConfig
     from core.safety import check_memory, check_unknown, training_bytes
-    from core.trainer import BUDGET_KEYS, TrainConfig, Trainer, new_model, open_ended_config
+    from core.trainer import BUDGET_KEYS, TrainConfig, Trainer, open_ended_config
+    from core.model import new_model
     from core.vocab import CharVocab
 
     if args.until_stopped and any(getattr(args, k) is not None for k in BUDGET_KEYS):
@@ -285,7 +288,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             run_dir = args.out
         else:
             name = args.run or f"{args.data.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            run_dir = checkpoints.runs_dir(args.home) / name
+            run_dir = registry.runs_dir(args.home) / name
     extra = {"data_path": str(args.data), "filter_config": asdict(filt), "val_fraction": val_fraction}
     try:
         trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
@@ -354,7 +357,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     if not args.quiet:
         err.print(f"{done.message}; last checkpoint: {done.last_checkpoint}", highlight=False, soft_wrap=True)
         if done.best_checkpoint is not None:
-            best = checkpoints.read_info(done.best_checkpoint)
+            best = registry.read_info(done.best_checkpoint)
             err.print(f"best checkpoint: {done.best_checkpoint} (val {_fmt(best.val_bpc)} bits/char at step {best.step})",
                       highlight=False, soft_wrap=True)
     print(done.last_checkpoint)
@@ -405,7 +408,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from core.data import load_corpus
+    from core.corpus import load_corpus
     from core.safety import check_memory, eval_bytes
     from core.trainer import evaluate_bpc, length_cost_bpc, resolve_device
     from core.vocab import UNK_ID
@@ -469,7 +472,7 @@ def _optimizer_line(stored: Any, lr_scale: Any) -> str:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    from core.checkpoints import list_checkpoints, runs_dir
+    from core.registry import list_checkpoints, runs_dir
 
     root = args.dir or runs_dir()
     infos = list_checkpoints(root)
@@ -490,7 +493,7 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from core.checkpoints import CheckpointError
-    from core.data import CorpusError
+    from core.corpus import CorpusError
     from core.safety import LimitError, is_out_of_memory
 
     parser = build_parser()

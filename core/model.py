@@ -8,9 +8,13 @@ we do the lookup and skip the (vocab x batch x time) one-hot tensor.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from core.vocab import CharVocab
 
 MAX_LENGTH_TABLE = 1024  # the longest target length a model can be told; longer ones are clamped
 
@@ -89,7 +93,7 @@ class CharGRU(nn.Module):
         For checking a checkpoint before allocating anything. (Building on the meta device
         would do that too, but initialising meta tensors imports torch._dynamo: a second
         added to the first checkpoint load of every process.) Kept equal to the real
-        state_dict by tests/unit/test_state_shapes.py.
+        state_dict by tests/core/test_state_shapes.py.
         """
         c = config
         shapes: dict[str, tuple[int, ...]] = {"embed.weight": (c.vocab_size, c.embed_dim)}
@@ -193,7 +197,7 @@ class GRUStepper:
     (``embedding @ W_ih^T + b_ih``, a (V, 3H) table, so the embedding lookup and the
     input matmul become one row lookup), then one ``addmm`` per layer and the gates
     in place. Same gate formulas and weights as ``torch.nn.GRU``; the results equal the
-    full-sequence forward up to float rounding (tests/unit/test_sampler_fast.py).
+    full-sequence forward up to float rounding (tests/core/test_sampler_fast.py).
 
     The weights are a snapshot: build a new stepper after the model is trained further.
     """
@@ -240,3 +244,14 @@ class GRUStepper:
                 new.append(x)
             logits = torch.addmm(self.dec_b, x, self.dec_w_t)  # (B, V)
         return logits, (x.unsqueeze(0) if len(new) == 1 else torch.stack(new))  # (L, B, H)
+
+
+def new_model(vocab: CharVocab, *, seed: int = 0, max_length: int = 140, **model_kwargs: Any) -> CharGRU:
+    """A freshly initialised model, seeded so the same arguments give the same weights.
+
+    ``max_length``: the corpus filter's length limit; the model is told how many
+    characters remain, up to this (capped at MAX_LENGTH_TABLE; 0 = a model without
+    length conditioning, like those of tweetgen 0.1).
+    """
+    torch.manual_seed(seed)
+    return CharGRU(ModelConfig(vocab_size=len(vocab), max_length=min(int(max_length), MAX_LENGTH_TABLE), **model_kwargs))

@@ -26,7 +26,9 @@ import torch
 import torch.nn.functional as F
 
 from core import checkpoints
-from core.data import BucketBatcher, encode_all, make_batch
+
+from core import registry
+from core.batching import BucketBatcher, encode_all, make_batch
 from core.events import (
     CheckpointEvent,
     DoneEvent,
@@ -492,7 +494,7 @@ class Trainer:
         )
         self.last_checkpoint = path
         if self.config.keep_last:
-            checkpoints.prune(self.run_dir, self.config.keep_last, self.config.keep_best)
+            registry.prune(self.run_dir, self.config.keep_last, self.config.keep_best)
         return CheckpointEvent(self.progress.step, path, reason, self.progress.last_val)
 
     # ------------------------------------------------------------ the loop
@@ -543,7 +545,7 @@ class Trainer:
         """
         c, p = self.config, self.progress
         p.worse_evals = 0
-        best_info = checkpoints.best_checkpoint(self.run_dir)
+        best_info = registry.best_checkpoint(self.run_dir)
         best_path = best_info.path if best_info else None
         where = f"best {p.best_val:.3f} bits/char at step {p.best_step}"
         if p.rollbacks >= c.guard_max_rollbacks:
@@ -592,7 +594,7 @@ class Trainer:
     def run(self) -> Iterator[TrainEvent]:
         """Train until the budget is spent or ``stop()``; yields events. Always ends with a DoneEvent."""
         c, p = self.config, self.progress
-        removed = checkpoints.remove_stale_temp_files(self.run_dir)
+        removed = registry.remove_stale_temp_files(self.run_dir)
         if removed:
             self.notes.append(f"removed {removed} temp file(s) of interrupted writes")
         self.model.train()
@@ -673,7 +675,7 @@ class Trainer:
                 p.epoch += 1
                 p.batch_in_epoch = 0
         if reason == "degraded":  # the current weights are the worse ones: write nothing more
-            best = checkpoints.best_checkpoint(self.run_dir)
+            best = registry.best_checkpoint(self.run_dir)
             yield DoneEvent(p.step, reason, self._degraded or "validation got worse", self.last_checkpoint,
                             best.path if best else None)
             return
@@ -687,7 +689,7 @@ class Trainer:
             "time": f"time budget of {c.minutes:g} min reached at step {p.step}" if c.minutes else "time budget reached",
             "stopped": f"stopped at step {p.step}; checkpoint saved",
         }
-        best = checkpoints.best_checkpoint(self.run_dir)
+        best = registry.best_checkpoint(self.run_dir)
         yield DoneEvent(p.step, reason, messages[reason], self.last_checkpoint, best.path if best else None)
 
     def _progress_eta(self, total: int | None) -> tuple[float | None, float | None]:
@@ -718,17 +720,6 @@ class Trainer:
             time.sleep(0.05)
         self._clock_start = time.perf_counter()
         yield PauseEvent(self.progress.step, False)
-
-
-def new_model(vocab: CharVocab, *, seed: int = 0, max_length: int = 140, **model_kwargs: Any) -> CharGRU:
-    """A freshly initialised model, seeded so the same arguments give the same weights.
-
-    ``max_length``: the corpus filter's length limit; the model is told how many
-    characters remain, up to this (capped at MAX_LENGTH_TABLE; 0 = a model without
-    length conditioning, like those of tweetgen 0.1).
-    """
-    torch.manual_seed(seed)
-    return CharGRU(ModelConfig(vocab_size=len(vocab), max_length=min(int(max_length), MAX_LENGTH_TABLE), **model_kwargs))
 
 
 def make_optimizer(model: CharGRU, config: TrainConfig) -> torch.optim.Optimizer:

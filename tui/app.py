@@ -52,7 +52,7 @@ from tui import format as fmt
 from tui import messages as m
 from tui.checkpoint_panel import CheckpointPanel, row_key
 from tui.footer import ALL_KEYS_FIT, AppFooter
-from tui.generation import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
+from tui.generation_stream import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
 from tui.generation_panel import GenerationPanel
 from tui.help_screen import HelpScreen
 from tui.palette import SafeCommandPalette
@@ -68,7 +68,7 @@ from tui.settings import (
 from tui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
-    from core.checkpoints import CheckpointInfo
+    from core.registry import CheckpointInfo
 
 DEMO_LABEL = "demo"
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
@@ -409,7 +409,7 @@ class TweetgenApp(App[None]):
     def _show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
         if source is not None and self.source is not None and self.source.path is not None and self.run_checkpoints:
-            from core.checkpoints import best_of
+            from core.registry import best_of
 
             best = best_of(self.run_checkpoints)
             if best is not None and row_key(best.path) == row_key(self.source.path) and self.source.step is not None:
@@ -422,7 +422,8 @@ class TweetgenApp(App[None]):
 
     @work(thread=True, group="boot", exit_on_error=False, name="boot")
     def _boot(self) -> None:
-        from core.checkpoints import CheckpointError, checkpoint_to_use, list_checkpoints
+        from core.checkpoints import CheckpointError
+        from core.registry import checkpoint_to_use, list_checkpoints
 
         s = self.settings
         setup_torch(1)
@@ -471,7 +472,7 @@ class TweetgenApp(App[None]):
         gc.freeze()
 
     def _read_corpus(self) -> list[str] | None:
-        from core.data import CorpusError, load_corpus
+        from core.corpus import CorpusError, load_corpus
 
         path = self.settings.data_path
         try:
@@ -501,7 +502,7 @@ class TweetgenApp(App[None]):
 
     def _list_now(self) -> None:
         """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed."""
-        from core.checkpoints import list_checkpoints
+        from core.registry import list_checkpoints
 
         if self.run_dir is None:
             return
@@ -627,7 +628,7 @@ class TweetgenApp(App[None]):
             self.checkpoint_panel.set_active(self.source.path)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
         if self.follow_best and self.source is not None:
-            from core.checkpoints import checkpoint_to_use
+            from core.registry import checkpoint_to_use
 
             choice = checkpoint_to_use(self.run_checkpoints)
             if choice is not None and (self.source.path is None or row_key(choice.path) != row_key(self.source.path)):
@@ -660,7 +661,7 @@ class TweetgenApp(App[None]):
 
     def _is_choice_of_run(self, path: Path) -> bool:
         """Whether ``path`` is what the run generates from by default (its best, else its newest)."""
-        from core.checkpoints import checkpoint_to_use
+        from core.registry import checkpoint_to_use
 
         choice = checkpoint_to_use(self.run_checkpoints)
         return choice is not None and row_key(choice.path) == row_key(path)

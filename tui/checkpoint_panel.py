@@ -19,7 +19,7 @@ from textual.widgets import DataTable, Static
 from tui import format as fmt
 
 if TYPE_CHECKING:
-    from core.checkpoints import CheckpointInfo
+    from core.registry import CheckpointInfo
 
 ACTIVE = "▶"
 MAX_ROWS = 50  # a run with a checkpoint every step has thousands: the table shows the newest (and the active one)

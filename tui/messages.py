@@ -17,8 +17,8 @@ from core.background import BackgroundEvent, NoteEvent
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
 
 if TYPE_CHECKING:
-    from core.checkpoints import CheckpointInfo
-    from tui.generation import GeneratorSource
+    from core.registry import CheckpointInfo
+    from tui.generation_stream import GeneratorSource
 
 
 # ---------------------------------------------------------------- start-up and models

@@ -41,7 +41,7 @@ class AppSettings:
     # training (see core.background.TrainJob: the budget is "this much more per start")
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
-    filters: dict[str, Any] = field(default_factory=dict)  # core.data.FilterConfig fields (max_len: --max-tweet-len)
+    filters: dict[str, Any] = field(default_factory=dict)  # core.corpus.FilterConfig fields (max_len: --max-tweet-len)
     threads: int | None = None
     stop_timeout_s: float = 60.0  # quitting waits this long for the final checkpoint
 
@@ -56,7 +56,7 @@ class AppSettings:
 
     def corpus_filters(self) -> Any:
         """The FilterConfig for reading the corpus in the app, as the training process reads it."""
-        from core.data import FilterConfig
+        from core.corpus import FilterConfig
 
         return FilterConfig(**self.filters)
 
@@ -73,7 +73,7 @@ class AppSettings:
         """Where this session's checkpoints go: --run, else a --checkpoint directory, else the corpus name."""
         if not self.run and self.checkpoint is not None and self.checkpoint.is_dir():
             return self.checkpoint
-        from core.checkpoints import runs_dir  # imports torch: call from a worker
+        from core.registry import runs_dir  # imports torch: call from a worker
 
         return runs_dir(self.home) / self.run_name()
 

@@ -15,7 +15,7 @@ import pytest
 
 from core.checkpoints import save_checkpoint
 from core.model import CharGRU, ModelConfig
-from core.trainer import new_model
+from core.model import new_model
 from core.vocab import CharVocab
 
 

@@ -19,7 +19,8 @@ import torch
 from corehelpers import TINY_TWEETS, tiny_trainer
 
 from core import checkpoints
-from core.checkpoints import CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint
+from core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from core.registry import latest_checkpoint, list_checkpoints
 from core.events import CheckpointEvent, DoneEvent
 from core.model import CharGRU, ModelConfig
 from core.vocab import CharVocab

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 from corehelpers import DEV_CSV, needs_dev_csv
 
-from core.data import load_corpus, split_texts
+from core.corpus import load_corpus, split_texts
 from core.events import EvalEvent
-from core.trainer import TrainConfig, Trainer, new_model
+from core.trainer import TrainConfig, Trainer
+from core.model import new_model
 from core.vocab import CharVocab
 
 pytestmark = [needs_dev_csv, pytest.mark.realdata, pytest.mark.slow]

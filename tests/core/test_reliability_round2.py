@@ -26,11 +26,14 @@ import torch
 from corehelpers import REPO, TINY_TWEETS
 
 from core import checkpoints, runlock, safety
+
+from core import registry
 from core.argtypes import EXIT_USAGE
 from core.background import TrainJob, build_trainer
-from core.checkpoints import CheckpointError, list_checkpoints, load_checkpoint
+from core.checkpoints import CheckpointError, load_checkpoint
+from core.registry import list_checkpoints
 from core.cli import EVAL_POSITIONS, build_parser, format_eta, main
-from core.data import load_corpus
+from core.corpus import load_corpus
 from core.vocab import CharVocab
 
 TINY = ["--hidden", "8", "--embed", "8", "--batch-size", "4", "--val-every", "0", "--quiet"]
@@ -155,7 +158,7 @@ def test_a_fresh_run_in_a_folder_with_checkpoints_is_refused_unless_resumed(
     first = ["train", str(corpus), "--home", str(home), "--run", "mine", "--max-steps", "2", *TINY]
     assert main(first) == 0
     capsys.readouterr()
-    run = checkpoints.runs_dir(home) / "mine"
+    run = registry.runs_dir(home) / "mine"
     before = {p.name: p.read_bytes() for p in run.iterdir()}
     for argv in (first, ["train", str(corpus), "--out", str(run), "--max-steps", "4", *TINY]):
         assert main(argv) == 1
@@ -247,12 +250,12 @@ def trained(tmp_path: Path, corpus: Path) -> Path:
 def test_training_too_big_for_memory_is_refused_in_one_line_before_allocating(
         argv: list[str], tmp_path: Path, corpus: Path, four_gb: None, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import core.trainer
+    import core.model
 
     def no_model(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("the model was allocated before the memory check")
 
-    monkeypatch.setattr(core.trainer, "new_model", no_model)
+    monkeypatch.setattr(core.model, "new_model", no_model)
     code = main(["train", str(corpus), "--out", str(tmp_path / "run"), "--max-steps", "2", "--quiet", *argv])
     line = _one_line(capsys)
     assert code == 1 and "training this model needs about" in line and "4.0 GB is available" in line, line
@@ -462,7 +465,7 @@ def test_mixed_line_endings_in_one_file(tmp_path: Path) -> None:
 _NON_REGULAR = """
 import json, os, socket, sys
 from core.cli import main
-from core.data import CorpusError, load_corpus
+from core.corpus import CorpusError, load_corpus
 tmp = sys.argv[1]
 os.mkfifo(os.path.join(tmp, "fifo"))
 sock = socket.socket(socket.AF_UNIX); sock.bind(os.path.join(tmp, "sock"))

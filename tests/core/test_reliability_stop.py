@@ -1,6 +1,6 @@
 """Clean stop: SIGINT/SIGTERM during `tweetgen train` save the current step and exit 0.
 
-The app's `q` is covered in tests/functional/test_app_reliability.py.
+The app's `q` is covered in tests/tui/test_app_reliability.py.
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import list_checkpoints, load_checkpoint
+from core.checkpoints import load_checkpoint
+
+from core.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, StepEvent
 
 

@@ -22,7 +22,8 @@ from textual.widgets._footer import FooterKey  # not exported by textual.widgets
 
 from core.checkpoints import load_checkpoint
 from core.sampler import SampleConfig, sample
-from core.trainer import TrainConfig, Trainer, new_model
+from core.trainer import TrainConfig, Trainer
+from core.model import new_model
 from core.vocab import CharVocab
 from tui.app import TweetgenApp
 from tui.settings import AppSettings

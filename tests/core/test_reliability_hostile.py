@@ -2,7 +2,7 @@
 
 Every file is built here. The code-running payloads would create a marker file if they
 ever ran; each test checks that it does not exist. The app side (it keeps its current
-checkpoint) is in tests/functional/test_app_reliability.py.
+checkpoint) is in tests/tui/test_app_reliability.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import CheckpointError, list_checkpoints, load_checkpoint, read_info
+from core.checkpoints import CheckpointError, load_checkpoint
+
+from core.registry import list_checkpoints, read_info
 from core.cli import main
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.cli import main
-from core.data import CorpusError, LoadReport, decode_bytes, load_corpus, read_items
+from core.corpus import CorpusError, LoadReport, decode_bytes, load_corpus, read_items
 
 BIG = 50 * 1024 * 1024
 

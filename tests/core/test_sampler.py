@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from core.sampler import SampleConfig, next_token_logprobs, sample, sample_batch, stream
-from core.trainer import new_model
+from core.model import new_model
 from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
 TEXTS = ["abc def", "the quick brown fox", "zzz!? [ok] 123"]

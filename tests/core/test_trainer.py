@@ -7,7 +7,9 @@ import threading
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import list_checkpoints, load_checkpoint
+from core.checkpoints import load_checkpoint
+
+from core.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, StartEvent, StepEvent
 from core.trainer import Trainer, TrainConfig
 

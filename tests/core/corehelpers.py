@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from core.checkpoints import Checkpoint
-from core.trainer import TrainConfig, Trainer, new_model
+from core.trainer import TrainConfig, Trainer
+from core.model import new_model
 from core.vocab import CharVocab
 
 REPO = Path(__file__).resolve().parents[2]

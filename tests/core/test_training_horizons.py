@@ -14,14 +14,17 @@ import torch
 from corehelpers import REPO, TINY_TWEETS, run_all, tiny_trainer
 
 from core import checkpoints
+
+from core import registry
 from core.background import TrainJob, build_trainer
 from core.checkpoints import load_checkpoint, save_checkpoint
 from core.cli import main
-from core.data import make_batch
+from core.batching import make_batch
 from core.events import DoneEvent, EvalEvent, GuardEvent
 from core.model import CharGRU
 from core.sampler import SampleConfig, sample_batch, stream
-from core.trainer import TrainConfig, Trainer, evaluate_bpc, length_cost_bpc, new_model
+from core.trainer import TrainConfig, Trainer, evaluate_bpc, length_cost_bpc
+from core.model import new_model
 from core.vocab import EOS_ID, CharVocab
 
 
@@ -64,7 +67,7 @@ def test_the_guard_rolls_back_then_stops_naming_an_intact_best_checkpoint(tmp_pa
     model = best.model()
     assert evaluate_bpc(model, val_ids) + length_cost_bpc(model, val_ids) == pytest.approx(best.metrics["val_bpc"], abs=1e-4)
     # nothing was written after the run gave up
-    newest = checkpoints.latest_checkpoint(tmp_path / "run")
+    newest = registry.latest_checkpoint(tmp_path / "run")
     assert newest is not None and newest.step < done.step and newest.path == done.last_checkpoint
 
 
@@ -85,7 +88,7 @@ def test_the_cli_prints_the_best_checkpoint(tmp_path: Path, capsys: pytest.Captu
     line = next(line for line in err.splitlines() if line.startswith("best checkpoint: "))
     path = Path(line.split()[2])
     assert path.exists() and path.parent == tmp_path / "run"
-    assert checkpoints.best_checkpoint(tmp_path / "run").path == path
+    assert registry.best_checkpoint(tmp_path / "run").path == path
 
 
 # ---------------------------------------------------------------- one open-ended set-up
@@ -161,7 +164,7 @@ def test_until_stopped_trains_until_sigterm_then_saves_and_exits_0(tmp_path: Pat
     assert proc.returncode == 0, stderr
     last = load_checkpoint(Path(stdout.strip()))
     assert last.step > 50
-    assert "stop" in checkpoints.read_info(last.path).tags  # written by the stop, not a periodic one
+    assert "stop" in registry.read_info(last.path).tags  # written by the stop, not a periodic one
     stored = last.train_state["train_config"]
     assert (stored["epochs"], stored["max_steps"], stored["minutes"]) == (None, None, None)
     assert stored["optimizer"] == "schedulefree"
@@ -299,7 +302,7 @@ def test_an_old_checkpoint_loads_samples_and_resumes_with_adam(tmp_path: Path, c
     assert main(["train", str(data), "--resume", str(path), "--max-steps", "14", "--quiet"]) == 0
     err = capsys.readouterr().err
     assert "did not fit" not in err  # it goes on with the optimizer it was trained with
-    resumed = checkpoints.latest_checkpoint(tmp_path / "old")
+    resumed = registry.latest_checkpoint(tmp_path / "old")
     assert resumed is not None and resumed.step == 14
     assert load_checkpoint(resumed.path).train_state["train_config"]["optimizer"] == "adam"
 
@@ -321,7 +324,7 @@ def test_a_stop_checkpoint_scores_its_own_weights_so_it_can_be_the_best(tmp_path
     for event in trainer.run():
         if isinstance(event, StepEvent) and event.step == 7:
             trainer.stop()
-    info = checkpoints.read_info(trainer.last_checkpoint)
+    info = registry.read_info(trainer.last_checkpoint)
     assert info.step == 7 and info.val_step == 7 and info.validated
-    scored = {i.step: i.val_bpc for i in checkpoints.list_checkpoints(tmp_path / "run")}
-    assert checkpoints.best_checkpoint(tmp_path / "run").step == min(scored, key=lambda s: (scored[s], -s))
+    scored = {i.step: i.val_bpc for i in registry.list_checkpoints(tmp_path / "run")}
+    assert registry.best_checkpoint(tmp_path / "run").step == min(scored, key=lambda s: (scored[s], -s))

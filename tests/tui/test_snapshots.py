@@ -4,7 +4,7 @@ Fixed terminal sizes, seeded sampling, unpaced streaming, a frozen clock for age
 checkpoints made from seeded *untrained* models with fixed metrics (no training, so
 nothing depends on floating-point details of an optimiser run). Nothing on these
 screens blinks. Update after an intended change with
-``pytest tests/functional/test_snapshots.py --snapshot-update`` and look at the SVGs.
+``pytest tests/tui/test_snapshots.py --snapshot-update`` and look at the SVGs.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 from tuihelpers import TINY_MODEL, TUI_TWEETS, app_idle
 
 from core.checkpoints import save_checkpoint
-from core.trainer import new_model
+from core.model import new_model
 from core.vocab import CharVocab
 from tui import format as fmt
 from tui.app import TweetgenApp

@@ -24,7 +24,10 @@ import torch
 from corehelpers import TINY_TWEETS
 
 from core import checkpoints
-from core.checkpoints import CheckpointError, latest_checkpoint, list_checkpoints, load_checkpoint
+
+from core import registry
+from core.checkpoints import CheckpointError, load_checkpoint
+from core.registry import latest_checkpoint, list_checkpoints
 
 KILLS = 22
 SEED = 20240605
@@ -198,14 +201,14 @@ def test_sigkill_during_a_checkpoint_write_keeps_the_old_file(tmp_path: Path) ->
         assert proc.stdout is not None and proc.stdout.readline().strip() == "mid-write"
         temps = list(target.parent.glob(f".*{checkpoints.TMP_SUFFIX}"))
         assert len(temps) == 1
-        assert checkpoints.remove_stale_temp_files(target.parent) == 0, "a live writer's temp file is not touched"
+        assert registry.remove_stale_temp_files(target.parent) == 0, "a live writer's temp file is not touched"
     finally:
         _kill(proc)
     assert target.read_bytes() == original
     assert load_checkpoint(target).step == 4
     assert [i.path for i in list_checkpoints(target.parent)] == [target], "the temp file is never listed"
     assert temps[0].exists()
-    assert checkpoints.remove_stale_temp_files(target.parent) == 1, "a dead writer's temp file is removed"
+    assert registry.remove_stale_temp_files(target.parent) == 1, "a dead writer's temp file is removed"
     assert not temps[0].exists()
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from core.data import make_batch
+from core.batching import make_batch
 from core.sampler import SampleConfig, sample
-from core.trainer import TrainConfig, Trainer, masked_loss_sum, new_model
+from core.trainer import TrainConfig, Trainer, masked_loss_sum
+from core.model import new_model
 from core.vocab import CharVocab
 
 

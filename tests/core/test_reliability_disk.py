@@ -18,7 +18,8 @@ import pytest
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
 from core import checkpoints
-from core.checkpoints import CheckpointError, list_checkpoints, load_checkpoint
+from core.checkpoints import CheckpointError, load_checkpoint
+from core.registry import list_checkpoints
 from core.cli import main
 from core.events import CheckpointEvent
 

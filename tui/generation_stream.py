@@ -71,7 +71,7 @@ def load_source(path: Path, label: str) -> GeneratorSource:
 
 def untrained_source(texts: Sequence[str], model_kwargs: dict[str, Any], seed: int = 0) -> GeneratorSource:
     """A freshly initialised model over the corpus' characters: what training starts from."""
-    from core.trainer import new_model
+    from core.model import new_model
     from core.vocab import CharVocab
 
     vocab = CharVocab.build(texts)

@@ -11,7 +11,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.data import BucketBatcher, CorpusError, FilterConfig, load_corpus, make_batch, split_texts
+from core.corpus import CorpusError, FilterConfig, load_corpus, split_texts
+
+from core.batching import BucketBatcher, make_batch
 from core.vocab import PAD_ID, CharVocab
 
 LINE_TEXT = st.text(

@@ -16,7 +16,8 @@ import pytest
 from corehelpers import TINY_TWEETS
 
 from core.background import NoteEvent, TrainingProcess, TrainJob, default_threads
-from core.checkpoints import list_checkpoints, load_checkpoint
+from core.checkpoints import load_checkpoint
+from core.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, StartEvent, StepEvent
 
 TINY_MODEL = {"hidden_size": 16, "embed_dim": 8}

@@ -1,6 +1,6 @@
 """Numerical faults: divergence stops cleanly and keeps the last good checkpoint; sampling is stable at any setting.
 
-The app staying usable after a diverged run is in tests/functional/test_app_reliability.py.
+The app staying usable after a diverged run is in tests/tui/test_app_reliability.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,9 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import list_checkpoints, load_checkpoint
+from core.checkpoints import load_checkpoint
+
+from core.registry import list_checkpoints
 from core.cli import main
 from core.events import CheckpointEvent, DoneEvent
 from core.sampler import NEVER_SAMPLED, SampleConfig, next_token_logprobs, sample_batch, stream

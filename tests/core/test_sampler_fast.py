@@ -7,7 +7,7 @@ import torch
 
 from core.model import CharGRU, ModelConfig
 from core.sampler import SampleConfig, sample_batch, stream
-from core.trainer import new_model
+from core.model import new_model
 from core.vocab import CharVocab
 
 
