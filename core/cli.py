@@ -60,7 +60,11 @@ def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> No
     g.add_argument("--max-len", type=POS_INT, default=None, help="drop texts longer than this (default 140)")
     g.add_argument("--min-len", type=POS_INT, default=None, help="drop texts shorter than this (default 1)")
     g.add_argument("--strip-urls", action="store_true", default=None, help="remove URLs from texts")
-    g.add_argument("--drop-retweets", action="store_true", default=None, help="drop texts starting with 'RT @'")
+    rt = g.add_mutually_exclusive_group()
+    rt.add_argument("--drop-retweets", action="store_true", default=None,
+                    help="drop texts starting with 'RT @' (default for a Twitter/X archive: someone else's words)")
+    rt.add_argument("--keep-retweets", dest="drop_retweets", action="store_false", default=None,
+                    help="keep retweets, from an archive too (default for other files)")
     g.add_argument("--no-dedupe", action="store_true", default=None, help="keep duplicate texts")
 
 
@@ -70,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model on a corpus file",
-                       description="Train on DATA (CSV with a 'text' column, tweets.js, JSON/JSONL, or one text per line).")
+                       description="Train on DATA (a Twitter/X archive .zip or its unpacked folder, tweets.js, CSV with a 'text' column, "
+                                   "JSON/JSONL, or one text per line).")
     t.add_argument("data", type=Path, metavar="DATA")
     m = t.add_argument_group("model (ignored when resuming)")
     m.add_argument("--hidden", type=SIZE, default=None, help="GRU hidden size (default 256)")

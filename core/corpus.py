@@ -3,9 +3,9 @@
 Batching the encoded texts lives in :mod:`core.batching`.
 
 Readers understand four shapes of input, picked by content first and extension second:
-a Twitter archive export (``tweets.js``), JSON / JSONL with a ``text`` field, CSV with a
-``text`` column (or the first column when there is no header), and plain text with one
-item per line. Every failure is a :class:`CorpusError` whose message is one line that
+a Twitter archive export (``tweets.js``; a whole zip or folder is read by :mod:`core.archive`),
+JSON / JSONL with a ``text`` field, CSV with a ``text`` column (or the first column when
+there is no header), and plain text with one item per line. Every failure is a :class:`CorpusError` whose message is one line that
 names the file and says what to do.
 """
 
@@ -27,6 +27,7 @@ from pathlib import Path
 
 
 FORMATS = ("auto", "csv", "tweets-js", "json", "jsonl", "text")
+ARCHIVE_FORMATS = ("twitter archive", "tweets-js")  # Twitter/X's own exports: retweets dropped by default
 TEXT_COLUMNS = ("text", "full_text", "tweet", "content")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v]+")
@@ -46,7 +47,9 @@ class FilterConfig:
     max_len: int = 140
     min_len: int = 1
     strip_urls: bool = False
-    drop_retweets: bool = False
+    # None: the source decides. A Twitter/X archive (zip, folder or tweets.js) drops retweets ("RT @..."):
+    # they are someone else's words. Other files keep them, as before.
+    drop_retweets: bool | None = None
     dedupe: bool = True
     keep_newlines: bool = False
 
@@ -339,8 +342,10 @@ def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, r
         raise CorpusError(f"{name}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if not path.exists():
         raise CorpusError(f"{name}: no such file; check the path")
-    if path.is_dir():
-        raise CorpusError(f"{name}: is a directory; give a corpus file")
+    from core import archive  # a Twitter/X archive: its zip, or the unpacked folder (refused there if it is not one)
+
+    if path.is_dir() or (fmt in ("auto", "tweets-js") and archive.is_zip(path)):
+        return archive.read_archive(path, report)
     raw = _read_regular_file(path, name)
     text = decode_bytes(raw, name, report)
     if not text.strip():
@@ -379,6 +384,7 @@ def clean_items(items: Sequence[str], cfg: FilterConfig, report: LoadReport) -> 
     kept: list[str] = []
     seen: set[str] = set()
     dropped = report.dropped
+    drop_retweets = cfg.drop_retweets if cfg.drop_retweets is not None else report.format in ARCHIVE_FORMATS
     for item in items:
         report.read += 1
         if len(item) > 64 * cfg.max_len:  # far too long: skip the regex work on megabyte lines
@@ -392,7 +398,7 @@ def clean_items(items: Sequence[str], cfg: FilterConfig, report: LoadReport) -> 
         if not text:
             dropped["empty"] += 1
             continue
-        if cfg.drop_retweets and text.startswith("RT @"):
+        if drop_retweets and text.startswith("RT @"):
             dropped["retweet"] += 1
             continue
         without_urls = _SPACES.sub(" ", _URL.sub("", text)).strip()
@@ -414,6 +420,9 @@ def clean_items(items: Sequence[str], cfg: FilterConfig, report: LoadReport) -> 
             seen.add(text)
         kept.append(text)
     report.kept = len(kept)
+    if cfg.drop_retweets is None and dropped["retweet"]:
+        n = dropped["retweet"]
+        report.notes.append(f"dropped {n:,} retweet{'s' if n != 1 else ''} (someone else's words; --keep-retweets to keep them)")
     return kept
 
 
@@ -432,6 +441,8 @@ def load_corpus(
     if not texts:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "no items"
         hint = f"; try --max-len {max(280, 2 * cfg.max_len)}" if report.dropped.get("too_long") else ""
+        if cfg.drop_retweets is None and report.dropped.get("retweet"):
+            hint += "; add --keep-retweets to train on retweets"
         raise CorpusError(f"{path}: no usable tweets: none of {report.read:,} items passed the filters ({why}){hint}")
     return texts, report
 

@@ -30,6 +30,7 @@ examples:
   tweetgen-tui --data tweets.csv
   tweetgen-tui --data tweets.csv --checkpoint ~/runs/mine --temperature 1.0
   tweetgen-tui --data tweets.js --run evening --minutes 30
+  tweetgen-tui --data twitter-2024-01-01-abc.zip
 """
 
 
@@ -38,8 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     d = p.add_argument_group("corpus and checkpoints")
     d.add_argument("--data", type=Path, metavar="FILE",
-                   help="corpus to train on: CSV with a 'text' column, tweets.js, JSON/JSONL, or one tweet per line "
-                        "(default: the demo corpus)")
+                   help="corpus to train on: a Twitter/X archive .zip or its unpacked folder, tweets.js, CSV with a "
+                        "'text' column, JSON/JSONL, or one tweet per line (default: the demo corpus)")
     d.add_argument("--checkpoint", type=Path, metavar="FILE|DIR",
                    help="generate from this checkpoint file, or from the newest in this run directory "
                         "(a directory is also where new checkpoints go)")
@@ -48,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: the corpus file's name; demo-run for the demo corpus)")
     d.add_argument("--max-tweet-len", type=number(int, 1, 100_000), metavar="N",
                    help="train on corpus items of up to N characters; longer ones are dropped (default 140)")
+    d.add_argument("--keep-retweets", action="store_true",
+                   help="keep retweets ('RT @...') of a Twitter/X archive; by default they are dropped as someone else's words")
     d.add_argument("--home", type=Path, metavar="DIR",
                    help="checkpoint home (default: $TWEETGEN_HOME, else the user data directory)")
 
@@ -106,7 +109,8 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         seed=args.seed,
         train=train,
         model=model,
-        filters={} if args.max_tweet_len is None else {"max_len": args.max_tweet_len},
+        filters={**({} if args.max_tweet_len is None else {"max_len": args.max_tweet_len}),
+                 **({"drop_retweets": False} if args.keep_retweets else {})},
         threads=args.threads,
     )
 
