@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+import core
 from core.argtypes import OneLineParser, number, run_name
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.argtypes.EXIT_USAGE (2)
@@ -70,7 +71,7 @@ def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> No
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="tweetgen", description="Train a character-level GRU on short texts and generate new ones.")
-    parser.add_argument("--version", action="version", version="tweetgen 0.1.0")
+    parser.add_argument("--version", action="version", version=f"tweetgen {core.__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser, metavar="COMMAND")
 
     t = sub.add_parser("train", help="train a model on a corpus file",
