@@ -35,21 +35,10 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from core.events import CheckpointEvent, DoneEvent, PauseEvent, StartEvent, TrainEvent
+from core.events import BackgroundEvent, CheckpointEvent, DoneEvent, NoteEvent, PauseEvent, StartEvent, TrainingState
 
 COMMANDS = ("pause", "resume", "save", "stop")
 BUDGET_KEYS = ("epochs", "max_steps", "minutes")
-
-
-@dataclass(frozen=True)
-class NoteEvent:
-    """A line worth showing that is not progress: the corpus summary, a resume note."""
-
-    step: int
-    text: str
-
-
-BackgroundEvent = TrainEvent | NoteEvent
 
 
 @dataclass(frozen=True)
@@ -375,12 +364,12 @@ class TrainingProcess:
         return self._process.pid if self._process is not None else None
 
     @property
-    def state(self) -> str:
-        """``idle`` (not started), ``starting``, ``running``, ``paused`` or ``done``."""
+    def state(self) -> TrainingState:
+        """``idle`` (not started, or ended), ``starting``, ``running``, ``paused``, or ``error`` (ended in one)."""
         if self._process is None:
             return "idle"
         if self.done is not None:
-            return "done"
+            return "error" if self.done.reason == "error" else "idle"
         if self.started is None:
             return "starting"
         return "paused" if self.paused else "running"

@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+
+# Why a checkpoint was written: every ``checkpoint_every`` steps, at the end of a budget,
+# on a stop, or on request (the app's ``s``).
+CheckpointReason = Literal["periodic", "final", "stop", "request"]
+# How a run ended (DoneEvent.reason).
+DoneReason = Literal["finished", "time", "stopped", "diverged", "degraded", "error"]
+# Where training stands, one vocabulary for the process handle, the app and its panel:
+# none running ("idle": not started, or over), its process starting, training, paused,
+# saving its last checkpoint before quitting, or the last run ended in an error.
+TrainingState = Literal["idle", "starting", "running", "paused", "stopping", "error"]
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,7 @@ class GuardEvent:
 class CheckpointEvent:
     step: int
     path: Path
-    reason: str  # "periodic" | "final" | "stop" | "request" | "time"
+    reason: CheckpointReason
     val_bpc: float | None
 
 
@@ -94,16 +105,25 @@ class StartEvent:
 
 @dataclass(frozen=True)
 class DoneEvent:
-    """Last event of a run. ``reason``: "finished" | "time" | "stopped" | "diverged" | "degraded" | "error".
+    """Last event of a run, saying why it ended (:data:`DoneReason`).
 
     ``best_checkpoint``: the run's checkpoint with the best validation score, when known.
     """
 
     step: int
-    reason: str
+    reason: DoneReason
     message: str
     last_checkpoint: Path | None
     best_checkpoint: Path | None = None
 
 
+@dataclass(frozen=True)
+class NoteEvent:
+    """A line worth showing that is not progress: the corpus summary, a resume note."""
+
+    step: int
+    text: str
+
+
 TrainEvent = StartEvent | StepEvent | EvalEvent | GuardEvent | CheckpointEvent | SampleEvent | PauseEvent | DoneEvent
+BackgroundEvent = TrainEvent | NoteEvent  # what a training process reports

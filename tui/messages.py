@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from textual.message import Message
 
-from core.background import BackgroundEvent, NoteEvent
+from core.events import BackgroundEvent, NoteEvent
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
 
 if TYPE_CHECKING:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_TWEETS
 
-from core.background import NoteEvent, TrainingProcess, TrainJob, default_threads
+from core.background import TrainingProcess, TrainJob, default_threads
+from core.events import NoteEvent
 from core.checkpoints import load_checkpoint
 from core.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, StartEvent, StepEvent
@@ -74,7 +75,7 @@ def test_run_to_budget_reports_events_in_order_and_writes_checkpoints(corpus: Pa
     steps = [e.step for e in events]
     assert steps == sorted(steps), "events arrive in order"
     assert [i.step for i in list_checkpoints(run)] == [6, 12]
-    assert proc.state == "done" and proc.last_checkpoint == done.last_checkpoint
+    assert proc.state == "idle" and proc.last_checkpoint == done.last_checkpoint
     assert proc.get_event(timeout=0.1) is None, "nothing after the DoneEvent"
 
 
@@ -202,4 +203,4 @@ def test_close_is_idempotent_and_commands_after_it_are_ignored(corpus: Path, tmp
     proc.close()
     proc.close()
     proc.pause()  # nothing to send to: no error
-    assert proc.finished and proc.state == "done"
+    assert proc.finished and proc.state == "idle"
