@@ -253,6 +253,7 @@ class NoveltyIndex:
 
             shards.append(_build_shard(texts, group, table, width, sub))
             done += sum(len(texts[i]) + 1 for i in group)
+        _release_freed_memory()
         step(1.0)
         return cls(alphabet, shards, len(texts), n_chars, threshold)
 
@@ -322,7 +323,7 @@ def _alphabet(texts: Sequence[str], kept: list[int], step: Callable[[float], Non
     chunk = 4096
     for a in range(0, len(kept), chunk):
         seen.update("".join(texts[i] for i in kept[a : a + chunk]))
-        step(0.1 * (a + chunk) / max(1, len(kept)))
+        step(0.1 * min(len(kept), a + chunk) / max(1, len(kept)))
     return "".join(sorted(seen))
 
 
@@ -334,65 +335,77 @@ def _build_shard(
 
     joined = "".join(chr(_SEP) + texts[i].translate(table) for i in group) + chr(_SEP)
     n = len(joined)
+    if n >= 2**31:
+        raise ValueError(f"a shard of {n:,} characters is too large: give a smaller shard_chars")
     wide = width > 0xFF
     raw = joined.encode("utf-16-le" if wide else "latin-1")
-    codes = torch.frombuffer(bytearray(raw), dtype=torch.int16 if wide else torch.uint8).to(torch.int64)  # (n,)
+    codes = torch.frombuffer(bytearray(raw), dtype=torch.int16 if wide else torch.uint8)  # (n,), 1 or 2 bytes a char
     if wide:
-        codes &= 0xFFFF
+        codes = codes.to(torch.int32) & 0xFFFF
     longest = max(len(texts[i]) for i in group)
     limit = longest + 2  # suffixes need ordering on SEP + the longest text + SEP: no longer pattern is ever searched
     base = width
     k = max(1, int(63 / math.log2(max(2, base))))  # characters packed into one int64 key
     step(0.05)
 
-    # round 0: sort on the first k characters
-    padded = torch.cat([codes, torch.zeros(k, dtype=torch.int64)])  # (n + k,)
-    key = padded[:n].clone()  # (n,)
+    # Round 0: sort on the first k characters. Positions and ranks are kept as int32
+    # (4 bytes a character each); only the keys being sorted are int64.
+    padded = torch.cat([codes, codes.new_zeros(k)])  # (n + k,)
+    key = padded[:n].to(torch.int64)  # (n,)
     for j in range(1, k):
         key.mul_(base).add_(padded[j : j + n])
     del padded
-    sorted_key, sa = torch.sort(key)  # (n,), (n,)
+    sorted_key, order = torch.sort(key)  # (n,), (n,)
     del key
     first = torch.ones(n, dtype=torch.bool)  # (n,): slot starts a group of equal keys
     torch.ne(sorted_key[1:], sorted_key[:-1], out=first[1:])
     del sorted_key
-    rank = torch.empty(n, dtype=torch.int64)  # (n,): rank of suffix p = SA slot where its group starts
-    rank.scatter_(0, sa, _group_starts(first))
+    rank = torch.empty(n, dtype=torch.int32)  # (n,): rank of suffix p = SA slot where its group starts
+    rank.scatter_(0, order, _group_starts(first).to(torch.int32))
+    sa = order.to(torch.int32)  # (n,): the suffix array, sorted on the first h characters
+    del order
     step(0.3)
 
     h = k
     while h < limit:
         last = torch.ones(n, dtype=torch.bool)  # (n,): slot ends a group
         last[:-1] = first[1:]
-        slots = torch.nonzero(~(first & last)).squeeze(1)  # (m,): slots of groups still tied, ascending
+        slots = torch.nonzero(~(first & last)).squeeze(1)  # (m,) int64: slots of groups still tied, ascending
+        del last
         if slots.numel() == 0:
             break
-        pos = sa.index_select(0, slots)  # (m,)
+        pos = sa.index_select(0, slots).to(torch.int64)  # (m,)
         after = (pos + h).clamp_(max=n)  # (m,): n stands for "past the end"
-        second = torch.cat([rank + 1, torch.zeros(1, dtype=torch.int64)]).index_select(0, after)  # (m,)
-        key = rank.index_select(0, pos).mul_(n + 1).add_(second)  # (m,): (rank of first h chars, rank of next h)
-        del after, second
+        second = torch.cat([rank + 1, rank.new_zeros(1)]).index_select(0, after)  # (m,)
+        del after
+        key = rank.index_select(0, pos).to(torch.int64).mul_(n + 1).add_(second)  # (m,): (rank of h chars, of the next h)
+        del second
         sorted_key, order = torch.sort(key)
         del key
         pos = pos.index_select(0, order)
-        sa.index_copy_(0, slots, pos)
+        del order
+        sa.index_copy_(0, slots, pos.to(torch.int32))
         new_first = torch.ones_like(sorted_key, dtype=torch.bool)  # (m,)
         torch.ne(sorted_key[1:], sorted_key[:-1], out=new_first[1:])
-        del sorted_key, order
-        rank.scatter_(0, pos, slots.index_select(0, _group_starts(new_first)))
+        del sorted_key
+        rank.scatter_(0, pos, slots.index_select(0, _group_starts(new_first)).to(torch.int32))
         first.index_copy_(0, slots, new_first)
+        del pos, slots, new_first
         h *= 2
         step(0.3 + 0.6 * min(1.0, h / limit))
+    del rank, first
 
     # two-character buckets: buckets[b] = first slot whose first two codes are >= b
-    nxt = torch.cat([codes, torch.zeros(1, dtype=torch.int64)]).index_select(0, sa + 1)  # (n,)
-    pair = codes.index_select(0, sa).mul_(width).add_(nxt)  # (n,), non-decreasing along the suffix array
+    at = sa.to(torch.int64)  # (n,)
+    pair = codes.index_select(0, at).to(torch.int64).mul_(width)  # (n,)
+    pair.add_(torch.cat([codes, codes.new_zeros(1)]).index_select(0, at.add_(1)))  # non-decreasing along the SA
+    del at
     bounds = torch.searchsorted(pair, torch.arange(width * width + 1, dtype=torch.int64))  # (width^2 + 1,)
+    del pair
 
     lengths = torch.tensor([len(texts[i]) + 1 for i in group], dtype=torch.int64)  # (T,)
     starts = torch.cumsum(lengths, 0) - lengths + 1  # (T,): first character of each text
-    fmt = "i" if n < 2**31 else "q"
-    shard = _Shard(joined, _to_array(sa, fmt), _to_array(starts, fmt), array("i", group), _to_array(bounds, fmt),
+    shard = _Shard(joined, _to_array(sa), _to_array(starts), array("i", group), _to_array(bounds),
                    width, limit)
     step(1.0)
     return shard
@@ -409,11 +422,27 @@ def _group_starts(first):  # type: ignore[no-untyped-def]
     return torch.nonzero(first).squeeze(1).index_select(0, group)  # (runs,) -> (m,)
 
 
-def _to_array(t, fmt: str) -> array:  # type: ignore[no-untyped-def]
-    """A 1-D integer tensor copied into a compact ``array`` (no numpy: torch writes into its buffer)."""
+def _to_array(t) -> array:  # type: ignore[no-untyped-def]
+    """A 1-D integer tensor copied into a compact int32 ``array`` (no numpy: torch writes into its buffer)."""
     import torch
 
-    out = array(fmt, bytes(t.numel() * array(fmt).itemsize))
+    out = array("i", [0]) * t.numel()
     if t.numel():
-        torch.frombuffer(out, dtype=torch.int32 if fmt == "i" else torch.int64).copy_(t)
+        torch.frombuffer(out, dtype=torch.int32).copy_(t)
     return out
+
+
+def _release_freed_memory() -> None:
+    """Hand the build's freed temporaries back to the system (glibc keeps them otherwise).
+
+    The build's tensors are a few to tens of MB each; glibc serves such blocks from its
+    heap once its adaptive mmap threshold has risen, and keeps the freed heap, so without
+    this the process would stay ~50 bytes a character larger than the index. No-op
+    where glibc's malloc_trim is missing.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
