@@ -5,11 +5,13 @@ binary search.
 
 *Build.* Texts are mapped to a dense alphabet (1 byte a character when the corpus has
 fewer than 255 distinct characters, as tweets do; 2 bytes otherwise) and joined as
-``SEP t0 SEP t1 SEP ... SEP``. The suffixes are sorted by prefix doubling in torch: one
-sort of the first ``K`` characters packed into an int64 (K = 8 for a tweet alphabet),
-then rounds that sort only the suffixes still tied, by the pair (rank of the first h
-characters, rank of the next h), until every suffix is told apart or h exceeds the
-longest text (no match can be longer: a sample never contains the separator). torch's
+``SEP t0 SEP t1 SEP ... SEP``. The suffixes are sorted by prefix doubling in torch:
+round 0 sorts on the first two characters, a range of first characters at a time;
+round 1 on the first ``k`` characters packed into an int64 (k = 8 for a tweet
+alphabet), chunk by chunk of whole groups; then rounds sort only the suffixes still
+tied, by (rank of the first h characters, rank of the next h), updating ranks in place
+as Larsson & Sadakane's qsufsort does, until every suffix is told apart or h exceeds the
+longest text + 2 (no search is longer: a sample never contains the separator). torch's
 kernels release the GIL, so a build in a thread worker leaves an event loop free; the
 Python-level steps are cut into chunks for the same reason.
 
@@ -32,10 +34,12 @@ the mapped text (1 byte a character for a tweet alphabet, 2 otherwise), text sta
 ids (8 bytes a text) and a bucket table (4 x alphabet^2 bytes, ~100 KB for tweets):
 about 5.1 bytes a corpus character, measured by ``nbytes``. The training texts are not
 kept: :meth:`NoveltyIndex.source_text` rebuilds a source text from the mapped copy.
-Building holds about 30 bytes a character of temporaries, so a corpus larger than
-``shard_chars`` (16M characters, ~160k tweets) is indexed as independent shards,
-which bounds the build's peak; a check then searches each shard (its time grows with
-the number of shards, its answers do not change).
+The build holds, besides what it keeps, ~8 bytes a character (ranks, group marks, a
+padded copy of the codes) and chunk temporaries of fixed size (``CHUNK_SLOTS``
+suffixes, ~50 MB): ~19 bytes a character at its peak, measured (bench section 7). A
+corpus larger than ``shard_chars`` (134M characters, ~1.3M tweets) is indexed as
+independent shards, each searched by a check (the answers do not change, the time
+grows with the number of shards).
 """
 
 from __future__ import annotations
@@ -47,7 +51,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 COPY_THRESHOLD = 40  # a sample sharing a verbatim run of this many characters is flagged as copied
-SHARD_CHARS = 1 << 24  # characters per shard: bounds the build's temporaries (~30 bytes each)
+SHARD_CHARS = 1 << 27  # characters per shard (~1.3M tweets): a check searches every shard
+CHUNK_SLOTS = 1 << 20  # suffixes sorted at once in the build's later rounds: bounds their temporaries
+_MAX_PAIR_WIDTH = 2048  # alphabets up to this size get a two-character bucket table (4 x width^2 bytes)
 _SEP = 0  # separator code; characters map to 1..A, and a character the corpus lacks to A + 1
 
 
@@ -86,7 +92,7 @@ class _Shard:
         self.starts = starts  # position of each text's first character in `text`
         self.ids = ids  # the caller's index of each text
         self.buckets = buckets  # buckets[c0 * width + c1] = first SA slot whose suffix starts >= chr(c0) chr(c1)
-        self.width = width
+        self.width = width  # 0: buckets are by the first character only (buckets[c0])
         self.limit = limit  # longest text + 2: the suffixes are ordered on this many characters
 
     def nbytes(self) -> int:
@@ -95,18 +101,18 @@ class _Shard:
                 + self.ids.itemsize * len(self.ids) + self.buckets.itemsize * len(self.buckets))
 
     def _range(self, pattern: str) -> tuple[int, int]:
-        """SA slots whose suffixes start with pattern's first (up to) two characters."""
-        c0 = ord(pattern[0])
-        w = self.width
+        """SA slots whose suffixes start with pattern's first two characters (one, for a huge alphabet)."""
+        c0, w, b = ord(pattern[0]), self.width, self.buckets
+        if not w:  # one-character buckets
+            return (b[c0], b[c0 + 1]) if c0 + 1 < len(b) else (0, 0)
         if c0 >= w:
             return 0, 0
         if len(pattern) == 1:
-            return self.buckets[c0 * w], self.buckets[(c0 + 1) * w]
+            return b[c0 * w], b[(c0 + 1) * w]
         c1 = ord(pattern[1])
         if c1 >= w:
             return 0, 0
-        b = c0 * w + c1
-        return self.buckets[b], self.buckets[b + 1]
+        return b[c0 * w + c1], b[c0 * w + c1 + 1]
 
     def find(self, pattern: str) -> int:
         """A position where ``pattern`` (non-empty, at most ``limit`` long) occurs, or -1."""
@@ -338,8 +344,10 @@ def _build_shard(
     if n >= 2**31:
         raise ValueError(f"a shard of {n:,} characters is too large: give a smaller shard_chars")
     wide = width > 0xFF
-    raw = joined.encode("utf-16-le" if wide else "latin-1")
-    codes = torch.frombuffer(bytearray(raw), dtype=torch.int16 if wide else torch.uint8)  # (n,), 1 or 2 bytes a char
+    if width >= 0xD800:
+        raise ValueError(f"{width - 1:,} distinct characters: the novelty index maps at most 55,294")
+    raw = bytearray(joined.encode("utf-16-le" if wide else "latin-1"))
+    codes = torch.frombuffer(raw, dtype=torch.int16 if wide else torch.uint8)  # (n,), 1 or 2 bytes a char
     if wide:
         codes = codes.to(torch.int32) & 0xFFFF
     longest = max(len(texts[i]) for i in group)
@@ -348,78 +356,133 @@ def _build_shard(
     k = max(1, int(63 / math.log2(max(2, base))))  # characters packed into one int64 key
     step(0.05)
 
-    # Round 0: sort on the first k characters. Positions and ranks are kept as int32
-    # (4 bytes a character each); only the keys being sorted are int64.
-    padded = torch.cat([codes, codes.new_zeros(k)])  # (n + k,)
-    key = padded[:n].to(torch.int64)  # (n,)
-    for j in range(1, k):
-        key.mul_(base).add_(padded[j : j + n])
+    # Round 0: sort on the first one or two characters, a range of first characters at a
+    # time (~CHUNK_SLOTS suffixes), so no temporary spans the whole shard. The counts of
+    # each two-character prefix give the bucket table the checks narrow their searches with.
+    paired = width <= _MAX_PAIR_WIDTH
+    padded = torch.cat([codes, codes.new_zeros(k)])  # (n + k,): codes past the end read as SEP
+    codes = padded[:n]  # (n,) view: the encoded copy can go
+    del raw
+    sa_array = array("i", [0]) * n  # the kept suffix array; torch sorts straight into its buffer
+    sa = torch.frombuffer(sa_array, dtype=torch.int32)  # (n,): sorted on the first h characters
+    first = torch.ones(n, dtype=torch.bool)  # (n,): the slot starts a group (suffixes equal on the sorted prefix)
+    per_char = torch.bincount(codes.to(torch.int64) if wide else codes, minlength=width).tolist()  # (width,)
+    prefix_counts = torch.zeros(width * width if paired else width, dtype=torch.int64)
+    slot = 0
+    for c_lo, c_hi in _code_ranges(per_char, CHUNK_SLOTS):
+        pos = torch.nonzero((codes >= c_lo) & (codes < c_hi)).squeeze(1)  # (c,) int64, ascending
+        lead = padded.index_select(0, pos).to(torch.int32)  # (c,)
+        if paired:
+            lead.mul_(width).add_(padded.index_select(0, pos + 1))
+        lead, order = torch.sort(lead)
+        c = pos.numel()
+        sa[slot : slot + c] = pos.index_select(0, order).to(torch.int32)
+        torch.ne(lead[1:], lead[:-1], out=first[slot + 1 : slot + c])
+        prefix_counts += torch.bincount(lead, minlength=prefix_counts.numel())
+        slot += c
+        del pos, lead, order
+    buckets = torch.cat([prefix_counts.new_zeros(1), torch.cumsum(prefix_counts, 0)])  # (prefixes + 1,)
+    del prefix_counts
+    rank = torch.empty(n, dtype=torch.int32)  # (n,): rank of suffix p = the SA slot where its group starts
+    step(0.2)
+
+    # Round 1: within chunks of whole groups, sort on the first k characters packed in an int64.
+    # Chunks bound the temporaries (~50 bytes an element of a chunk) whatever the shard's size.
+    for lo, hi in _chunks(first, n):  # whole round-0 buckets: the k-character keys begin with their characters
+        pos = sa[lo:hi].to(torch.int64)  # (c,)
+        key = padded.index_select(0, pos).to(torch.int64)  # (c,)
+        for j in range(1, k):
+            key.mul_(base).add_(padded.index_select(0, pos + j))
+        _refine(sa, rank, first, torch.arange(lo, hi), pos, key)
     del padded
-    sorted_key, order = torch.sort(key)  # (n,), (n,)
-    del key
-    first = torch.ones(n, dtype=torch.bool)  # (n,): slot starts a group of equal keys
-    torch.ne(sorted_key[1:], sorted_key[:-1], out=first[1:])
-    del sorted_key
-    rank = torch.empty(n, dtype=torch.int32)  # (n,): rank of suffix p = SA slot where its group starts
-    rank.scatter_(0, order, _group_starts(first).to(torch.int32))
-    sa = order.to(torch.int32)  # (n,): the suffix array, sorted on the first h characters
-    del order
     step(0.3)
 
+    # Doubling rounds on the suffixes still tied, by (rank of the first h characters, rank of
+    # the next h). Ranks are updated chunk by chunk as in Larsson & Sadakane's qsufsort: a
+    # later chunk may read a rank already refined by an earlier one, which only orders on
+    # more characters, never wrongly.
     h = k
     while h < limit:
-        last = torch.ones(n, dtype=torch.bool)  # (n,): slot ends a group
-        last[:-1] = first[1:]
-        slots = torch.nonzero(~(first & last)).squeeze(1)  # (m,) int64: slots of groups still tied, ascending
-        del last
-        if slots.numel() == 0:
+        any_tied = False
+        for lo, hi in _chunks(first, n):
+            last = torch.ones(hi - lo, dtype=torch.bool)  # (c,): the slot ends a group
+            last[:-1] = first[lo + 1 : hi]
+            slots = torch.nonzero(~(first[lo:hi] & last)).squeeze(1).add_(lo)  # (m,) int64, ascending
+            del last
+            if slots.numel() == 0:
+                continue
+            any_tied = True
+            pos = sa.index_select(0, slots).to(torch.int64)  # (m,)
+            after = pos + h  # (m,)
+            inside = after < n
+            second = torch.zeros_like(after)  # (m,): past the end ranks lowest
+            second[inside] = rank.index_select(0, after[inside]).to(torch.int64) + 1
+            key = rank.index_select(0, pos).to(torch.int64).mul_(n + 1).add_(second)  # (m,)
+            del after, inside, second
+            _refine(sa, rank, first, slots, pos, key)
+        if not any_tied:
             break
-        pos = sa.index_select(0, slots).to(torch.int64)  # (m,)
-        after = (pos + h).clamp_(max=n)  # (m,): n stands for "past the end"
-        second = torch.cat([rank + 1, rank.new_zeros(1)]).index_select(0, after)  # (m,)
-        del after
-        key = rank.index_select(0, pos).to(torch.int64).mul_(n + 1).add_(second)  # (m,): (rank of h chars, of the next h)
-        del second
-        sorted_key, order = torch.sort(key)
-        del key
-        pos = pos.index_select(0, order)
-        del order
-        sa.index_copy_(0, slots, pos.to(torch.int32))
-        new_first = torch.ones_like(sorted_key, dtype=torch.bool)  # (m,)
-        torch.ne(sorted_key[1:], sorted_key[:-1], out=new_first[1:])
-        del sorted_key
-        rank.scatter_(0, pos, slots.index_select(0, _group_starts(new_first)).to(torch.int32))
-        first.index_copy_(0, slots, new_first)
-        del pos, slots, new_first
         h *= 2
         step(0.3 + 0.6 * min(1.0, h / limit))
     del rank, first
 
-    # two-character buckets: buckets[b] = first slot whose first two codes are >= b
-    at = sa.to(torch.int64)  # (n,)
-    pair = codes.index_select(0, at).to(torch.int64).mul_(width)  # (n,)
-    pair.add_(torch.cat([codes, codes.new_zeros(1)]).index_select(0, at.add_(1)))  # non-decreasing along the SA
-    del at
-    bounds = torch.searchsorted(pair, torch.arange(width * width + 1, dtype=torch.int64))  # (width^2 + 1,)
-    del pair
-
     lengths = torch.tensor([len(texts[i]) + 1 for i in group], dtype=torch.int64)  # (T,)
     starts = torch.cumsum(lengths, 0) - lengths + 1  # (T,): first character of each text
-    shard = _Shard(joined, _to_array(sa), _to_array(starts), array("i", group), _to_array(bounds),
-                   width, limit)
+    del sa
+    shard = _Shard(joined, sa_array, _to_array(starts), array("i", group), _to_array(buckets),
+                   width if paired else 0, limit)
     step(1.0)
     return shard
 
 
-def _group_starts(first):  # type: ignore[no-untyped-def]
-    """For each element of a run-split sequence, the index of its run's first element.
+def _code_ranges(per_char: list[int], size: int) -> list[tuple[int, int]]:
+    """Consecutive [lo, hi) ranges of first-character codes holding about ``size`` suffixes each."""
+    ranges, lo, total = [], 0, 0
+    for c, count in enumerate(per_char):
+        if total and total + count > size:
+            ranges.append((lo, c))
+            lo, total = c, 0
+        total += count
+    if total:
+        ranges.append((lo, len(per_char)))
+    return ranges
 
-    ``first`` (m,) bool marks run starts (``first[0]`` is True). Returns (m,) int64.
+
+def _chunks(first, n: int):  # type: ignore[no-untyped-def]
+    """(lo, hi) slot ranges of about CHUNK_SLOTS that cut only at group starts (``first`` True)."""
+    import torch
+
+    size = CHUNK_SLOTS
+    lo = 0
+    while lo < n:
+        hi = min(n, lo + size)
+        while hi < n and not bool(first[hi]):
+            ahead = first[hi : hi + size]  # (w,)
+            found = torch.nonzero(ahead)
+            hi = hi + int(found[0]) if found.numel() else min(n, hi + size)
+        yield lo, hi
+        lo = hi
+
+
+def _refine(sa, rank, first, slots, pos, key) -> None:  # type: ignore[no-untyped-def]
+    """Sort the suffixes ``pos`` (at SA ``slots``, ascending, whole groups) by ``key``; update the SA, ranks, groups.
+
+    The keys of different groups differ in their leading part (their rank, or their
+    first characters), so sorting the slots of whole groups only reorders within each.
     """
     import torch
 
-    group = torch.cumsum(first, 0).sub_(1)  # (m,): run number of each element
-    return torch.nonzero(first).squeeze(1).index_select(0, group)  # (runs,) -> (m,)
+    sorted_key, order = torch.sort(key)  # (m,), (m,)
+    pos = pos.index_select(0, order)
+    del order
+    sa.index_copy_(0, slots, pos.to(torch.int32))
+    new_first = torch.ones_like(sorted_key, dtype=torch.bool)  # (m,)
+    torch.ne(sorted_key[1:], sorted_key[:-1], out=new_first[1:])
+    del sorted_key
+    group = torch.cumsum(new_first, 0).sub_(1)  # (m,): group number of each element
+    starts = slots.index_select(0, torch.nonzero(new_first).squeeze(1))  # (groups,)
+    rank.scatter_(0, pos, starts.index_select(0, group).to(torch.int32))
+    first.index_copy_(0, slots, new_first)
 
 
 def _to_array(t) -> array:  # type: ignore[no-untyped-def]

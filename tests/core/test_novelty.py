@@ -16,6 +16,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import core.novelty
 from core.novelty import COPY_THRESHOLD, BuildCancelled, NoveltyIndex, NoveltyResult
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,6 +74,36 @@ def test_every_text_comes_back_and_is_found_whole(texts: list[str]) -> None:
         if t:
             assert r.whole and r.copied and r.longest == len(t)
             assert texts[r.source] == t  # a duplicate text may be reported instead of i
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(texts=corpora, sample=samples, chunk=st.sampled_from([1, 2, 5]))
+def test_exact_when_the_build_sorts_in_small_chunks(texts: list[str], sample: str, chunk: int) -> None:
+    """The later rounds sort chunk by chunk, reading ranks refined by earlier chunks: still exact."""
+    saved = core.novelty.CHUNK_SLOTS
+    core.novelty.CHUNK_SLOTS = chunk
+    try:
+        index = NoveltyIndex.build(texts)
+    finally:
+        core.novelty.CHUNK_SLOTS = saved
+    r = index.check(sample)
+    assert (r.longest, r.start) == brute_longest(texts, sample)
+    assert_consistent(texts, sample, r)
+
+
+def test_a_huge_alphabet_uses_one_character_buckets() -> None:
+    rng = random.Random(4)
+    cjk = [chr(0x4E00 + i) for i in range(2500)]  # more distinct characters than the two-character table takes
+    texts = ["".join(rng.choice(cjk[:40] if i % 2 else cjk) for _ in range(rng.randint(1, 30))) for i in range(300)]
+    texts.append("".join(cjk))
+    index = NoveltyIndex.build(texts)
+    assert index.shards[0].width == 0  # one-character buckets
+    for _ in range(40):
+        sample = "".join(rng.choice(cjk[:40]) for _ in range(rng.randint(0, 25))) + "".join(cjk[100:150])
+        r = index.check(sample)
+        assert (r.longest, r.start) == brute_longest(texts, sample)
+        assert_consistent(texts, sample, r)
+    assert index.source_text(len(texts) - 1) == texts[-1]
 
 
 def test_a_longer_random_corpus_agrees_with_brute_force() -> None:
