@@ -275,8 +275,14 @@ def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
     return run(args)
 
 
+def task_novelty(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.novelty import task_novelty as run
+
+    return run(args)
+
+
 TASKS = {"train": task_train, "throughput": task_throughput, "sampling": task_sampling, "load": task_load,
-         "horizon": task_horizon}
+         "horizon": task_horizon, "novelty": task_novelty}
 
 
 def main() -> None:
