@@ -1,7 +1,7 @@
 """Section 7 of ``make bench`` (issue 10 §5): the novelty index's build time, check time and memory.
 
 Each scale runs in a fresh interpreter (``bench.worker novelty``), so its RSS figures are
-its own. The corpus is the app's (``core.data.load_corpus``, default filters), whole, not
+its own. The corpus is the app's (``core.corpus.load_corpus``, default filters), whole, not
 split: the app checks samples against every text the run trains on. At scale S > 1 the
 corpus is the original plus S - 1 copies whose every text has its words shuffled (a
 seeded shuffle per copy), so nothing dedupes and the alphabet and lengths stay those of
@@ -102,7 +102,7 @@ def _hwm_mb() -> float:
 
 def task_novelty(args: dict[str, Any]) -> dict[str, Any]:
     """Build the index ``reps`` times at one scale, then time a check of each sample."""
-    from core.data import load_corpus
+    from core.corpus import load_corpus
     from core.novelty import NoveltyIndex
 
     setup_torch(int(args.get("threads", 1)))

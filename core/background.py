@@ -31,26 +31,24 @@ import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from core.events import BackgroundEvent, CheckpointEvent, DoneEvent, NoteEvent, PauseEvent, StartEvent, TrainingState
 
 COMMANDS = ("pause", "resume", "save", "stop")
-BUDGET_KEYS = ("epochs", "max_steps", "minutes")
 
 
 @dataclass(frozen=True)
 class TrainJob:
     """What the child process should train; all of it picklable, no tensors.
 
-    ``train`` holds :class:`~core.trainer.TrainConfig` fields. Its budget keys
-    (``epochs``, ``max_steps``, ``minutes``) mean *this much more training from where the
-    run starts*: resuming a checkpoint at step 900 with ``max_steps=100`` stops at step
-    1000. Without any budget the run continues until it is stopped. When resuming, the
-    stored training settings, corpus filters and validation split are reused and
-    ``train``/``filters`` override them. ``model`` holds :func:`~core.model.new_model`
+    ``train`` holds :class:`~core.trainer.TrainConfig` fields; a budget among them counts
+    from where the run starts, as everywhere (:mod:`core.run_setup`): resuming a
+    checkpoint at step 900 with ``max_steps=100`` stops at step 1000. Without any budget
+    the run continues until it is stopped. When resuming, the stored training settings,
+    corpus filters and validation split are reused and ``train``/``filters`` override them. ``model`` holds :func:`~core.model.new_model`
     keyword arguments and is used only for a fresh run.
     """
 
@@ -66,6 +64,19 @@ class TrainJob:
     threads: int | None = None  # torch threads in the child; None = every core but one
     log_path: Path | None = None  # the child's stdout/stderr (a TUI must not have them on its terminal)
     allow_unknown: bool = False  # resume even when much of the corpus is unknown to the checkpoint's vocabulary
+
+    def request(self, threads: int) -> Any:
+        """The :class:`~core.run_setup.RunRequest` of this job: trained until stopped unless it has a budget."""
+        from core.run_setup import BUDGET_KEYS, RunRequest
+
+        return RunRequest(
+            data=self.data_path, run_dir=self.run_dir, resume=self.resume_from,
+            train={**self.train, "threads": threads}, model=dict(self.model), filters=dict(self.filters),
+            until_stopped=not any(self.train.get(k) for k in BUDGET_KEYS), val_fraction=self.val_fraction,
+            fmt=self.fmt, column=self.column, allow_unknown=self.allow_unknown,
+            allow_unknown_hint="resume it with `tweetgen train --resume RUN_DIR --allow-unknown`",
+            other_dir_hint="train into another run directory",
+        )
 
 
 def default_threads() -> int:
@@ -151,29 +162,16 @@ def _redirect_output(path: Path) -> None:
     os.close(fd)
 
 
-def _known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in values.items() if k in names}
-
-
 def build_trainer(job: TrainJob, emit: Any = None) -> Any:
-    """Load corpus and checkpoint and build the :class:`~core.trainer.Trainer` for ``job``.
+    """Build the :class:`~core.trainer.Trainer` for ``job`` with the one run set-up (:func:`core.run_setup.prepare_run`).
 
     Runs in the child. Raises ``CorpusError``/``CheckpointError``/``ValueError`` with
-    messages a user can act on. ``emit`` receives :class:`NoteEvent` lines.
+    messages a user can act on. ``emit`` receives :class:`NoteEvent` lines. The run
+    directory's lock is held for the life of the trainer (in the child: of the process).
     """
     import torch
 
-    from core.checkpoints import CheckpointError, load_checkpoint
-
-    from core.registry import latest_checkpoint
-    from core import runlock
-    from core.corpus import FilterConfig, load_corpus, split_texts
-    from core.model import ModelConfig
-    from core.safety import check_memory, check_unknown, training_bytes
-    from core.trainer import Trainer, open_ended_config
-    from core.model import new_model
-    from core.vocab import CharVocab
+    from core.run_setup import prepare_run
 
     threads = job.threads or default_threads()
     torch.set_num_threads(threads)
@@ -182,63 +180,10 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     except RuntimeError:  # already set (only possible once per process)
         pass
     emit = emit or (lambda _event: None)
-
-    resume = None
-    if job.resume_from is not None:
-        path = Path(job.resume_from)
-        if path.is_dir():
-            info = latest_checkpoint(path)
-            if info is None:
-                raise CheckpointError(f"{path}: no checkpoints in this directory; give a .pt file or a run directory")
-            path = info.path
-        resume = load_checkpoint(path)
-    stored = resume.train_state if resume is not None else {}
-
-    filters = FilterConfig(**_known(FilterConfig, {**dict(stored.get("filter_config") or {}), **job.filters}))
-    texts, report = load_corpus(job.data_path, filters, fmt=job.fmt, column=job.column)
-    emit(NoteEvent(int(stored.get("step", 0)), report.summary()))
-    if resume is not None:
-        unknown = check_unknown(resume.vocab, texts, job.data_path, resume.path, allow=job.allow_unknown,
-                                insist="resume it with `tweetgen train --resume RUN_DIR --allow-unknown`")
-        if unknown:
-            emit(NoteEvent(int(stored.get("step", 0)), unknown))
-
-    # The open-ended set-up (shared with `tweetgen train --until-stopped`); a budget, when
-    # the job has one, only says when to stop: the schedule does not depend on it.
-    given = {k: v for k, v in job.train.items() if k not in BUDGET_KEYS}
-    given.update(threads=threads, device=job.train.get("device") or "auto")  # a stored "cuda" must not break a CPU machine
-    config = open_ended_config(stored.get("train_config"), given)
-    start_step = int(stored.get("step", 0))
-    start_epoch = int(stored.get("epoch", 0))
-    start_minutes = float(stored.get("elapsed", 0.0)) / 60.0
-    budget: dict[str, Any] = {}
-    if job.train.get("epochs"):
-        budget["epochs"] = start_epoch + int(job.train["epochs"])
-    if job.train.get("max_steps"):
-        budget["max_steps"] = start_step + int(job.train["max_steps"])
-    if job.train.get("minutes"):
-        budget["minutes"] = start_minutes + float(job.train["minutes"])
-    config = replace(config, **budget)
-
-    val_fraction = float(stored.get("val_fraction", job.val_fraction)) if resume is not None else job.val_fraction
-    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
-    longest = max(map(len, texts))
-    memory_hint = "use a smaller model or batch size, or a lower maximum length"
-    if resume is not None:
-        check_memory(training_bytes(resume.model_config, config.batch_size, longest), "training this model", memory_hint)
-        vocab, model = resume.vocab, resume.model()
-    else:
-        vocab = CharVocab.build(train_texts)
-        check_memory(training_bytes(ModelConfig(vocab_size=len(vocab), **job.model), config.batch_size, longest),
-                     "training this model", memory_hint)
-        model = new_model(vocab, seed=config.seed, max_length=filters.max_len, **job.model)
-    extra = {"data_path": str(job.data_path), "filter_config": asdict(filters), "val_fraction": val_fraction}
-    trainer = Trainer(model, vocab, train_texts, val_texts, config, job.run_dir, resume_from=resume, extra_state=extra)
-    # Held for the life of the trainer (in the child: of the process): one training process per run directory.
-    trainer.run_lock = runlock.acquire(job.run_dir, fresh=resume is None, hint="train into another run directory")
-    for note in trainer.notes:
-        emit(NoteEvent(start_step, note))
-    return trainer
+    run = prepare_run(job.request(threads), on_report=lambda report, step: emit(NoteEvent(step, report.summary())),
+                      on_note=lambda text, step: emit(NoteEvent(step, text)))
+    run.trainer.run_lock = run.lock
+    return run.trainer
 
 
 def _child_main(job: TrainJob, events: Any, commands: Any) -> None:

@@ -24,6 +24,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 import core
+from core import defaults
 from core.argtypes import OneLineParser, number, run_name
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.argtypes.EXIT_USAGE (2)
@@ -53,12 +54,12 @@ THREADS = number(int, low=1, high=4096)
 RUN_NAME = run_name
 
 
-def _add_filter_args(p: argparse.ArgumentParser, *, defaults: bool = True) -> None:
+def _add_filter_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("corpus")
     g.add_argument("--format", choices=("auto", "csv", "tweets-js", "json", "jsonl", "text"), default="auto",
                    help="input format (default: detected from content and extension)")
     g.add_argument("--column", help="CSV column holding the text (default: 'text', or the first column without a header)")
-    g.add_argument("--max-len", type=POS_INT, default=None, help="drop texts longer than this (default 140)")
+    g.add_argument("--max-len", type=POS_INT, default=None, help=f"drop texts longer than this (default {defaults.MAX_TWEET_LEN})")
     g.add_argument("--min-len", type=POS_INT, default=None, help="drop texts shorter than this (default 1)")
     g.add_argument("--strip-urls", action="store_true", default=None, help="remove URLs from texts")
     rt = g.add_mutually_exclusive_group()
@@ -79,32 +80,32 @@ def build_parser() -> argparse.ArgumentParser:
                                    "JSON/JSONL, or one text per line).")
     t.add_argument("data", type=Path, metavar="DATA")
     m = t.add_argument_group("model (ignored when resuming)")
-    m.add_argument("--hidden", type=SIZE, default=None, help="GRU hidden size (default 256)")
-    m.add_argument("--layers", type=LAYERS, default=None, help="GRU layers (default 1)")
-    m.add_argument("--embed", type=SIZE, default=None, help="character embedding size (default 64)")
-    m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help="dropout (default 0)")
+    m.add_argument("--hidden", type=SIZE, default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE})")
+    m.add_argument("--layers", type=LAYERS, default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
+    m.add_argument("--embed", type=SIZE, default=None, help=f"character embedding size (default {defaults.EMBED_DIM})")
+    m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help=f"dropout (default {defaults.DROPOUT:g})")
     r = t.add_argument_group("training")
-    r.add_argument("--epochs", type=EPOCHS, default=None, help="passes over the data (default 5 unless --minutes/--max-steps)")
-    r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this much training time")
-    r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many steps")
-    r.add_argument("--batch-size", type=SIZE, default=None, help="tweets per batch (default 32)")
+    r.add_argument("--epochs", type=EPOCHS, default=None, help=f"this many more passes over the data (with no budget: {defaults.EPOCHS_WITHOUT_BUDGET}, or what is left of a resumed run's)")
+    r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this many more minutes of training")
+    r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many more steps (resumed at 900, --max-steps 100 ends at 1,000)")
+    r.add_argument("--batch-size", type=SIZE, default=None, help=f"tweets per batch (default {defaults.BATCH_SIZE})")
     r.add_argument("--until-stopped", action="store_true",
                    help="no budget: train as the app does until Ctrl-C or SIGTERM, then save and exit 0")
     r.add_argument("--optimizer", choices=("schedulefree", "adam"), default=None,
                    help="schedulefree (default: AdamW that needs no horizon) or adam")
-    r.add_argument("--lr", type=LR, default=None, help="learning rate (default 0.006)")
+    r.add_argument("--lr", type=LR, default=None, help=f"learning rate (default {defaults.LR:g})")
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None,
                    help="after warm-up: constant (default) or cosine over the budget (for --optimizer adam)")
-    r.add_argument("--clip", type=POS_FLOAT, default=None, help="gradient-norm clip (default 1.0)")
-    r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=0.1, help="held-out share (default 0.1)")
+    r.add_argument("--clip", type=POS_FLOAT, default=None, help=f"gradient-norm clip (default {defaults.CLIP:g})")
+    r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=None, help=f"held-out share of a new run (default {defaults.VAL_FRACTION:g})")
     r.add_argument("--val-every", type=NONNEG_INT, default=None,
-                   help="validate every N steps (default 200, 100 with --until-stopped; 0 = never)")
+                   help=f"validate every N steps (default {defaults.VAL_EVERY}; 0 = never)")
     r.add_argument("--ckpt-every", type=NONNEG_INT, default=None,
-                   help="checkpoint every N steps (default 400, 200 with --until-stopped; 0 = only at the end)")
+                   help=f"checkpoint every N steps (default {defaults.CKPT_EVERY}; 0 = only at the end)")
     r.add_argument("--sample-every", type=NONNEG_INT, default=None, help="print a sample every N steps (default 0 = never)")
     r.add_argument("--keep-last", type=NONNEG_INT, default=None, help="keep only the newest N checkpoints (default 0 = all)")
-    r.add_argument("--keep-best", type=NONNEG_INT, default=None, help="with --keep-last, also keep the N best (default 1)")
-    r.add_argument("--seed", type=SEED, default=None, help="seed for the split, init and batch order (default 0)")
+    r.add_argument("--keep-best", type=NONNEG_INT, default=None, help=f"with --keep-last, also keep the N best (default {defaults.KEEP_BEST})")
+    r.add_argument("--seed", type=SEED, default=None, help=f"seed for the split, init and batch order (default {defaults.SEED})")
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     r.add_argument("--threads", type=THREADS, default=None, help="CPU threads for torch (default: torch's choice)")
     o = t.add_argument_group("output")
@@ -148,19 +149,21 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- helpers
 
 
-def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = None) -> Any:
-    from core.corpus import FilterConfig
+def _filter_args(args: argparse.Namespace) -> dict[str, Any]:
+    """The corpus filters given on the command line, by FilterConfig name (None: not given)."""
+    return {"max_len": args.max_len, "min_len": args.min_len, "strip_urls": args.strip_urls,
+            "drop_retweets": args.drop_retweets,  # --drop-retweets True, --keep-retweets False
+            "dedupe": False if args.no_dedupe else None}
 
-    base = dict(stored or {})
-    for flag, key in (("max_len", "max_len"), ("min_len", "min_len"), ("strip_urls", "strip_urls"), ("drop_retweets", "drop_retweets")):
-        value = getattr(args, flag)
-        if value is not None:
-            base[key] = value
-    if args.no_dedupe:
-        base["dedupe"] = False
-    known = {f.name for f in fields(FilterConfig)}
+
+def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = None) -> Any:
+    """A checkpoint's stored filters with the command line's on top (``tweetgen eval``)."""
+    from core.corpus import FilterConfig
+    from core.defaults import known_fields
+
+    given = {k: v for k, v in _filter_args(args).items() if v is not None}
     try:
-        return FilterConfig(**{k: v for k, v in base.items() if k in known})
+        return FilterConfig(**{**known_fields(FilterConfig, stored), **given})
     except ValueError as exc:
         raise UserError(str(exc)) from None
     except TypeError:  # only a damaged checkpoint stores filters of the wrong type
@@ -171,14 +174,9 @@ def _load_ckpt(path: Path, *, best: bool = False) -> Any:
     """A checkpoint file, or from a run directory its newest (to resume) or, with ``best``, the one
     to generate from (its best validated, else its newest)."""
     from core.checkpoints import load_checkpoint
-    from core.registry import checkpoint_to_use, latest_checkpoint, list_checkpoints
+    from core.registry import resolve_checkpoint
 
-    if path.is_dir():
-        info = checkpoint_to_use(list_checkpoints(path)) if best else latest_checkpoint(path)
-        if info is None:
-            raise UserError(f"{path}: no checkpoints in this directory; give a .pt file or a run directory")
-        path = info.path
-    return load_checkpoint(path)
+    return load_checkpoint(resolve_checkpoint(path, best=best))
 
 
 def _fmt(x: Any, spec: str = ".3f") -> str:
@@ -222,88 +220,28 @@ def _silence(fds: Sequence[int]) -> None:
 
 
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from core import checkpoints
     from core import registry
-    from core.corpus import load_corpus, split_texts
     from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, SampleEvent, StartEvent, StepEvent
-    from core import runlock
-    from core.model import ModelConfig
-    from core.safety import check_memory, check_unknown, training_bytes
-    from core.trainer import BUDGET_KEYS, TrainConfig, Trainer, open_ended_config
-    from core.model import new_model
-    from core.vocab import CharVocab
+    from core.run_setup import RunRequest, prepare_run
 
-    if args.until_stopped and any(getattr(args, k) is not None for k in BUDGET_KEYS):
-        raise UserError("--until-stopped trains without a budget; leave out --epochs, --minutes and --max-steps")
-    resume = _load_ckpt(args.resume) if args.resume else None
-    stored_ts = resume.train_state if resume else {}
-    filt = _filter_config(args, stored_ts.get("filter_config"))
-    texts, report = load_corpus(args.data, filt, fmt=args.format, column=args.column)
     err = Console(stderr=True)
-    if not args.quiet:
-        err.print(report.summary(), highlight=False)
-    if resume:
-        unknown = check_unknown(resume.vocab, texts, args.data, resume.path, allow=args.allow_unknown, insist="add --allow-unknown")
-        if unknown:
-            err.print(f"note: {unknown}", highlight=False)
-
-    overrides = {
-        "batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "lr_schedule": args.lr_schedule, "clip": args.clip,
-        "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
-        "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
-        "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
-        "device": args.device, "threads": args.threads,
-    }
-    budget_given = any(overrides[k] is not None for k in BUDGET_KEYS)
+    request = RunRequest(
+        data=args.data, run_dir=args.out, run_name=args.run, home=args.home, resume=args.resume,
+        train={"batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "lr_schedule": args.lr_schedule,
+               "clip": args.clip, "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
+               "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
+               "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
+               "device": args.device, "threads": args.threads},
+        model={"hidden_size": args.hidden, "num_layers": args.layers, "embed_dim": args.embed, "dropout": args.dropout},
+        filters=_filter_args(args), until_stopped=args.until_stopped, val_fraction=args.val_fraction,
+        fmt=args.format, column=args.column, allow_unknown=args.allow_unknown,
+    )
     try:
-        if args.until_stopped:
-            config = open_ended_config(stored_ts.get("train_config"), overrides)  # the app's set-up, shared
-        else:
-            base = {**TrainConfig.from_stored(stored_ts.get("train_config") or {})}
-            if resume and budget_given:
-                base.update(epochs=None, minutes=None, max_steps=None)  # a new budget replaces the stored one
-            base.update({k: v for k, v in overrides.items() if v is not None})
-            if not any(base.get(k) for k in BUDGET_KEYS):
-                base["epochs"] = 5
-            config = TrainConfig(**base)
-    except (ValueError, TypeError) as exc:
+        run = prepare_run(request, on_report=lambda report, _step: args.quiet or err.print(report.summary(), highlight=False),
+                          on_note=lambda text, _step: err.print(f"note: {text}", highlight=False))
+    except ValueError as exc:  # a bad setting, or too big for memory: one line
         raise UserError(str(exc)) from None
-
-    val_fraction = float(stored_ts.get("val_fraction", args.val_fraction)) if resume else args.val_fraction
-    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
-    longest = max(map(len, texts))
-    memory_hint = "use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-len"
-    if resume:
-        check_memory(training_bytes(resume.model_config, config.batch_size, longest), "training this model", memory_hint)
-        vocab, model = resume.vocab, resume.model()
-        run_dir = args.out or resume.path.parent
-    else:
-        vocab = CharVocab.build(train_texts)
-        model_kwargs = {k: v for k, v in (("hidden_size", args.hidden), ("num_layers", args.layers),
-                                          ("embed_dim", args.embed), ("dropout", args.dropout)) if v is not None}
-        try:
-            model_config = ModelConfig(vocab_size=len(vocab), **model_kwargs)
-        except (ValueError, TypeError) as exc:
-            raise UserError(str(exc)) from None
-        check_memory(training_bytes(model_config, config.batch_size, longest), "training this model", memory_hint)
-        try:
-            model = new_model(vocab, seed=config.seed, max_length=filt.max_len, **model_kwargs)
-        except ValueError as exc:
-            raise UserError(str(exc)) from None
-        if args.out:
-            run_dir = args.out
-        else:
-            name = args.run or f"{args.data.stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            run_dir = registry.runs_dir(args.home) / name
-    extra = {"data_path": str(args.data), "filter_config": asdict(filt), "val_fraction": val_fraction}
-    try:
-        trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    for note in trainer.notes:
-        err.print(f"note: {note}", highlight=False)
-
-    lock = runlock.acquire(run_dir, fresh=resume is None)  # writable, ours alone, and no other run's checkpoints
+    trainer, lock = run.trainer, run.lock
     ttys = [fd for fd in (1, 2) if os.isatty(fd)]
 
     def on_signal(signum: int, _frame: Any) -> None:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core import defaults
 
 FORMATS = ("auto", "csv", "tweets-js", "json", "jsonl", "text")
 ARCHIVE_FORMATS = ("twitter archive", "tweets-js")  # Twitter/X's own exports: retweets dropped by default
@@ -44,7 +45,7 @@ class CorpusError(Exception):
 class FilterConfig:
     """The notebook's filters as defaults, all adjustable."""
 
-    max_len: int = 140
+    max_len: int = defaults.MAX_TWEET_LEN
     min_len: int = 1
     strip_urls: bool = False
     # None: the source decides. A Twitter/X archive (zip, folder or tweets.js) drops retweets ("RT @..."):

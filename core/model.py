@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from core import defaults
+
 if TYPE_CHECKING:
     from core.vocab import CharVocab
 
@@ -24,10 +26,10 @@ class ModelConfig:
     """Everything needed to rebuild the model; stored in every checkpoint."""
 
     vocab_size: int
-    embed_dim: int = 64
-    hidden_size: int = 256
-    num_layers: int = 1
-    dropout: float = 0.0
+    embed_dim: int = defaults.EMBED_DIM
+    hidden_size: int = defaults.HIDDEN_SIZE
+    num_layers: int = defaults.NUM_LAYERS
+    dropout: float = defaults.DROPOUT
     # Length conditioning: the longest text the model was trained for (the corpus filter's
     # limit, capped at MAX_LENGTH_TABLE); 0 = none, as in checkpoints written before it.
     max_length: int = 0
@@ -246,7 +248,7 @@ class GRUStepper:
         return logits, (x.unsqueeze(0) if len(new) == 1 else torch.stack(new))  # (L, B, H)
 
 
-def new_model(vocab: CharVocab, *, seed: int = 0, max_length: int = 140, **model_kwargs: Any) -> CharGRU:
+def new_model(vocab: CharVocab, *, seed: int = 0, max_length: int = defaults.MAX_TWEET_LEN, **model_kwargs: Any) -> CharGRU:
     """A freshly initialised model, seeded so the same arguments give the same weights.
 
     ``max_length``: the corpus filter's length limit; the model is told how many

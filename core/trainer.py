@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core import checkpoints
+from core import checkpoints, defaults
 
 from core import registry
 from core.batching import BucketBatcher, encode_all, make_batch
@@ -58,24 +58,24 @@ class TrainConfig:
     cosine schedule is the classic recipe for a known budget.
     """
 
-    batch_size: int = 32
-    optimizer: str = "schedulefree"  # "schedulefree" (AdamW, horizon-free) or "adam"
-    lr: float = 6e-3  # chosen across horizons, bench/RESULTS.md (issue 8)
-    lr_schedule: str = "constant"  # after linear warm-up: "constant", or "cosine" to min_lr_ratio * lr over the budget
+    batch_size: int = defaults.BATCH_SIZE
+    optimizer: str = defaults.OPTIMIZER  # "schedulefree" (AdamW, horizon-free) or "adam"
+    lr: float = defaults.LR  # chosen across horizons, bench/RESULTS.md (issue 8)
+    lr_schedule: str = defaults.LR_SCHEDULE  # after linear warm-up: "constant", or "cosine" to min_lr_ratio * lr over the budget
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1
-    clip: float = 1.0
+    clip: float = defaults.CLIP
     weight_decay: float = 0.0
     epochs: int | None = None
     max_steps: int | None = None
     minutes: float | None = None
-    val_every: int = 200
+    val_every: int = defaults.VAL_EVERY
     val_limit: int = 2000  # tweets used for periodic validation (all of them for `tweetgen eval`)
-    ckpt_every: int = 400  # a multiple of val_every, so each checkpoint carries its own score
+    ckpt_every: int = defaults.CKPT_EVERY  # a multiple of val_every, so each checkpoint carries its own score
     sample_every: int = 0
     keep_last: int = 0  # 0 keeps every checkpoint
-    keep_best: int = 1
-    seed: int = 0
+    keep_best: int = defaults.KEEP_BEST
+    seed: int = defaults.SEED
     device: str = "auto"
     threads: int | None = None
     log_interval_s: float = 0.1
@@ -129,27 +129,6 @@ class TrainConfig:
 
 # Open-ended training (the app, ``tweetgen train --until-stopped``): a chart point about every
 # 10 s and a checkpoint about every 20 s on a laptop CPU. Stored and given settings win.
-OPEN_ENDED_DEFAULTS: dict[str, Any] = {"val_every": 100, "ckpt_every": 200}
-BUDGET_KEYS = ("epochs", "max_steps", "minutes")
-
-
-def open_ended_config(stored: dict[str, Any] | None, overrides: dict[str, Any]) -> TrainConfig:
-    """The one set-up of training without a budget, shared by the app and ``--until-stopped``.
-
-    ``OPEN_ENDED_DEFAULTS``, then a resumed checkpoint's settings, then ``overrides``
-    (``None`` values ignored); no budget. The schedule is :meth:`Trainer.lr_at`'s for a
-    run without an end: warm-up, then constant, which schedule-free AdamW needs.
-    """
-    settings = {**OPEN_ENDED_DEFAULTS, **TrainConfig.from_stored(stored or {})}
-    settings.update({k: v for k, v in overrides.items() if v is not None})
-    settings.update(epochs=None, max_steps=None, minutes=None)
-    known = {f.name for f in fields(TrainConfig)}
-    unknown = sorted(set(overrides) - known)
-    if unknown:
-        raise ValueError(f"unknown training setting(s): {', '.join(unknown)}")
-    return TrainConfig(**settings)
-
-
 def resolve_device(name: str = "auto") -> torch.device:
     """"auto" picks CUDA, then Apple MPS, then the CPU."""
     if name == "auto":

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core import defaults
 from core.argtypes import OneLineParser, number
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings
 
@@ -66,18 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
     t = p.add_argument_group("training (space trains until you pause or quit; a budget here stops each press after that much)")
-    t.add_argument("--epochs", type=number(int, 1), metavar="N", help="passes over the corpus (default: no budget)")
+    t.add_argument("--epochs", type=number(int, 1), metavar="N", help="passes over the corpus per press of space (default: no budget)")
     t.add_argument("--minutes", type=number(float, 0.01), metavar="M", help="training time instead of epochs")
     t.add_argument("--max-steps", type=number(int, 1), metavar="N", help="optimizer steps instead of epochs")
-    t.add_argument("--hidden", type=number(int, 1), metavar="N", help="GRU hidden size of a new run (default 256)")
-    t.add_argument("--layers", type=number(int, 1), metavar="N", help="GRU layers of a new run (default 1)")
-    t.add_argument("--embed", type=number(int, 1), metavar="N", help="character embedding size of a new run (default 64)")
-    t.add_argument("--batch-size", type=number(int, 1), metavar="N", help="tweets per batch (default 32)")
-    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help="learning rate (default 0.006, schedule-free AdamW)")
-    t.add_argument("--val-every", type=number(int, 0), default=100, metavar="N",
-                   help="validate every N steps, a point on the chart (default 100)")
-    t.add_argument("--ckpt-every", type=number(int, 0), default=200, metavar="N",
-                   help="write a checkpoint every N steps (default 200; also on s, at the end and on quit)")
+    t.add_argument("--hidden", type=number(int, 1), metavar="N", help=f"GRU hidden size of a new run (default {defaults.HIDDEN_SIZE})")
+    t.add_argument("--layers", type=number(int, 1), metavar="N", help=f"GRU layers of a new run (default {defaults.NUM_LAYERS})")
+    t.add_argument("--embed", type=number(int, 1), metavar="N", help=f"character embedding size of a new run (default {defaults.EMBED_DIM})")
+    t.add_argument("--batch-size", type=number(int, 1), metavar="N", help=f"tweets per batch (default {defaults.BATCH_SIZE})")
+    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help=f"learning rate (default {defaults.LR:g}, schedule-free AdamW)")
+    t.add_argument("--val-every", type=number(int, 0), metavar="N",
+                   help=f"validate every N steps, a point on the chart (default {defaults.VAL_EVERY})")
+    t.add_argument("--ckpt-every", type=number(int, 0), metavar="N",
+                   help=f"write a checkpoint every N steps (default {defaults.CKPT_EVERY}; also on s, at the end and on quit)")
     t.add_argument("--device", metavar="NAME", help="auto (default), cpu, cuda or mps")
     t.add_argument("--threads", type=number(int, 1), metavar="N", help="torch threads for training (default: all cores but one)")
     return p
@@ -87,8 +88,8 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
     """Turn parsed flags into AppSettings; paths are only expanded here, checked by the app."""
     from core.assets import demo_checkpoint_path, demo_corpus_path
 
-    train: dict[str, Any] = {"val_every": args.val_every, "ckpt_every": args.ckpt_every}
-    for flag in ("epochs", "minutes", "max_steps", "batch_size", "lr", "device"):
+    train: dict[str, Any] = {}
+    for flag in ("epochs", "minutes", "max_steps", "batch_size", "lr", "device", "val_every", "ckpt_every"):
         value = getattr(args, flag)
         if value is not None:
             train[flag] = value

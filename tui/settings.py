@@ -79,7 +79,7 @@ class AppSettings:
 
 
 # core's messages name the headless CLI's flags; where the app's flag differs, the app says its own
-APP_FLAGS = {"try --max-len ": "try --max-tweet-len "}
+APP_FLAGS = {"try --max-len ": "try --max-tweet-len ", "or a lower --max-len": "or a lower --max-tweet-len"}
 
 
 def app_flags(message: str) -> str:

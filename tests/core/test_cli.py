@@ -71,11 +71,12 @@ def test_eval_info_and_list(trained: tuple[Path, Path], capsys: pytest.CaptureFi
 
 
 def test_resume_continues_the_run(trained: tuple[Path, Path], tmp_path: Path) -> None:
+    """The budget rule: --max-steps counts from where the run starts (step 12 + 15 more = 27)."""
     corpus, ckpt = trained
     out = tmp_path / "resumed"
     proc = run_cli("train", str(corpus), "--resume", str(ckpt), "--out", str(out), "--max-steps", "15", "--quiet")
     assert proc.returncode == 0, proc.stderr
-    assert Path(proc.stdout.strip()).name == "step-00000015.pt"
+    assert Path(proc.stdout.strip()).name == "step-00000027.pt"
 
 
 @pytest.mark.parametrize(

@@ -313,7 +313,7 @@ def test_an_overfit_model_is_flagged_and_a_fresh_one_is_not(tmp_path: Path) -> N
 @pytest.mark.slow
 @pytest.mark.skipif(not DEV_CSV.exists(), reason=f"real-data test: {DEV_CSV} is absent (it lives in ../shared beside the checkout)")
 def test_dev_corpus_verbatim_is_flagged_with_its_source_and_shuffled_is_not() -> None:
-    from core.data import load_corpus
+    from core.corpus import load_corpus
 
     texts, _ = load_corpus(DEV_CSV)  # what training sees
     index = NoveltyIndex.build(texts)

@@ -95,23 +95,24 @@ def test_the_cli_prints_the_best_checkpoint(tmp_path: Path, capsys: pytest.Captu
 
 
 def test_until_stopped_and_the_app_share_the_schedule_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`tweetgen train --until-stopped` and the app's training child build their settings with one
-    function, and the schedules they get are the same, step for step."""
-    import core.trainer
+    """`tweetgen train --until-stopped` and the app's training child set up their runs with one
+    function (core.run_setup.prepare_run), and the schedules they get are the same, step for step."""
 
     data = tmp_path / "t.txt"
     data.write_text("\n".join(TINY_TWEETS) + "\n")
-    real = core.trainer.open_ended_config
+    import core.run_setup
+
+    real = core.run_setup.prepare_run
     calls: list[str] = []
     configs: list[TrainConfig] = []
 
-    def spy(stored: object, overrides: dict[str, object]) -> TrainConfig:
+    def spy(request: core.run_setup.RunRequest, **kwargs: object) -> core.run_setup.PreparedRun:
         calls.append("called")
-        config = real(stored, overrides)  # type: ignore[arg-type]
-        configs.append(config)
-        return config
+        run = real(request, **kwargs)  # type: ignore[arg-type]
+        configs.append(run.trainer.config)
+        return run
 
-    monkeypatch.setattr(core.trainer, "open_ended_config", spy)
+    monkeypatch.setattr(core.run_setup, "prepare_run", spy)
     original_run = Trainer.run
     trainers: list[Trainer] = []
 
@@ -299,7 +300,7 @@ def test_an_old_checkpoint_loads_samples_and_resumes_with_adam(tmp_path: Path, c
 
     data = tmp_path / "t.txt"
     data.write_text("\n".join(TINY_TWEETS) + "\n")
-    assert main(["train", str(data), "--resume", str(path), "--max-steps", "14", "--quiet"]) == 0
+    assert main(["train", str(data), "--resume", str(path), "--max-steps", "4", "--quiet"]) == 0  # 4 more: 10 -> 14
     err = capsys.readouterr().err
     assert "did not fit" not in err  # it goes on with the optimizer it was trained with
     resumed = registry.latest_checkpoint(tmp_path / "old")

@@ -51,12 +51,17 @@ def test_no_arguments_means_the_demo_corpus_and_checkpoint() -> None:
     assert not {"epochs", "minutes", "max_steps"} & set(s.train), "the app trains until it is paused or quit"
 
 
-def test_the_apps_training_defaults_are_the_open_ended_ones() -> None:
-    """tweetgen-tui's parser spells out core's open-ended defaults (it must not import torch to parse)."""
-    from core.trainer import OPEN_ENDED_DEFAULTS
+def test_the_apps_training_defaults_are_cores() -> None:
+    """tweetgen-tui sets no training defaults of its own: what it leaves out, core.defaults decides
+    (one set of defaults for both front ends), and its help quotes them."""
+    from core import defaults
 
-    s = settings_from_args(build_parser().parse_args([]))
-    assert {k: s.train[k] for k in OPEN_ENDED_DEFAULTS} == OPEN_ENDED_DEFAULTS
+    parser = build_parser()
+    s = settings_from_args(parser.parse_args([]))
+    assert s.train == {} and s.model == {}
+    help_text = " ".join(parser.format_help().split())
+    assert f"default {defaults.VAL_EVERY})" in help_text and f"default {defaults.CKPT_EVERY};" in help_text
+    assert f"default {defaults.HIDDEN_SIZE})" in help_text
 
 
 def test_flags_reach_the_settings(tmp_path: Path) -> None:
@@ -65,7 +70,7 @@ def test_flags_reach_the_settings(tmp_path: Path) -> None:
                                       "--pace", "0", "--seed", "4", "--ckpt-every", "50", "--threads", "1"])
     s = settings_from_args(args)
     assert s.data_path == data and not s.is_demo_corpus and s.run_name() == "my-tweets"
-    assert s.train == {"val_every": 100, "ckpt_every": 50, "minutes": 3.0}
+    assert s.train == {"ckpt_every": 50, "minutes": 3.0}
     assert s.model == {"hidden_size": 32} and s.temperature == 1.5 and s.pace == 0 and s.seed == 4 and s.threads == 1
     assert s.run_dir() == Path(os.environ["TWEETGEN_HOME"]) / "runs" / "my-tweets"  # set per test by tests/conftest.py
 

@@ -1,0 +1,199 @@
+"""One run set-up for both front ends: a :class:`RunRequest` becomes a ready trainer.
+
+``tweetgen train`` and the app's training process both call :func:`prepare_run`, so they
+resolve a resume, read the corpus, pick the settings, split, build the vocabulary and
+model, and lock the run directory the same way (as harlequin's ``query.py`` serves its
+app and its CLI alike).
+
+**The budget rule** (one, for both): a budget counts from where the run starts.
+``max_steps=100`` trains 100 steps, whether the run is fresh or resumed at step 900
+(it then ends at 1,000); ``epochs`` and ``minutes`` likewise. Without a budget:
+
+- ``until_stopped`` (the app, ``tweetgen train --until-stopped``): no end;
+- otherwise a resumed run finishes the budget it was started with, if any of it is
+  left, and a fresh run (or a finished one) trains ``EPOCHS_WITHOUT_BUDGET`` epochs.
+
+**Settings**: a caller's settings must all be known (an unknown one is a ``ValueError``);
+only a stored checkpoint's settings, written by another version, are filtered to the
+known ones. The defaults are :mod:`core.defaults`'s, the same for every run; a resumed
+run keeps its stored settings except the device and threads, which belong to the
+machine it runs on now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core import defaults
+from core.defaults import known_fields
+
+if TYPE_CHECKING:
+    from core.checkpoints import Checkpoint
+    from core.corpus import LoadReport
+    from core.runlock import RunLock
+    from core.trainer import TrainConfig, Trainer
+
+BUDGET_KEYS = ("epochs", "max_steps", "minutes")
+MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout")  # what a caller may choose for a new run
+MEMORY_HINT = "use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-len"
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to train. Plain values only (it crosses into the app's training process).
+
+    ``train``/``model``/``filters`` hold the settings the caller chose, by their
+    ``TrainConfig``/``ModelConfig``/``FilterConfig`` names; ``None`` values count as not
+    chosen. ``model`` applies to a new run only.
+    """
+
+    data: Path
+    run_dir: Path | None = None  # None: a new directory under the home, or the resumed checkpoint's
+    run_name: str | None = None  # the directory's name under ``home``/runs (default: DATA's name + time)
+    home: Path | None = None
+    resume: Path | None = None  # a checkpoint file, or a run directory (its newest checkpoint)
+    train: Mapping[str, Any] = field(default_factory=dict)
+    model: Mapping[str, Any] = field(default_factory=dict)
+    filters: Mapping[str, Any] = field(default_factory=dict)
+    until_stopped: bool = False
+    val_fraction: float | None = None  # None: the default (a resumed run keeps its own)
+    fmt: str = "auto"
+    column: str | None = None
+    allow_unknown: bool = False  # resume even when much of the corpus is unknown to the checkpoint
+    allow_unknown_hint: str = "add --allow-unknown"  # how the caller's user says so
+    other_dir_hint: str = "choose another --run or --out"  # how the caller's user picks another run directory
+
+
+@dataclass
+class PreparedRun:
+    """A run ready to go: ``trainer.run()`` trains it. ``lock`` holds the run directory
+    for this process; release it when the trainer is done (or let the process end)."""
+
+    trainer: Trainer
+    run_dir: Path
+    resumed: Checkpoint | None
+    report: LoadReport
+    lock: RunLock
+
+
+def check_settings(cls: type, given: Mapping[str, Any], what: str) -> dict[str, Any]:
+    """The caller's chosen settings (``None`` dropped); an unknown name is a ``ValueError``."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(given) - names)
+    if unknown:
+        raise ValueError(f"unknown {what} setting(s): {', '.join(unknown)}")
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def train_config(stored: Mapping[str, Any] | None, given: Mapping[str, Any], *, until_stopped: bool,
+                 start: tuple[int, int, float] = (0, 0, 0.0)) -> TrainConfig:
+    """The settings a run trains with: defaults, then a resumed run's stored ones, then ``given``.
+
+    ``start`` is where the run starts: (step, epoch, minutes of training so far); budgets
+    in ``given`` count from it (the module's budget rule).
+    """
+    from core.trainer import TrainConfig
+
+    chosen = check_settings(TrainConfig, given, "training")
+    budget = {k: chosen.pop(k) for k in BUDGET_KEYS if k in chosen}
+    if until_stopped and budget:
+        raise ValueError("--until-stopped trains without a budget; leave out --epochs, --minutes and --max-steps")
+    settings = TrainConfig.from_stored(dict(stored or {}))
+    stored_budget = {k: settings.pop(k, None) for k in BUDGET_KEYS}
+    settings.pop("threads", None)  # the machine's, not the checkpoint's
+    settings["device"] = "auto"  # a stored "cuda" must not break a CPU-only machine
+    settings.update(chosen)
+    step, epoch, minutes = start
+    if budget:
+        ends = {"epochs": epoch, "max_steps": step, "minutes": minutes}
+        settings.update({k: ends[k] + v for k, v in budget.items()})
+    elif not until_stopped:
+        left = {k: v for k, v in stored_budget.items() if v is not None and v > {"epochs": epoch, "max_steps": step,
+                                                                                  "minutes": minutes}[k]}
+        settings.update(left or {"epochs": epoch + defaults.EPOCHS_WITHOUT_BUDGET})
+    return TrainConfig(**settings)
+
+
+def new_run_dir(request: RunRequest) -> Path:
+    """Where a new run's checkpoints go when the request names no directory."""
+    from core.registry import runs_dir
+
+    name = request.run_name or f"{Path(request.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    return runs_dir(request.home) / name
+
+
+def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], None] | None = None,
+                on_note: Callable[[str, int], None] | None = None) -> PreparedRun:
+    """Resolve, read, configure, build and lock: the one set-up of a training run.
+
+    Raises ``CorpusError``, ``CheckpointError``, ``ValueError`` (bad settings, and
+    ``LimitError`` / ``RunDirError``, its subclasses) with one-line messages a user can
+    act on. ``on_report`` gets the corpus load report as soon as it exists; ``on_note``
+    each line worth showing (unknown characters, what a resume restored); both also get
+    the step the run starts from.
+    """
+    from core import runlock
+    from core.checkpoints import load_checkpoint
+    from core.corpus import FilterConfig, load_corpus, split_texts
+    from core.model import ModelConfig, new_model
+    from core.registry import resolve_checkpoint
+    from core.safety import check_memory, check_unknown, training_bytes
+    from core.trainer import Trainer
+    from core.vocab import CharVocab
+
+    train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
+    resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
+    stored = resume.train_state if resume is not None else {}
+    start_step = int(stored.get("step", 0))
+
+    def note(text: str) -> None:
+        if on_note is not None:
+            on_note(text, start_step)
+
+    filter_settings = {**known_fields(FilterConfig, stored.get("filter_config")),
+                       **check_settings(FilterConfig, request.filters, "corpus filter")}
+    filters = FilterConfig(**filter_settings)
+    texts, report = load_corpus(request.data, filters, fmt=request.fmt, column=request.column)
+    if on_report is not None:
+        on_report(report, start_step)
+    if resume is not None:
+        unknown = check_unknown(resume.vocab, texts, request.data, resume.path, allow=request.allow_unknown,
+                                insist=request.allow_unknown_hint)
+        if unknown:
+            note(unknown)
+
+    start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
+    config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start)
+    if resume is not None:
+        val_fraction = float(stored.get("val_fraction", defaults.VAL_FRACTION))
+    else:
+        val_fraction = defaults.VAL_FRACTION if request.val_fraction is None else float(request.val_fraction)
+    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+    longest = max(map(len, texts))
+
+    if resume is not None:
+        check_memory(training_bytes(resume.model_config, config.batch_size, longest), "training this model", MEMORY_HINT)
+        vocab, model = resume.vocab, resume.model()
+    else:
+        chosen = check_settings(ModelConfig, request.model, "model")
+        if set(chosen) - set(MODEL_KEYS):
+            raise ValueError(f"a new run's model settings are {', '.join(MODEL_KEYS)}; got {', '.join(sorted(chosen))}")
+        vocab = CharVocab.build(train_texts)
+        model_config = ModelConfig(vocab_size=len(vocab), **chosen)
+        check_memory(training_bytes(model_config, config.batch_size, longest), "training this model", MEMORY_HINT)
+        model = new_model(vocab, seed=config.seed, max_length=filters.max_len, **chosen)
+
+    run_dir = Path(request.run_dir) if request.run_dir is not None else (
+        resume.path.parent if resume is not None else new_run_dir(request))
+    extra = {"data_path": str(request.data), "filter_config": asdict(filters), "val_fraction": val_fraction}
+    trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
+    # writable, ours alone, and (for a new run) free of another run's checkpoints
+    lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)
+    for line in trainer.notes:
+        note(line)
+    return PreparedRun(trainer, run_dir, resume, report, lock)
+

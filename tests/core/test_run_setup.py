@@ -1,0 +1,126 @@
+"""The one run set-up (core.run_setup): both front ends, one budget rule, one set of defaults,
+unknown settings refused from a caller and tolerated only from an old checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from corehelpers import TINY_TWEETS
+
+from core import defaults
+from core.background import TrainJob, build_trainer
+from core.checkpoints import load_checkpoint
+from core.cli import main
+from core.registry import latest_checkpoint
+from core.run_setup import RunRequest, prepare_run, train_config
+from core.trainer import TrainConfig
+
+TINY = {"hidden_size": 8, "embed_dim": 8}
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.txt"
+    path.write_text("\n".join(TINY_TWEETS) + "\n", encoding="utf-8")
+    return path
+
+
+def _finish(run) -> int:  # type: ignore[no-untyped-def]
+    """Train a prepared run to its end; the last step."""
+    try:
+        for _event in run.trainer.run():
+            pass
+    finally:
+        run.lock.release()
+    return run.trainer.progress.step
+
+
+def _trained(corpus: Path, run_dir: Path, steps: int) -> Path:
+    run = prepare_run(RunRequest(corpus, run_dir=run_dir, model=TINY, train={"max_steps": steps, "threads": 1}))
+    assert _finish(run) == steps
+    info = latest_checkpoint(run_dir)
+    assert info is not None and info.step == steps
+    return info.path
+
+
+def test_a_budget_counts_from_where_the_run_starts_in_both_front_ends(corpus: Path, tmp_path: Path) -> None:
+    """Resumed at step 5 with a budget of 4 steps: the CLI and the app both end at step 9."""
+    start = _trained(corpus, tmp_path / "start", 5)
+    assert main(["train", str(corpus), "--resume", str(start), "--out", str(tmp_path / "cli"), "--max-steps", "4",
+                 "--quiet", "--threads", "1"]) == 0
+    cli_end = latest_checkpoint(tmp_path / "cli")
+    app = build_trainer(TrainJob(corpus, tmp_path / "app", resume_from=start, train={"max_steps": 4}, threads=1))
+    try:
+        for _event in app.run():
+            pass
+    finally:
+        app.run_lock.release()
+    assert cli_end is not None and cli_end.step == 9
+    assert app.progress.step == 9
+
+
+def test_without_a_budget_a_resumed_run_finishes_its_own_and_a_finished_one_trains_the_default_epochs() -> None:
+    stored = TrainConfig(max_steps=100).to_dict()
+    assert train_config(stored, {}, until_stopped=False, start=(40, 1, 0.5)).max_steps == 100, "60 steps of its budget left"
+    done = train_config(stored, {}, until_stopped=False, start=(100, 3, 1.0))
+    assert done.epochs == 3 + defaults.EPOCHS_WITHOUT_BUDGET and done.max_steps is None
+    fresh = train_config(None, {}, until_stopped=False)
+    assert fresh.epochs == defaults.EPOCHS_WITHOUT_BUDGET
+    assert train_config(stored, {}, until_stopped=True, start=(40, 1, 0.5)).max_steps is None, "until stopped: no end"
+    minutes = train_config(stored, {"minutes": 2.0}, until_stopped=False, start=(40, 1, 3.0))
+    assert (minutes.minutes, minutes.max_steps) == (5.0, None), "a new budget replaces the stored one, from the start point"
+
+
+def test_one_set_of_defaults_for_every_run(corpus: Path, tmp_path: Path) -> None:
+    """A budgeted CLI run, an open-ended one and the app's child train with the same settings
+    apart from the budget; the defaults are core.defaults'."""
+    configs = []
+    for until_stopped in (False, True):
+        run = prepare_run(RunRequest(corpus, run_dir=tmp_path / f"cli-{until_stopped}", model=TINY, until_stopped=until_stopped))
+        configs.append(run.trainer.config)
+        run.lock.release()
+    app = build_trainer(TrainJob(corpus, tmp_path / "app", model=TINY, threads=1))
+    app.run_lock.release()
+    configs.append(app.config)
+    budgetless = [{**c.to_dict(), "epochs": None, "threads": None} for c in configs]
+    assert budgetless[0] == budgetless[1] == budgetless[2]
+    c = configs[2]
+    assert (c.val_every, c.ckpt_every, c.lr, c.batch_size) == (defaults.VAL_EVERY, defaults.CKPT_EVERY, defaults.LR,
+                                                               defaults.BATCH_SIZE)
+    assert app.model.config.hidden_size == 8 and app.model.config.max_length == defaults.MAX_TWEET_LEN
+
+
+@pytest.mark.parametrize("field,value", [("train", {"learning_rate": 0.1}), ("filters", {"max_length": 90}),
+                                         ("model", {"hidden": 8})])
+def test_an_unknown_setting_from_a_caller_is_an_error(corpus: Path, tmp_path: Path, field: str, value: dict) -> None:
+    request = RunRequest(corpus, run_dir=tmp_path / "run", **{field: value})  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="unknown .*setting"):
+        prepare_run(request)
+    with pytest.raises(ValueError, match="unknown .*setting"):
+        build_trainer(TrainJob(corpus, tmp_path / "app", threads=1, **{field: value}))  # type: ignore[arg-type]
+    assert not (tmp_path / "run").exists(), "refused before anything was written"
+
+
+def test_a_checkpoint_from_another_version_may_carry_unknown_settings(corpus: Path, tmp_path: Path) -> None:
+    """Stored fields this version does not know are ignored; the device it trained on is not inherited."""
+    path = _trained(corpus, tmp_path / "run", 3)
+    payload = torch.load(path, weights_only=True)
+    ts = payload["train_state"]
+    ts["train_config"] = {**ts["train_config"], "a_setting_from_the_future": 1, "device": "cuda:7"}
+    ts["filter_config"] = {**ts["filter_config"], "another_one": True}
+    older = tmp_path / "older" / "step-00000003.pt"
+    older.parent.mkdir()
+    torch.save(payload, older)
+    assert load_checkpoint(older).train_state["train_config"]["a_setting_from_the_future"] == 1
+    run = prepare_run(RunRequest(corpus, resume=older.parent, train={"max_steps": 1, "threads": 1}))
+    assert run.run_dir == older.parent and run.trainer.config.device == "auto"
+    assert run.trainer.device == torch.device("cpu") or torch.cuda.is_available()
+    assert _finish(run) == 4
+
+
+def test_until_stopped_with_a_budget_is_refused_before_reading_anything(tmp_path: Path) -> None:
+    missing = tmp_path / "not-there.csv"
+    with pytest.raises(ValueError, match="--until-stopped trains without a budget"):
+        prepare_run(RunRequest(missing, until_stopped=True, train={"max_steps": 3}))
