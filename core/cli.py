@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="target length in characters, prime included (default: drawn from the training corpus' lengths)")
     s.add_argument("--seed", type=SEED, default=None, help="seed for reproducible output")
     s.add_argument("--stream", action="store_true", help="print characters as they are generated")
+    s.add_argument("--json", action="store_true",
+                   help="one JSON object per line: text, ended, seed, settings, checkpoint, step, bits_per_char, novelty")
+    s.add_argument("--check-novelty", nargs="?", const=True, default=None, type=Path, metavar="DATA",
+                   help="find each text's longest verbatim run in the training texts (the checkpoint's recorded "
+                        "corpus, or DATA); flag copies of --copy-threshold characters or more")
+    s.add_argument("--copy-threshold", type=number(int, low=1, high=10_000), default=None, metavar="N",
+                   help="a shared run this long counts as a copy (default 40)")
     s.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
 
     e = sub.add_parser("eval", help="bits per character of a checkpoint on a corpus")
@@ -308,9 +314,39 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> tuple[list[str], str]:
+    """The texts ``--check-novelty`` compares with: DATA, else the corpus the checkpoint records."""
+    from core.corpus import load_corpus
+
+    if isinstance(args.check_novelty, Path):
+        data = args.check_novelty
+    else:
+        recorded = ckpt.train_state.get("data_path")
+        if not isinstance(recorded, str) or not recorded:
+            raise UserError(f"{ckpt.path}: records no training corpus; give one: --check-novelty DATA")
+        data = Path(recorded)
+        if not data.exists() and not data.is_absolute() and (ckpt.path.parent / data.name).exists():
+            data = ckpt.path.parent / data.name  # recorded relative to where it trained; the demo's corpus sits beside it
+        if not data.exists():
+            raise UserError(f"{ckpt.path}: its training corpus {data} is not there any more; give one: --check-novelty DATA")
+    from core.corpus import FilterConfig
+    from core.defaults import known_fields
+
+    # the filters the run trained with, so the texts are those it saw
+    try:
+        filters = FilterConfig(**known_fields(FilterConfig, ckpt.train_state.get("filter_config")))
+    except (TypeError, ValueError):
+        filters = FilterConfig()
+    texts, _report = load_corpus(data, filters)
+    return texts, str(data)
+
+
 def cmd_sample(args: argparse.Namespace, console: Console) -> int:
+    import json
+    import random
+
     from core.safety import check_memory, sampling_bytes
-    from core.sampler import SampleConfig, sample_batch, stream
+    from core.sampler import SampleConfig, sample_batch, stream, with_seed, write
     from core.trainer import resolve_device
 
     ckpt = _load_ckpt(args.checkpoint, best=True)
@@ -327,7 +363,16 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
                             "so --length cannot steer it; retrain it, or leave out --length")
         if args.length > limit:
             raise UserError(f"--length {args.length} is longer than this model was trained for ({limit}); use {limit} or less")
-    streams = 1 if args.stream else args.num
+    index = None
+    if args.check_novelty is not None:
+        from core.novelty import COPY_THRESHOLD, NoveltyIndex
+
+        texts, _source = _novelty_corpus(args, ckpt)
+        index = NoveltyIndex.build(texts, threshold=args.copy_threshold or COPY_THRESHOLD)
+    elif args.copy_threshold is not None:
+        raise UserError("--copy-threshold applies to --check-novelty; add --check-novelty [DATA]")
+    one_by_one = args.stream or args.json or index is not None
+    streams = 1 if one_by_one else args.num
     check_memory(sampling_bytes(ckpt.model_config, streams, args.max_len), f"sampling {streams:,} texts of up to {args.max_len:,} characters",
                  "ask for fewer texts (-n) or a lower --max-len, or use --stream", device)
     model = ckpt.model(device)
@@ -336,18 +381,50 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 
         torch.set_num_threads(1)  # one stream's kernels are too small to split; extra threads only wait (bench/RESULTS.md)
     out = sys.stdout
-    if args.stream:
-        for i in range(args.num):
-            one = cfg if cfg.seed is None else SampleConfig(**{**asdict(cfg), "seed": cfg.seed + i})
+    if not one_by_one:
+        for text in sample_batch(model, ckpt.vocab, args.num, cfg):
+            out.write(text + "\n")
+        return 0
+    # One text at a time, text i with seed + i: each line can be reproduced alone with its own seed
+    # (a run without --seed draws one, and --json reports it).
+    base = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(2**62)
+    copies = 0
+    for i in range(args.num):
+        one = with_seed(cfg, base + i)
+        if args.stream and not args.json:
             out.write(cfg.prime)
+            chars = []
             for ch in stream(model, ckpt.vocab, one):
+                chars.append(ch.char)
                 out.write(ch.char)
                 out.flush()
             out.write("\n")
             out.flush()
-    else:
-        for text in sample_batch(model, ckpt.vocab, args.num, cfg):
+            text = cfg.prime + "".join(chars)
+            written = None
+        else:
+            written = write(model, ckpt.vocab, one)
+            text = written.text
+        found = index.check(text) if index is not None else None
+        if args.json:
+            assert written is not None
+            record: dict[str, Any] = {
+                "text": text, "ended": written.ended, "seed": one.seed, "temperature": cfg.temperature,
+                "top_k": cfg.top_k, "top_p": cfg.top_p, "prime": cfg.prime, "length": cfg.length,
+                "checkpoint": str(ckpt.path), "step": ckpt.step, "bits_per_char": round(written.bits_per_char, 4),
+            }
+            if found is not None:
+                record["novelty"] = {"longest": found.longest, "source": found.source, "copied": found.copied,
+                                     "match": found.match}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        elif not args.stream:
             out.write(text + "\n")
+        if found is not None and found.copied and not args.json:
+            copies += 1
+            sys.stderr.write(f"copied: text {i + 1} shares {found.longest} characters with training text {found.source}: "
+                             f"{json.dumps(found.match, ensure_ascii=False)}\n")
+    if index is not None and not args.json:
+        sys.stderr.write(f"{copies} of {args.num} texts copy {index.threshold}+ characters of a training text\n")
     return 0
 
 

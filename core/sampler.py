@@ -171,11 +171,8 @@ def _prime(
     return logits[:, -1], hidden
 
 
-def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:
-    """Yield generated characters one by one until ``<eos>`` or ``cfg.max_len``.
-
-    Stop iterating to cancel: no work is done ahead of the consumer.
-    """
+def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tuple[int, float]]:
+    """(token id, its probability at T=1) one by one, ``<eos>`` included when drawn; at most ``cfg.max_len`` characters."""
     model.eval()
     device = next(model.parameters()).device
     gen = _generator(cfg.seed, device)
@@ -192,13 +189,55 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
             token = _next_plain(logits[0], banned, cfg.temperature, gen) if plain else None
             if token is None:
                 token = int(_choose(next_token_logprobs(logits, cfg), cfg, gen))
+            prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
+            yield token, prob
             if token == EOS_ID:
                 return
-            prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
-            yield SampledChar(vocab.token(token), prob)
             if left is not None:
                 left = left - 1
             logits, hidden = step(fed.fill_(token), hidden, left)
+
+
+def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:
+    """Yield generated characters one by one until ``<eos>`` or ``cfg.max_len``.
+
+    Stop iterating to cancel: no work is done ahead of the consumer.
+    """
+    for token, prob in _tokens(model, vocab, cfg):
+        if token == EOS_ID:
+            return
+        yield SampledChar(vocab.token(token), prob)
+
+
+@dataclass(frozen=True)
+class Written:
+    """One finished text and what the model thought of it.
+
+    ``ended``: the model chose ``<eos>`` (False: cut at ``max_len``). ``bits_per_char``:
+    -log2 of the model's own probability (at T=1, whatever T sampled it) of each written
+    character and of the ``<eos>`` when it ended, averaged: how surprising the text is to
+    the model that wrote it. ``chars`` keeps each character's probability.
+    """
+
+    text: str  # prime included
+    ended: bool
+    bits_per_char: float
+    chars: tuple[SampledChar, ...]
+
+
+def write(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Written:
+    """One text as :func:`stream` writes it (the same characters for the same seed), with its score."""
+    chars: list[SampledChar] = []
+    bits = 0.0
+    ended = False
+    for token, prob in _tokens(model, vocab, cfg):
+        bits -= math.log2(max(prob, 1e-300))
+        if token == EOS_ID:
+            ended = True
+            break
+        chars.append(SampledChar(vocab.token(token), prob))
+    scored = len(chars) + ended
+    return Written(cfg.prime + "".join(c.char for c in chars), ended, bits / scored if scored else 0.0, tuple(chars))
 
 
 def sample(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> str:
