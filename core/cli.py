@@ -345,6 +345,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     import json
     import random
 
+    from core.export import sample_record, to_line
     from core.safety import check_memory, sampling_bytes
     from core.sampler import SampleConfig, sample_batch, stream, with_seed, write
     from core.trainer import resolve_device
@@ -408,15 +409,8 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
         found = index.check(text) if index is not None else None
         if args.json:
             assert written is not None
-            record: dict[str, Any] = {
-                "text": text, "ended": written.ended, "seed": one.seed, "temperature": cfg.temperature,
-                "top_k": cfg.top_k, "top_p": cfg.top_p, "prime": cfg.prime, "length": cfg.length,
-                "checkpoint": str(ckpt.path), "step": ckpt.step, "bits_per_char": round(written.bits_per_char, 4),
-            }
-            if found is not None:
-                record["novelty"] = {"longest": found.longest, "source": found.source, "copied": found.copied,
-                                     "match": found.match}
-            out.write(json.dumps(record, ensure_ascii=False) + "\n")
+            record = sample_record(written, one, checkpoint=ckpt.path, step=ckpt.step, novelty=found)
+            out.write(to_line(record) + "\n")
         elif not args.stream:
             out.write(text + "\n")
         if found is not None and found.copied and not args.json:
