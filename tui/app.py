@@ -46,11 +46,12 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from core import policy
 from core.background import TrainingProcess, TrainJob
 from core.events import DoneEvent
 from tui import format as fmt
 from tui import messages as m
-from tui.checkpoint_panel import CheckpointPanel, row_key
+from tui.checkpoint_panel import CheckpointPanel
 from tui.footer import ALL_KEYS_FIT, AppFooter
 from tui.generation_stream import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
 from tui.generation_panel import GenerationPanel
@@ -70,7 +71,6 @@ from tui.training_panel import TrainingPanel
 if TYPE_CHECKING:
     from core.registry import CheckpointInfo
 
-DEMO_LABEL = "demo"
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
 LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
 STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
@@ -272,9 +272,7 @@ class TweetgenApp(App[None]):
         if run_dir is None or self.train_state != "idle" or self._exiting:
             return  # e.g. a palette command chosen twice: one training process at a time
         s = self.settings
-        resume: Path | None = run_dir if any(run_dir.glob("step-*.pt")) else None
-        if resume is None and s.checkpoint is not None and s.checkpoint.is_file():
-            resume = s.checkpoint
+        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
         job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
         process = TrainingProcess(job)
@@ -408,11 +406,8 @@ class TweetgenApp(App[None]):
 
     def _show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
-        if source is not None and self.source is not None and self.source.path is not None and self.run_checkpoints:
-            from core.registry import best_of
-
-            best = best_of(self.run_checkpoints)
-            if best is not None and row_key(best.path) == row_key(self.source.path) and self.source.step is not None:
+        if source is not None and self.source is not None and self.source.step is not None and \
+                policy.is_best_of_run(self.source.path, self.run_checkpoints):
                 # says which checkpoint generates and that it is the run's best; the run name last, where a
                 # narrow terminal cuts it
                 source = f"best step {self.source.step:,} · {self.source.label}"
@@ -423,7 +418,6 @@ class TweetgenApp(App[None]):
     @work(thread=True, group="boot", exit_on_error=False, name="boot")
     def _boot(self) -> None:
         from core.checkpoints import CheckpointError
-        from core.registry import checkpoint_to_use, list_checkpoints
 
         s = self.settings
         setup_torch(1)
@@ -431,25 +425,12 @@ class TweetgenApp(App[None]):
         self.run_dir = run_dir
         self._post(m.RunResolved(run_dir))
 
-        candidates: list[Path] = []
-        if s.checkpoint is not None:
-            if s.checkpoint.is_dir():
-                chosen = checkpoint_to_use(list_checkpoints(s.checkpoint))
-                if chosen is None:
-                    self._post(m.ModelFailed(s.checkpoint, f"{s.checkpoint}: no checkpoints in this directory"))
-                else:
-                    candidates.append(chosen.path)
-            else:
-                candidates.append(s.checkpoint)
-        of_run = [i for i in list_checkpoints(run_dir) if i.path.parent == run_dir]
-        newest_of_run = max(of_run, key=lambda i: (i.step, i.created)) if of_run else None
-        choice = checkpoint_to_use(of_run)  # the run's best, not blindly its newest
-        if choice is not None:
-            candidates.append(choice.path)
-        if s.demo_checkpoint is not None and s.demo_checkpoint.exists():
-            candidates.append(s.demo_checkpoint)
+        plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
+        for path, problem in plan.problems:
+            self._post(m.ModelFailed(path, problem))
+        newest_of_run = plan.newest_of_run
         source = None
-        for path in dict.fromkeys(candidates):
+        for path in plan.candidates:
             try:
                 source = load_source(path, self._label_for(path))
             except CheckpointError as exc:
@@ -493,35 +474,16 @@ class TweetgenApp(App[None]):
         self._post(m.RunHistory(list(history)))
 
     def _label_for(self, path: Path) -> str:
-        demo = self.settings.demo_checkpoint
-        if demo is not None and row_key(path) == row_key(demo):
-            return DEMO_LABEL
-        if self.run_dir is not None and Path(path).resolve().parent == self.run_dir.resolve():
-            return self.run_dir.name
-        return Path(path).name
+        return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
 
     def _list_now(self) -> None:
         """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed."""
-        from core.registry import list_checkpoints
-
         if self.run_dir is None:
             return
         self._listed_mtime = self._run_dir_mtime()  # before listing: a change during it is seen next time
         started = time.monotonic()
-        infos = list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
+        infos = policy.listing(self.run_dir, demo=self.settings.demo_checkpoint, checkpoint=self.settings.checkpoint)
         self._listing_cost = time.monotonic() - started
-        infos = [i for i in infos if i.path.parent == self.run_dir]
-        extras = [self.settings.demo_checkpoint]
-        if self.settings.checkpoint is not None and self.settings.checkpoint.is_file():
-            extras.append(self.settings.checkpoint)
-        seen = {row_key(i.path) for i in infos}
-        for extra in extras:
-            if extra is not None and extra.exists() and row_key(extra) not in seen:
-                try:
-                    infos.extend(list_checkpoints(extra))
-                except Exception:  # an unreadable extra is reported when it is selected
-                    continue
-                seen.add(row_key(extra))
         self._post(m.CheckpointsListed(infos))
 
     @work(thread=True, group="listing", exit_on_error=False, name="list checkpoints")
@@ -628,11 +590,9 @@ class TweetgenApp(App[None]):
             self.checkpoint_panel.set_active(self.source.path)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
         if self.follow_best and self.source is not None:
-            from core.registry import checkpoint_to_use
-
-            choice = checkpoint_to_use(self.run_checkpoints)
-            if choice is not None and (self.source.path is None or row_key(choice.path) != row_key(self.source.path)):
-                self._follow(choice.path)
+            target = policy.follow_target(self.source.path, self.run_checkpoints)
+            if target is not None:
+                self._follow(target)
         self._show_generation_status()  # "best" may have moved
 
     @while_running
@@ -641,7 +601,7 @@ class TweetgenApp(App[None]):
         self.source = source
         # follow the run's new checkpoints from the untrained model, from the newest, and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
-        self.follow_best = source.path is None or not message.interrupt or self._is_choice_of_run(source.path)
+        self.follow_best = source.path is None or not message.interrupt or policy.is_choice_of_run(source.path, self.run_checkpoints)
         self.checkpoint_panel.set_active(source.path)
         self._show_generation_status()
         self.refresh_bindings()
@@ -658,13 +618,6 @@ class TweetgenApp(App[None]):
     @while_running
     def on_no_model(self, message: m.NoModel) -> None:
         self.generation.show_notice(message.reason)
-
-    def _is_choice_of_run(self, path: Path) -> bool:
-        """Whether ``path`` is what the run generates from by default (its best, else its newest)."""
-        from core.registry import checkpoint_to_use
-
-        choice = checkpoint_to_use(self.run_checkpoints)
-        return choice is not None and row_key(choice.path) == row_key(path)
 
     # ------------------------------------------------------------ training
 

@@ -16,6 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from core.policy import path_key
 from tui import format as fmt
 
 if TYPE_CHECKING:
@@ -27,7 +28,8 @@ REASONS = {"request": "saved", "stop": "stop", "final": "final", "periodic": "au
 
 
 def row_key(path: Path) -> str:
-    return str(Path(path).resolve())
+    """A row's key: the checkpoint's resolved path (:func:`core.policy.path_key`)."""
+    return path_key(path)
 
 
 def _matcher(key: str | None) -> Callable[[Path], bool]:
