@@ -166,7 +166,6 @@ class TweetgenApp(App[None]):
         self._quitting = False  # q pressed while training: exit once the final checkpoint is written
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
-        self.stop_signal: str | None = None  # "SIGTERM"/"SIGHUP" when one asked the app to quit
         self._listing_timer: Timer | None = None
         self._last_listing = float("-inf")  # time.monotonic() of the last listing started
         self._listing_cost = 0.0  # seconds the last listing took
@@ -235,7 +234,6 @@ class TweetgenApp(App[None]):
 
     def _on_stop_signal(self, name: str) -> None:
         self.log.warning(f"{name}: quitting")
-        self.stop_signal = name
         if not self._exiting and not self._quitting:
             self.call_later(self.action_quit)
 
