@@ -29,7 +29,7 @@ import signal
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,15 +264,27 @@ class TrainingProcess:
     """Parent-side handle of one training run in a spawned child process.
 
     ``start()`` launches it; events come out of :meth:`get_event` (or by iterating) in
-    order and end with exactly one :class:`DoneEvent`. The commands only ask: a pause
+    order and end with exactly one :class:`DoneEvent`. Given ``on_events``, they are
+    handed to it instead, from the pump thread (see :meth:`__init__`). The commands only ask: a pause
     is confirmed by a ``PauseEvent``, a save by a ``CheckpointEvent``. :meth:`stop`
     waits until the final checkpoint is written. Events are pumped off the process
     queue by an internal thread, so :meth:`stop` works whether or not someone else is
     reading events at the time, and a child that dies silently still ends the stream.
     """
 
-    def __init__(self, job: TrainJob) -> None:
+    MAX_BATCH = 10_000  # events handed to on_events at once, at most
+
+    def __init__(self, job: TrainJob, on_events: Callable[[list[BackgroundEvent]], None] | None = None) -> None:
+        """``on_events``: called from the pump thread with the events in order, as soon as they
+        arrive, each call with every event that had queued up meanwhile (one, unless the child
+        writes them faster than they are taken: a UI can then coalesce a burst). It must be
+        quick and thread-safe (a UI posts messages); an exception it raises is kept in
+        :attr:`callback_error` and the events keep flowing. With it, :meth:`get_event` is not
+        available: nothing else is queued.
+        """
         self.job = job
+        self._on_events = on_events
+        self.callback_error: BaseException | None = None
         self._ctx = mp.get_context("spawn")
         self._events: Any = None  # the queues are made in start(): making one can spawn a helper process
         self._commands: Any = None
@@ -392,6 +404,8 @@ class TrainingProcess:
         """
         if self._process is None:
             raise RuntimeError("start() the training process first")
+        if self._on_events is not None:
+            raise RuntimeError("this training process hands its events to on_events")
         if self._returned_done:
             return None
         try:
@@ -430,29 +444,54 @@ class TrainingProcess:
             if event.last_checkpoint is not None:
                 self.last_checkpoint = event.last_checkpoint
 
+    def _receive(self, process: Any, events: Any, timeout: float) -> BackgroundEvent | None:
+        """The next event off the process queue; None when none came within ``timeout`` and the
+        child is alive; a DoneEvent saying so when the child died silently or contact was lost."""
+        try:
+            return events.get(timeout=timeout) if timeout > 0 else events.get_nowait()
+        except queue.Empty:
+            if timeout <= 0 or process.is_alive():
+                return None
+            try:  # gone: take whatever it flushed before exiting
+                return events.get(timeout=0.5)
+            except queue.Empty:
+                return DoneEvent(
+                    self.step, "error",
+                    f"the training process exited unexpectedly (exit code {process.exitcode}); "
+                    f"see {self.job.log_path or 'its output'}",
+                    self.last_checkpoint,
+                )
+        except (EOFError, OSError, ValueError):
+            return DoneEvent(self.step, "error", "lost contact with the training process", self.last_checkpoint)
+
+    def _deliver(self, batch: list[BackgroundEvent]) -> None:
+        if self._on_events is None:
+            for event in batch:
+                self._local.put(event)
+            return
+        try:
+            self._on_events(batch)
+        except Exception as exc:  # noqa: BLE001 - the pump must go on: finished is set only at the DoneEvent
+            if self.callback_error is None:
+                self.callback_error = exc
+
     def _pump_events(self) -> None:
         process, events = self._process, self._events  # close() may drop the attributes meanwhile
         try:
             while True:
-                try:
-                    event = events.get(timeout=0.1)
-                except queue.Empty:
-                    if process.is_alive():
-                        continue
-                    try:  # gone: take whatever it flushed before exiting
-                        event = events.get(timeout=0.5)
-                    except queue.Empty:
-                        event = DoneEvent(
-                            self.step, "error",
-                            f"the training process exited unexpectedly (exit code {process.exitcode}); "
-                            f"see {self.job.log_path or 'its output'}",
-                            self.last_checkpoint,
-                        )
-                except (EOFError, OSError, ValueError):
-                    event = DoneEvent(self.step, "error", "lost contact with the training process", self.last_checkpoint)
-                self._record(event)
-                self._local.put(event)
-                if isinstance(event, DoneEvent):
+                event = self._receive(process, events, 0.1)
+                if event is None:
+                    continue
+                batch = [event]  # and whatever queued up meanwhile: a burst is handed over at once
+                while len(batch) < self.MAX_BATCH and not isinstance(batch[-1], DoneEvent):
+                    more = self._receive(process, events, 0)
+                    if more is None:
+                        break
+                    batch.append(more)
+                for item in batch:
+                    self._record(item)
+                self._deliver(batch)
+                if isinstance(batch[-1], DoneEvent):
                     break
             process.join(10.0)  # it exits right after its last event
         finally:

@@ -189,14 +189,6 @@ def _fmt(x: Any, spec: str = ".3f") -> str:
     return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
-def _age(ts: float) -> str:
-    secs = max(0.0, time.time() - ts)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            return f"{secs / size:.0f}{unit} ago"
-    return f"{secs:.0f}s ago"
-
-
 def format_eta(seconds: float | None) -> str:
     """``H:MM:SS``, with days in front past 24 hours (``1d 03:04:05``); ``-`` when unknown."""
     if seconds is None or not math.isfinite(seconds) or seconds < 0:
@@ -487,6 +479,7 @@ def _optimizer_line(stored: Any, lr_scale: Any) -> str:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    from core.humanize import age
     from core.registry import list_checkpoints, runs_dir
 
     root = args.dir or runs_dir()
@@ -498,7 +491,7 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     table.columns[-1].overflow = "fold"
     for info in infos:
         rel = info.path.relative_to(root) if info.path.is_relative_to(root) else info.path
-        table.add_row(info.run, str(info.step), _fmt(info.val_bpc), _age(info.created), str(rel))
+        table.add_row(info.run, str(info.step), _fmt(info.val_bpc), age(info.created), str(rel))
     console.print(table)
     return 0
 

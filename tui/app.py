@@ -12,13 +12,17 @@ How work is split:
 - ``sample`` (thread worker, exclusive in its group): streams one tweet, checking for
   cancellation before every character; chunks are posted at most once per frame.
 - ``model`` (thread worker, exclusive in its group): loads a checkpoint to switch to.
-- ``training`` (thread worker): drains the events of the :class:`TrainingProcess`
-  (a separate process, so training never holds this process' GIL) into messages.
+- training: a :class:`TrainingProcess` (a separate process, so training never holds
+  this process' GIL) whose pump thread posts one message per event (a burst coalesced,
+  :func:`tui.messages.coalesce`) straight to the TrainingPanel; what the App acts on
+  bubbles on up from there, and checkpoints written go to the App. One hop from the
+  process queue to the widget: no worker polls for events.
 - ``listing`` (thread worker): re-lists checkpoints after one is written.
 
-Workers post only the messages of :mod:`tui.messages`; their failures all arrive in
-:meth:`TweetgenApp.on_worker_state_changed`. Groups differ, so no worker cancels
-another kind.
+Workers post only the messages of :mod:`tui.messages`, each to the widget that shows
+it; their failures all arrive in :meth:`TweetgenApp.on_worker_state_changed`. Groups
+differ, so no worker cancels another kind. The run/checkpoint decisions are
+:mod:`core.policy`'s: the App calls it and shows the results.
 """
 
 from __future__ import annotations
@@ -40,19 +44,28 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
 from textual.message import Message
+from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from core import policy
 from core.background import TrainingProcess, TrainJob
-from core.events import DoneEvent
+from core.events import BackgroundEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
-from tui.checkpoint_panel import CheckpointPanel, row_key
+from tui.checkpoint_panel import CheckpointPanel
 from tui.footer import ALL_KEYS_FIT, AppFooter
-from tui.generation_stream import GeneratorSource, load_source, setup_torch, stream_chunks, untrained_source
+from tui.generation_stream import (
+    GeneratorSource,
+    checkpoint_source,
+    load_source,
+    setup_torch,
+    stream_chunks,
+    untrained_source,
+)
 from tui.generation_panel import GenerationPanel
 from tui.help_screen import HelpScreen
 from tui.palette import SafeCommandPalette
@@ -70,11 +83,9 @@ from tui.training_panel import TrainingPanel
 if TYPE_CHECKING:
     from core.registry import CheckpointInfo
 
-DEMO_LABEL = "demo"
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
 LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
 STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
-DRAIN_FRAME_S = 1 / 30  # training events are taken in bursts at most this often
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
@@ -135,8 +146,8 @@ class TweetgenApp(App[None]):
         Binding("q", "quit", "Quit", tooltip="quit (saves a checkpoint first when training)"),
     ]
 
-    train_state: reactive[str] = reactive("idle", bindings=True, init=False)
-    """idle | starting | running | paused | stopping"""
+    train_state: reactive[TrainingState] = reactive("idle", bindings=True, init=False)
+    """Where training stands (:data:`core.events.TrainingState`; the App never sets ``error``: the panel shows it)."""
     temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
 
     def __init__(self, settings: AppSettings) -> None:
@@ -148,9 +159,6 @@ class TweetgenApp(App[None]):
         self.run_checkpoints: list[CheckpointInfo] = []
         self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
         self.training: TrainingProcess | None = None
-        self.last_done: DoneEvent | None = None
-        self.corpus_error: str | None = None
-        self.corpus_size: int | None = None
         self.checkpoints_listed = False
         self.sample_id = 0
         self.sampling = False
@@ -158,7 +166,6 @@ class TweetgenApp(App[None]):
         self._quitting = False  # q pressed while training: exit once the final checkpoint is written
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
-        self.stop_signal: str | None = None  # "SIGTERM"/"SIGHUP" when one asked the app to quit
         self._listing_timer: Timer | None = None
         self._last_listing = float("-inf")  # time.monotonic() of the last listing started
         self._listing_cost = 0.0  # seconds the last listing took
@@ -201,7 +208,7 @@ class TweetgenApp(App[None]):
         self._show_generation_status()
         self.training_panel.set_corpus(self.settings.data_label)
         self.training_panel.set_state("idle", "loading…")
-        self._boot()
+        self._boot(self.training_panel, self.generation)
         self.set_interval(STALE_CHECK_S, self._check_stale_listing)
         self._handle_signals(True)
 
@@ -227,7 +234,6 @@ class TweetgenApp(App[None]):
 
     def _on_stop_signal(self, name: str) -> None:
         self.log.warning(f"{name}: quitting")
-        self.stop_signal = name
         if not self._exiting and not self._quitting:
             self.call_later(self.action_quit)
 
@@ -272,12 +278,10 @@ class TweetgenApp(App[None]):
         if run_dir is None or self.train_state != "idle" or self._exiting:
             return  # e.g. a palette command chosen twice: one training process at a time
         s = self.settings
-        resume: Path | None = run_dir if any(run_dir.glob("step-*.pt")) else None
-        if resume is None and s.checkpoint is not None and s.checkpoint.is_file():
-            resume = s.checkpoint
+        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
         job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
-        process = TrainingProcess(job)
+        process = TrainingProcess(job, on_events=functools.partial(self._deliver_training, self.training_panel))
         try:
             _start_resource_tracker_immune_to_sighup()
             process.start()
@@ -288,7 +292,6 @@ class TweetgenApp(App[None]):
         self.training = process
         self.train_state = "starting"
         self.training_panel.set_state("starting", "starting the training process…")
-        self._drain_training(process)
 
     def action_pause_training(self) -> None:
         if self.training is not None:
@@ -383,36 +386,30 @@ class TweetgenApp(App[None]):
         seed = None if self.settings.seed is None else self.settings.seed + self.sample_id - 1
         self.generation.begin(self.sample_id, self.temperature, source.describe())
         self.sampling = True
-        self._sample(self.sample_id, source, self.temperature, seed)
+        self._sample(self.sample_id, source, self.temperature, seed, self.generation)
 
     @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
-    def _sample(self, sample_id: int, source: GeneratorSource, temperature: float, seed: int | None) -> None:
+    def _sample(self, sample_id: int, source: GeneratorSource, temperature: float, seed: int | None,
+                panel: GenerationPanel) -> None:
         worker = get_current_worker()
         s = self.settings
         for chunk in stream_chunks(source, temperature, s.max_len, seed, s.pace, lambda: worker.is_cancelled):
-            self._post(m.SampleChunk(sample_id, chunk))
-        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled))
-
-    @while_running
-    def on_sample_chunk(self, message: m.SampleChunk) -> None:
-        self.generation.append(message.sample_id, message.text)
+            self._post(m.SampleChunk(sample_id, chunk), panel)
+        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled), panel)
 
     @while_running
     def on_sample_finished(self, message: m.SampleFinished) -> None:
+        """After the GenerationPanel has shown it: schedule the next tweet."""
         if message.sample_id != self.sample_id:
             return
         self.sampling = False
-        self.generation.finish(message.sample_id, message.complete)
         if message.complete and self.settings.gap_s is not None:
             self._next_sample = self.set_timer(self.settings.gap_s, self.start_sample)
 
     def _show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
-        if source is not None and self.source is not None and self.source.path is not None and self.run_checkpoints:
-            from core.registry import best_of
-
-            best = best_of(self.run_checkpoints)
-            if best is not None and row_key(best.path) == row_key(self.source.path) and self.source.step is not None:
+        if source is not None and self.source is not None and self.source.step is not None and \
+                policy.is_best_of_run(self.source.path, self.run_checkpoints):
                 # says which checkpoint generates and that it is the run's best; the run name last, where a
                 # narrow terminal cuts it
                 source = f"best step {self.source.step:,} · {self.source.label}"
@@ -421,107 +418,83 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ models and checkpoints
 
     @work(thread=True, group="boot", exit_on_error=False, name="boot")
-    def _boot(self) -> None:
-        from core.checkpoints import CheckpointError
-        from core.registry import checkpoint_to_use, list_checkpoints
+    def _boot(self, training: TrainingPanel, generation: GenerationPanel) -> None:
+        """Start-up, after the first frame: the run (:func:`core.policy.plan_boot`), the first model, the
+        checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
+        state: it posts what it found, and the handlers take it on the UI thread."""
+        from core.checkpoints import CheckpointError, load_checkpoint
 
         s = self.settings
         setup_torch(1)
         run_dir = s.run_dir()
-        self.run_dir = run_dir
-        self._post(m.RunResolved(run_dir))
-
-        candidates: list[Path] = []
-        if s.checkpoint is not None:
-            if s.checkpoint.is_dir():
-                chosen = checkpoint_to_use(list_checkpoints(s.checkpoint))
-                if chosen is None:
-                    self._post(m.ModelFailed(s.checkpoint, f"{s.checkpoint}: no checkpoints in this directory"))
-                else:
-                    candidates.append(chosen.path)
-            else:
-                candidates.append(s.checkpoint)
-        of_run = [i for i in list_checkpoints(run_dir) if i.path.parent == run_dir]
-        newest_of_run = max(of_run, key=lambda i: (i.step, i.created)) if of_run else None
-        choice = checkpoint_to_use(of_run)  # the run's best, not blindly its newest
-        if choice is not None:
-            candidates.append(choice.path)
-        if s.demo_checkpoint is not None and s.demo_checkpoint.exists():
-            candidates.append(s.demo_checkpoint)
-        source = None
-        for path in dict.fromkeys(candidates):
+        plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
+        self._post(m.RunResolved(plan))
+        for path, problem in plan.problems:
+            self._post(m.ModelFailed(path, problem))
+        source = history = None
+        for path in plan.candidates:
             try:
-                source = load_source(path, self._label_for(path))
+                ckpt = load_checkpoint(path)
             except CheckpointError as exc:
                 self._post(m.ModelFailed(path, str(exc)))
                 continue
+            source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
             self._post(m.ModelReady(source, interrupt=True))
+            if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
+                history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
             break
-        self._list_now()
-        if newest_of_run is not None:
-            self._post_run_history(newest_of_run.path)
-        texts = self._read_corpus()
+        self._list_now(run_dir)
+        if plan.newest_of_run is not None:
+            if history is None:
+                history = self._read_history(plan.newest_of_run.path)
+            if history is not None:
+                self._post(m.RunHistory(list(history)), training.chart)
+        texts = self._read_corpus(training)
         if source is None:
             if texts:
                 self._post(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
             else:
-                self._post(m.NoModel("nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"))
+                reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
+                self._post(m.NoModel(reason), generation)
         # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
         # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
         # skipped by the collector from now on.
         gc.freeze()
 
-    def _read_corpus(self) -> list[str] | None:
+    def _read_corpus(self, panel: TrainingPanel) -> list[str] | None:
         from core.corpus import CorpusError, load_corpus
 
-        path = self.settings.data_path
+        s = self.settings
         try:
-            texts, report = load_corpus(path, self.settings.corpus_filters())
+            texts, report = load_corpus(s.data_path, s.corpus_filters())
         except CorpusError as exc:
-            self._post(m.CorpusFailed(path, app_flags(str(exc))))
+            self._post(m.CorpusFailed(s.data_path, app_flags(str(exc))), panel)
             return None
-        self._post(m.CorpusLoaded(path, len(texts), report.summary()))
+        self._post(m.CorpusLoaded(s.data_path, s.data_label, len(texts), report.summary()), panel)
         return texts
 
-    def _post_run_history(self, path: Path) -> None:
+    @staticmethod
+    def _read_history(path: Path) -> list[list[float]] | None:
         from core.checkpoints import CheckpointError, load_checkpoint
 
         try:
-            history = load_checkpoint(path).metrics.get("history") or []
+            return list(load_checkpoint(path).metrics.get("history") or [])
         except CheckpointError:
-            return
-        self._post(m.RunHistory(list(history)))
+            return None
 
     def _label_for(self, path: Path) -> str:
-        demo = self.settings.demo_checkpoint
-        if demo is not None and row_key(path) == row_key(demo):
-            return DEMO_LABEL
-        if self.run_dir is not None and Path(path).resolve().parent == self.run_dir.resolve():
-            return self.run_dir.name
-        return Path(path).name
+        return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
 
-    def _list_now(self) -> None:
-        """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed."""
-        from core.registry import list_checkpoints
-
-        if self.run_dir is None:
+    def _list_now(self, run_dir: Path | None = None) -> None:
+        """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed.
+        ``run_dir``: the boot worker's, before the App has taken it (default: the App's)."""
+        run_dir = run_dir or self.run_dir
+        if run_dir is None:
             return
-        self._listed_mtime = self._run_dir_mtime()  # before listing: a change during it is seen next time
+        self._listed_mtime = self._run_dir_mtime(run_dir)  # before listing: a change during it is seen next time
         started = time.monotonic()
-        infos = list_checkpoints(self.run_dir) if self.run_dir.is_dir() else []
+        infos = policy.listing(run_dir, demo=self.settings.demo_checkpoint, checkpoint=self.settings.checkpoint)
         self._listing_cost = time.monotonic() - started
-        infos = [i for i in infos if i.path.parent == self.run_dir]
-        extras = [self.settings.demo_checkpoint]
-        if self.settings.checkpoint is not None and self.settings.checkpoint.is_file():
-            extras.append(self.settings.checkpoint)
-        seen = {row_key(i.path) for i in infos}
-        for extra in extras:
-            if extra is not None and extra.exists() and row_key(extra) not in seen:
-                try:
-                    infos.extend(list_checkpoints(extra))
-                except Exception:  # an unreadable extra is reported when it is selected
-                    continue
-                seen.add(row_key(extra))
         self._post(m.CheckpointsListed(infos))
 
     @work(thread=True, group="listing", exit_on_error=False, name="list checkpoints")
@@ -544,9 +517,10 @@ class TweetgenApp(App[None]):
         self._last_listing = time.monotonic()
         self._list_checkpoints()
 
-    def _run_dir_mtime(self) -> int | None:
+    def _run_dir_mtime(self, run_dir: Path | None = None) -> int | None:
+        run_dir = run_dir or self.run_dir
         try:
-            return self.run_dir.stat().st_mtime_ns if self.run_dir is not None else None
+            return run_dir.stat().st_mtime_ns if run_dir is not None else None
         except OSError:
             return None
 
@@ -597,25 +571,16 @@ class TweetgenApp(App[None]):
 
     @while_running
     def on_run_resolved(self, message: m.RunResolved) -> None:
-        self.checkpoint_panel.set_run(message.run_dir)
+        self.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
+        self.run_checkpoints = message.plan.of_run
+        self.checkpoint_panel.set_run(self.run_dir)
         if self.train_state == "idle":
             self.training_panel.set_state("idle", "idle · press space to train")
         self.refresh_bindings()
 
     @while_running
-    def on_run_history(self, message: m.RunHistory) -> None:
-        self.training_panel.chart.load_history(message.history)
-
-    @while_running
-    def on_corpus_loaded(self, message: m.CorpusLoaded) -> None:
-        self.corpus_error = None
-        self.corpus_size = message.n_texts
-        self.training_panel.set_corpus(f"{self.settings.data_label} · {message.n_texts:,} tweets")
-
-    @while_running
     def on_corpus_failed(self, message: m.CorpusFailed) -> None:
-        self.corpus_error = message.error
-        self.training_panel.set_state("error", f"corpus: {message.error}")
+        """After the TrainingPanel has shown it."""
         self._error(message.error)
 
     @while_running
@@ -628,11 +593,9 @@ class TweetgenApp(App[None]):
             self.checkpoint_panel.set_active(self.source.path)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
         if self.follow_best and self.source is not None:
-            from core.registry import checkpoint_to_use
-
-            choice = checkpoint_to_use(self.run_checkpoints)
-            if choice is not None and (self.source.path is None or row_key(choice.path) != row_key(self.source.path)):
-                self._follow(choice.path)
+            target = policy.follow_target(self.source.path, self.run_checkpoints)
+            if target is not None:
+                self._follow(target)
         self._show_generation_status()  # "best" may have moved
 
     @while_running
@@ -641,7 +604,7 @@ class TweetgenApp(App[None]):
         self.source = source
         # follow the run's new checkpoints from the untrained model, from the newest, and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
-        self.follow_best = source.path is None or not message.interrupt or self._is_choice_of_run(source.path)
+        self.follow_best = source.path is None or not message.interrupt or policy.is_choice_of_run(source.path, self.run_checkpoints)
         self.checkpoint_panel.set_active(source.path)
         self._show_generation_status()
         self.refresh_bindings()
@@ -655,64 +618,23 @@ class TweetgenApp(App[None]):
         keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
         self._error(message.error + keep)
 
-    @while_running
-    def on_no_model(self, message: m.NoModel) -> None:
-        self.generation.show_notice(message.reason)
-
-    def _is_choice_of_run(self, path: Path) -> bool:
-        """Whether ``path`` is what the run generates from by default (its best, else its newest)."""
-        from core.registry import checkpoint_to_use
-
-        choice = checkpoint_to_use(self.run_checkpoints)
-        return choice is not None and row_key(choice.path) == row_key(path)
-
     # ------------------------------------------------------------ training
 
-    @work(thread=True, group="training", exit_on_error=False, name="training events")
-    def _drain_training(self, process: TrainingProcess) -> None:
-        worker = get_current_worker()
-        while not worker.is_cancelled:
-            event = process.get_event(timeout=0.2)
-            if event is None:
-                continue
-            batch = [event]  # everything already waiting: a burst becomes one batch of messages
-            while len(batch) < 10_000 and not isinstance(batch[-1], DoneEvent):
-                more = process.get_event(timeout=0)
-                if more is None:
-                    break
-                batch.append(more)
-            for kept in m.coalesce(batch):
-                self._post(m.training_message(kept))
-            if isinstance(batch[-1], DoneEvent):
-                process.wait(15.0)  # the child exits right after its last event
-                process.close()
-                return
-            time.sleep(DRAIN_FRAME_S)  # let the next burst gather: at most one batch per frame
-
-    @while_running
-    def on_training_note(self, message: m.TrainingNote) -> None:
-        self.log.info(f"training: {message.event.text}")
-
-    @while_running
-    def on_training_other(self, message: m.TrainingOther) -> None:
-        self.log.info(f"training event: {message.event!r}")
+    def _deliver_training(self, panel: TrainingPanel, batch: list[BackgroundEvent]) -> None:
+        """The training process' pump thread: one message per event, a burst coalesced. Most go to the
+        TrainingPanel, in order (what the App acts on bubbles up from there); checkpoints written, which
+        only the App acts on and which can come once a step, go straight to the App."""
+        for event in m.coalesce(batch):
+            message = m.training_message(event)
+            self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
 
     @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:
         event = message.event
         if self.train_state == "starting":
             self.train_state = "running"
-        self.training_panel.started(event)
         resumed = f" from step {event.step:,}" if event.resumed_from is not None else ""
         self._show_training_state(f"training on {event.device}{resumed}")
-
-    @while_running
-    def on_training_progress(self, message: m.TrainingProgress) -> None:
-        self.training_panel.progress(message.event)
-
-    @while_running
-    def on_training_evaluated(self, message: m.TrainingEvaluated) -> None:
-        self.training_panel.evaluated(message.event)
 
     @while_running
     def on_training_paused(self, message: m.TrainingPaused) -> None:
@@ -723,10 +645,6 @@ class TweetgenApp(App[None]):
             f"paused at step {message.event.step:,} · space to resume" if message.event.paused
             else f"training on {self.training_panel.device}"
         )
-
-    @while_running
-    def on_training_sample(self, message: m.TrainingSample) -> None:
-        self.log.info(f"training sample at step {message.event.step}: {message.event.text!r}")
 
     @while_running
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
@@ -743,10 +661,10 @@ class TweetgenApp(App[None]):
     @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         event = message.event
-        self.last_done = event
-        self.training = None  # the drain worker closes the process
+        process, self.training = self.training, None
+        if process is not None:
+            self._close_training(process)
         self.train_state = "idle"
-        self.training_panel.reached(event.step)
         if event.reason in ("diverged", "error"):
             self.training_panel.set_state("error", app_flags(event.message))
             self._error(app_flags(event.message))
@@ -756,6 +674,11 @@ class TweetgenApp(App[None]):
                 self.notify(event.message.capitalize(), timeout=5)
         if self._quitting:
             self.exit()
+
+    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
+    def _close_training(self, process: TrainingProcess) -> None:
+        process.wait(15.0)  # the child exits right after its last event
+        process.close()
 
     def _show_training_state(self, detail: str) -> None:
         self.training_panel.set_state(self.train_state, detail)
@@ -774,10 +697,11 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ plumbing
 
-    def _post(self, message: Message) -> None:
-        """Post from a worker thread; quietly does nothing once the app has shut down."""
+    def _post(self, message: Message, target: MessagePump | None = None) -> None:
+        """Post from a worker thread to ``target`` (default: the App); quietly does nothing once the app
+        (or that widget) has shut down."""
         try:
-            self.post_message(message)
+            (target or self).post_message(message)
         except RuntimeError:  # event loop already closed
             pass
 
@@ -796,7 +720,3 @@ class TweetgenApp(App[None]):
         self._error(f"{worker.name or worker.group} failed: {detail}")
         if worker.group == "sample":
             self.sampling = False
-        elif worker.group == "training" and self.training is not None:
-            self.shutdown_training(timeout=10)
-            self.train_state = "idle"
-            self.training_panel.set_state("error", "lost the training process; see train.log in the run directory")

@@ -9,25 +9,29 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
+from core.policy import path_key
 from tui import format as fmt
 
 if TYPE_CHECKING:
+    from core.events import CheckpointReason
     from core.registry import CheckpointInfo
 
 ACTIVE = "▶"
 MAX_ROWS = 50  # a run with a checkpoint every step has thousands: the table shows the newest (and the active one)
-REASONS = {"request": "saved", "stop": "stop", "final": "final", "periodic": "auto", "time": "time"}
+# a checkpoint's first tag is why it was written (core.events.CheckpointReason); an unknown tag shows as it is
+REASONS: dict[CheckpointReason, str] = {"request": "saved", "stop": "stop", "final": "final", "periodic": "auto"}
 
 
 def row_key(path: Path) -> str:
-    return str(Path(path).resolve())
+    """A row's key: the checkpoint's resolved path (:func:`core.policy.path_key`)."""
+    return path_key(path)
 
 
 def _matcher(key: str | None) -> Callable[[Path], bool]:
@@ -129,19 +133,13 @@ class CheckpointPanel(Vertical):
             if key in table.rows:
                 table.update_cell(key, "age", fmt.age(info.created, suffix=False))
 
-    def key_of_cursor(self) -> str | None:
-        table = self.table
-        if not table.row_count:
-            return None
-        return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
-
     # ------------------------------------------------------------ internals
 
     def _cells(self, info: CheckpointInfo, key: str) -> tuple[str | Text, ...]:
         if key == self.demo:
             name = Text("demo", style="bold")
         elif info.tags:
-            name = Text(REASONS.get(info.tags[0], info.tags[0]))
+            name = Text(REASONS.get(cast("CheckpointReason", info.tags[0]), info.tags[0]))
         else:
             name = fmt.visible(info.path.name)
         return (

@@ -8,6 +8,8 @@ import unicodedata
 
 from rich.text import Text
 
+from core import humanize
+
 # Characters a terminal does not draw as one visible cell of their own: controls (Cc), format characters
 # such as U+202E right-to-left override, zero-width spaces/joiners, U+2060 and U+FEFF (Cf), line and
 # paragraph separators, surrogates, private use and unassigned code points. Printed raw they reorder or
@@ -54,14 +56,8 @@ def now() -> float:
 
 
 def age(created: float, suffix: bool = True) -> str:
-    """How long ago: "42s ago", "3m ago", "5h ago", "2d ago" (without " ago" for a column headed "age")."""
-    secs = max(0.0, now() - created)
-    text = f"{secs:.0f}s"
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if secs >= size:
-            text = f"{secs // size:.0f}{unit}"
-            break
-    return f"{text} ago" if suffix else text
+    """:func:`core.humanize.age` on :func:`now`'s clock (the CLI's ``list`` rounds the same way)."""
+    return humanize.age(created, now=now(), suffix=suffix)
 
 
 def duration(seconds: float | None) -> str:

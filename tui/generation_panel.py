@@ -64,6 +64,19 @@ class GenerationPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Generation"
 
+    # ------------------------------------------------------------ messages of the workers
+
+    def on_sample_chunk(self, message: m.SampleChunk) -> None:
+        message.stop()
+        self.append(message.sample_id, message.text)
+
+    def on_sample_finished(self, message: m.SampleFinished) -> None:
+        self.finish(message.sample_id, message.complete)  # and on to the App, which schedules the next
+
+    def on_no_model(self, message: m.NoModel) -> None:
+        message.stop()
+        self.show_notice(message.reason)
+
     # ------------------------------------------------------------ updates from the App
 
     def set_status(self, temperature: float, source: str | None, pace: float) -> None:

@@ -64,7 +64,11 @@ def load_source(path: Path, label: str) -> GeneratorSource:
     """Load a checkpoint for sampling; raises ``CheckpointError`` with a one-line message."""
     from core.checkpoints import load_checkpoint
 
-    ckpt = load_checkpoint(path)
+    return checkpoint_source(load_checkpoint(path), path, label)
+
+
+def checkpoint_source(ckpt: Any, path: Path, label: str) -> GeneratorSource:
+    """The source for a checkpoint already loaded (a :class:`core.checkpoints.Checkpoint`)."""
     val = ckpt.metrics.get("val_bpc")
     return GeneratorSource(label, Path(path), ckpt.step, float(val) if val is not None else None, ckpt.model(), ckpt.vocab)
 

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from rich.text import Text
 from textual.widget import Widget
 
+from tui import messages as m
+
 LN2 = math.log(2.0)
 MAX_POINTS = 4000  # per series; older points are merged pairwise beyond this
 _DOT = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))  # [row][col] bit of a braille cell
@@ -84,6 +86,10 @@ class LossChart(Widget):
                 self.train.add(row[0], row[1])
                 self.val.add(row[0], row[2])
         self.refresh()
+
+    def on_run_history(self, message: m.RunHistory) -> None:
+        message.stop()
+        self.load_history(message.history)
 
     @property
     def point_count(self) -> int:

@@ -1,8 +1,10 @@
-"""Every message a worker sends to the UI, in one place.
+"""Every message a worker thread sends to the UI, in one place.
 
-Workers (threads) post these to the App; the App's handlers update the panels, which
-only render. Training messages wrap the :mod:`core.events` dataclass that the training
-process produced, so the fields are documented once, there.
+A message goes to the widget that shows it (``post_message`` is thread-safe), whose own
+handler updates it; what the App must also act on (state, notifications, quitting)
+bubbles on up to it, and what only the App acts on is posted to the App. Training
+messages wrap the :mod:`core.events` dataclass that the training process produced, so
+the fields are documented once, there.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from core.events import BackgroundEvent, NoteEvent
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
 
 if TYPE_CHECKING:
+    from core.policy import BootPlan
     from core.registry import CheckpointInfo
     from tui.generation_stream import GeneratorSource
 
@@ -29,6 +32,7 @@ class CorpusLoaded(Message):
     """The corpus was read in the UI process (for its size, and the untrained model's characters)."""
 
     path: Path
+    label: str  # what the panel calls the corpus ("demo corpus", a file name)
     n_texts: int
     summary: str
 
@@ -41,9 +45,10 @@ class CorpusFailed(Message):
 
 @dataclass
 class RunResolved(Message):
-    """Where this session's checkpoints live (needs the registry, so it is found in a worker)."""
+    """Where this session's checkpoints live and what start-up loads (needs the registry, so it is
+    decided in a worker; the App takes ``plan.run_dir`` in its handler, on the UI thread)."""
 
-    run_dir: Path
+    plan: BootPlan
 
 
 @dataclass
@@ -143,13 +148,11 @@ class TrainingPaused(Message):
 
 
 @dataclass
-class TrainingSample(Message):
-    event: SampleEvent
+class TrainingLogged(Message):
+    """An event that is only logged: a note, a training sample, or one this version of the app
+    has no panel for (training carries on)."""
 
-
-@dataclass
-class TrainingNote(Message):
-    event: NoteEvent
+    event: object
 
 
 @dataclass
@@ -159,13 +162,6 @@ class TrainingFinished(Message):
     event: DoneEvent
 
 
-@dataclass
-class TrainingOther(Message):
-    """An event this version of the app has no panel for: logged, and training carries on."""
-
-    event: object
-
-
 TRAINING_MESSAGES: dict[type, type[Message]] = {
     StartEvent: TrainingStarted,
     StepEvent: TrainingProgress,
@@ -173,8 +169,8 @@ TRAINING_MESSAGES: dict[type, type[Message]] = {
     GuardEvent: TrainingGuarded,
     CheckpointEvent: CheckpointWritten,
     PauseEvent: TrainingPaused,
-    SampleEvent: TrainingSample,
-    NoteEvent: TrainingNote,
+    SampleEvent: TrainingLogged,
+    NoteEvent: TrainingLogged,
     DoneEvent: TrainingFinished,
 }
 
@@ -185,9 +181,9 @@ def coalesce(batch: list[BackgroundEvent]) -> list[BackgroundEvent]:
     event, and every checkpoint written for a reason (s, stop, the end), is kept, in order."""
     last = max((i for i, e in enumerate(batch) if isinstance(e, CheckpointEvent)), default=-1)
     return [e for i, e in enumerate(batch)
-            if not (isinstance(e, CheckpointEvent) and i < last and e.reason in ("periodic", "time"))]
+            if not (isinstance(e, CheckpointEvent) and i < last and e.reason == "periodic")]
 
 
 def training_message(event: BackgroundEvent) -> Message:
     """The UI message for one event of the training process."""
-    return TRAINING_MESSAGES.get(type(event), TrainingOther)(event)  # type: ignore[call-arg]
+    return TRAINING_MESSAGES.get(type(event), TrainingLogged)(event)  # type: ignore[call-arg]

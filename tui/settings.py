@@ -71,11 +71,9 @@ class AppSettings:
 
     def run_dir(self) -> Path:
         """Where this session's checkpoints go: --run, else a --checkpoint directory, else the corpus name."""
-        if not self.run and self.checkpoint is not None and self.checkpoint.is_dir():
-            return self.checkpoint
-        from core.registry import runs_dir  # imports torch: call from a worker
+        from core.policy import run_dir_for  # lists nothing, but the home may need the registry: call from a worker
 
-        return runs_dir(self.home) / self.run_name()
+        return run_dir_for(self.run_name(), explicit_run=bool(self.run), checkpoint=self.checkpoint, home=self.home)
 
 
 # core's messages name the headless CLI's flags; where the app's flag differs, the app says its own

@@ -1,6 +1,9 @@
 """Training panel: state line, progress bar, speed/time/validation figures and the loss chart.
 
-It only renders: the App calls its methods with the events the training process sent.
+The training process' events arrive here as messages (:mod:`tui.messages`), one per
+event, posted by the process handle's pump thread. The panel shows what they say;
+those the App acts on too (start, pause, guard, the end) go on up to it. The state
+line is the App's to set: the state is the App's (:attr:`TweetgenApp.train_state`).
 """
 
 from __future__ import annotations
@@ -10,12 +13,15 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from core.events import EvalEvent, StartEvent, StepEvent
+from core.events import EvalEvent, StartEvent, StepEvent, TrainingState
 from tui import format as fmt
+from tui import messages as m
 from tui.loss_chart import LossChart
 
 # the line's colour comes from app.tcss (#train-status.state-NAME)
-STATE_ICONS = {"idle": "○", "starting": "◌", "running": "●", "paused": "‖", "stopping": "◌", "finished": "✓", "error": "✗"}
+STATE_ICONS: dict[TrainingState, str] = {
+    "idle": "○", "starting": "◌", "running": "●", "paused": "‖", "stopping": "◌", "error": "✗",
+}
 
 
 class TrainingPanel(Vertical):
@@ -23,7 +29,7 @@ class TrainingPanel(Vertical):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.state = "idle"
+        self.state: TrainingState = "idle"
         self.detail = ""
         self.device = "-"
         self.step: int | None = None
@@ -52,9 +58,36 @@ class TrainingPanel(Vertical):
     def chart(self) -> LossChart:
         return self.query_one(LossChart)
 
+    # ------------------------------------------------------------ messages
+
+    def on_corpus_loaded(self, message: m.CorpusLoaded) -> None:
+        message.stop()
+        self.set_corpus(f"{message.label} · {message.n_texts:,} tweets")
+
+    def on_corpus_failed(self, message: m.CorpusFailed) -> None:
+        self.set_state("error", f"corpus: {message.error}")  # and on to the App, which reports it
+
+    def on_training_started(self, message: m.TrainingStarted) -> None:
+        self.started(message.event)  # and on to the App: the state
+
+    def on_training_progress(self, message: m.TrainingProgress) -> None:
+        message.stop()
+        self.progress(message.event)
+
+    def on_training_evaluated(self, message: m.TrainingEvaluated) -> None:
+        message.stop()
+        self.evaluated(message.event)
+
+    def on_training_logged(self, message: m.TrainingLogged) -> None:
+        message.stop()
+        self.log.info(f"training at step {getattr(message.event, 'step', '?')}: {message.event!r}")
+
+    def on_training_finished(self, message: m.TrainingFinished) -> None:
+        self.reached(message.event.step)  # and on to the App: the state, a notification, quitting
+
     # ------------------------------------------------------------ updates from the App
 
-    def set_state(self, state: str, detail: str = "") -> None:
+    def set_state(self, state: TrainingState, detail: str = "") -> None:
         """``state`` is one of STATE_ICONS; ``detail`` is the rest of the line (plain text)."""
         self.state, self.detail = state, detail
         self._render_status()

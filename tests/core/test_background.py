@@ -79,6 +79,35 @@ def test_run_to_budget_reports_events_in_order_and_writes_checkpoints(corpus: Pa
     assert proc.get_event(timeout=0.1) is None, "nothing after the DoneEvent"
 
 
+def test_on_events_gets_every_event_in_order_from_the_pump_thread(corpus: Path, tmp_path: Path) -> None:
+    """The UI's path: no reader polls get_event; the pump hands each batch over as it arrives, and
+    an exception in the callback neither loses the DoneEvent nor stops the pump."""
+    import threading
+
+    batches: list[list[object]] = []
+    threads: set[str] = set()
+
+    def on_events(batch: list[object]) -> None:
+        threads.add(threading.current_thread().name)
+        batches.append(list(batch))
+        if len(batches) == 2:
+            raise ValueError("a faulty callback")
+
+    run = tmp_path / "run"
+    with TrainingProcess(job(corpus, run, max_steps=12, val_every=6, ckpt_every=6), on_events=on_events) as proc:
+        proc.start()
+        assert proc.wait(WAIT) and proc.finished
+        with pytest.raises(RuntimeError, match="on_events"):
+            proc.get_event(timeout=0)
+    events = [e for batch in batches for e in batch]
+    assert all(batches) and threads == {"tweetgen-train-events"}
+    assert isinstance(events[-1], DoneEvent) and events[-1].reason == "finished"
+    assert sum(isinstance(e, DoneEvent) for e in events) == 1
+    assert [e.step for e in events if isinstance(e, CheckpointEvent)] == [6, 12]
+    assert [e.step for e in events] == sorted(e.step for e in events)
+    assert isinstance(proc.callback_error, ValueError)
+
+
 def test_pause_save_resume_stop_from_the_parent(corpus: Path, tmp_path: Path) -> None:
     """Commands reach the trainer; stop() waits for the final checkpoint of the last completed step."""
     run = tmp_path / "run"

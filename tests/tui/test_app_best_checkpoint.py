@@ -45,12 +45,12 @@ async def test_the_training_panel_shows_validation_getting_worse_and_the_guard_i
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         stats = app.query_one("#train-stats", Static)
-        app.post_message(m.TrainingEvaluated(EvalEvent(100, 2.0, 2.0, 2.1, 100)))
+        app.training_panel.post_message(m.TrainingEvaluated(EvalEvent(100, 2.0, 2.0, 2.1, 100)))
         await wait_until(pilot, lambda: "val 2.000 · best 2.000" in str(stats.render()), "a healthy validation")
         assert "worse" not in str(stats.render())
-        app.post_message(m.TrainingEvaluated(EvalEvent(200, 2.45, 2.0, 1.9, 100)))
+        app.training_panel.post_message(m.TrainingEvaluated(EvalEvent(200, 2.45, 2.0, 1.9, 100)))
         await wait_until(pilot, lambda: "▲0.45 worse" in str(stats.render()), "the panel to say validation got worse")
         guard = GuardEvent(300, 2.5, 2.0, 100, "rollback", 0.003, None, "validation 2.500 bits/char stayed worse: rolled back")
-        app.post_message(m.TrainingGuarded(guard))
+        app.training_panel.post_message(m.TrainingGuarded(guard))
         await wait_until(pilot, lambda: any("rolled back" in str(n.message) for n in app._notifications),
                          "a notification of the guard's response")

@@ -57,7 +57,7 @@ async def test_control_characters_in_generated_and_corpus_text_keep_the_layout(t
         evil.write_bytes((home / "runs" / "tiny" / "step-00000020.pt").read_bytes())
         app.settings.checkpoint = evil
         app.request_listing()
-        app.post_message(m.TrainingFinished(DoneEvent(20, "error", "corpus line 3: \u202ebad\x1b[31m", None)))
+        app.training_panel.post_message(m.TrainingFinished(DoneEvent(20, "error", "corpus line 3: \u202ebad\x1b[31m", None)))
         await pilot.pause(LIST_WAIT)
         await pilot.pause()
         lines = _screen_lines(app)

@@ -16,10 +16,12 @@ from tuihelpers import (
     WAIT,
     Assets,
     app_idle,
+    corpus_read,
     expected_sample,
     make_settings,
     run_async,
     sample_done,
+    train_status,
     wait_until,
 )
 
@@ -201,9 +203,8 @@ async def test_divergence_is_shown_and_the_app_keeps_generating(tui_assets: Asse
         await app_idle(pilot)
         source = app.source
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.last_done is not None, "the run to end")
-        assert app.last_done.reason == "diverged"
-        assert app.training_panel.state == "error" and "diverged" in app.training_panel.detail
+        await wait_until(pilot, lambda: train_status(app).startswith("✗"), "the run to end")
+        assert "diverged" in train_status(app), train_status(app)
         assert app.train_state == "idle" and app.source is source
         await pilot.press("r")
         assert await sample_done(pilot)
@@ -214,9 +215,8 @@ async def test_an_unreadable_corpus_is_shown_and_generation_still_works(tui_asse
     app = TweetgenApp(make_settings(tui_assets, home, data_path=tmp_path / "nope.csv"))
     async with app.run_test(size=SIZE) as pilot:
         text = await sample_done(pilot)
-        await wait_until(pilot, lambda: app.corpus_error is not None, "the corpus error")
-        assert "nope.csv: no such file" in app.corpus_error
-        assert app.training_panel.state == "error" and "nope.csv" in app.training_panel.detail
+        await wait_until(pilot, lambda: corpus_read(app), "the corpus error")
+        assert train_status(app).startswith("✗ corpus: ") and "nope.csv: no such file" in train_status(app)
         assert text and app.is_running
 
 
@@ -240,7 +240,7 @@ async def test_generated_text_is_plain_text_never_markup(tui_assets: Assets, hom
         await app_idle(pilot)
         app.generation.begin(99, 0.8, "test")
         tricky = "[bold]not bold[/] [link=x]🐈 \\[ [/link"
-        app.post_message(m.SampleChunk(99, tricky))
+        app.generation.post_message(m.SampleChunk(99, tricky))
         await pilot.pause()
         rendered = app.query_one("#current", Static).render()
         assert str(rendered).startswith(tricky)

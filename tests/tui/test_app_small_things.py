@@ -8,7 +8,19 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import ProgressBar, Static
-from tuihelpers import SIZE, TUI_TWEETS, Assets, app_idle, footer_settled, make_settings, run_async, wait_until
+from tuihelpers import (
+    SIZE,
+    TUI_TWEETS,
+    Assets,
+    app_idle,
+    corpus_read,
+    corpus_shown,
+    footer_settled,
+    make_settings,
+    run_async,
+    train_status,
+    wait_until,
+)
 
 from core.events import DoneEvent, StartEvent, StepEvent
 from tui import messages as m
@@ -36,19 +48,21 @@ async def test_a_corpus_of_long_tweets_names_the_apps_option_and_trains_with_it(
     assert 140 < min(map(len, LONG)) and max(map(len, LONG)) <= 280
     app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="long"))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.corpus_error is not None, "the corpus error")
-        assert "--max-tweet-len" in app.corpus_error and "--max-len " not in app.corpus_error, app.corpus_error
+        await wait_until(pilot, lambda: corpus_read(app), "the corpus error")
+        status = train_status(app)
+        assert "corpus:" in status and "--max-tweet-len" in status and "--max-len " not in status, status
     app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="long",
                                     filters={"max_len": 280}, train={"batch_size": 4, "max_steps": 3, "val_every": 0,
                                                                      "ckpt_every": 0, "log_interval_s": 0.05}))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.corpus_size is not None or app.corpus_error is not None, "the corpus")
-        assert app.corpus_size == len(LONG), app.corpus_error
-        await wait_until(pilot, lambda: app.run_dir is not None, "the run directory")
+        await wait_until(pilot, lambda: corpus_read(app), "the corpus")
+        assert corpus_shown(app).endswith(f" · {len(LONG)} tweets"), train_status(app)
+        await wait_until(pilot, lambda: "press space to train" in train_status(app), "the run directory")
         await footer_settled(pilot)
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.last_done is not None, "the training to end")
-        assert app.last_done.reason == "finished", app.last_done.message
+        await wait_until(pilot, lambda: "space to train more" in train_status(app) or "✗" in train_status(app),
+                         "the training to end")
+        assert train_status(app).startswith("○ ") and "finished" in train_status(app), train_status(app)
         assert app.errors == []
 
 
@@ -59,12 +73,13 @@ async def test_the_progress_shown_reaches_the_step_the_run_finished_at(tui_asset
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         run = home / "runs" / "tiny"
-        app.post_message(m.TrainingStarted(StartEvent(0, run, "cpu", 10, 2, 100, 60, None)))
-        app.post_message(m.TrainingProgress(StepEvent(57, 0, 2.0, 0.01, 100.0, 5.0, 0.95, 1.0, 60)))
+        panel = app.training_panel  # where the training process' events are posted
+        panel.post_message(m.TrainingStarted(StartEvent(0, run, "cpu", 10, 2, 100, 60, None)))
+        panel.post_message(m.TrainingProgress(StepEvent(57, 0, 2.0, 0.01, 100.0, 5.0, 0.95, 1.0, 60)))
         await pilot.pause()
         stats = app.query_one("#train-stats", Static)
         assert "step 57/60" in str(stats.render())
-        app.post_message(m.TrainingFinished(DoneEvent(60, "finished", "finished 60 steps", None)))
+        panel.post_message(m.TrainingFinished(DoneEvent(60, "finished", "finished 60 steps", None)))
         await pilot.pause()
         await pilot.pause()
         assert "step 60/60" in str(stats.render())

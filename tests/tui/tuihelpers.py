@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets; textual is pinned (constraints.txt)
 
 from core.checkpoints import load_checkpoint
@@ -143,12 +144,27 @@ async def sample_done(pilot: Pilot[Any]) -> str:
     return current.text
 
 
+def train_status(app: TweetgenApp) -> str:
+    """The training panel's state line as shown: icon and text."""
+    return str(app.query_one("#train-status", Static).render())
+
+
+def corpus_shown(app: TweetgenApp) -> str:
+    """What the training panel's border says about the corpus ("demo corpus · 1,234 tweets" once read)."""
+    return str(app.training_panel.border_subtitle or "")
+
+
+def corpus_read(app: TweetgenApp) -> bool:
+    """The corpus was read (its size is shown) or could not be (the state line says why)."""
+    return " tweets" in corpus_shown(app) or "corpus:" in train_status(app)
+
+
 async def app_idle(pilot: Pilot[Any]) -> None:
     """Start-up complete: model loaded, corpus read, checkpoints listed, first sample finished."""
     app = pilot.app
     assert isinstance(app, TweetgenApp)
     await sample_done(pilot)
-    await wait_until(pilot, lambda: app.corpus_size is not None and app.checkpoints_listed, "start-up to finish")
+    await wait_until(pilot, lambda: corpus_read(app) and app.checkpoints_listed, "start-up to finish")
     await workers_done(pilot, "boot", "listing")
     await footer_settled(pilot)
 
