@@ -269,7 +269,8 @@ OVERFIT_TWEET = "the cat sat on the warm laundry again, and purred all afternoon
 
 def _overfit_one_tweet(run_dir: Path):  # type: ignore[no-untyped-def]
     """The one-tweet sanity check's recipe (tests/unit/test_model_and_loss.py): train until it reproduces the tweet."""
-    from core.trainer import TrainConfig, Trainer, new_model
+    from core.model import new_model
+    from core.trainer import TrainConfig, Trainer
     from core.vocab import CharVocab
 
     vocab = CharVocab.build([OVERFIT_TWEET])
@@ -285,7 +286,7 @@ def _overfit_one_tweet(run_dir: Path):  # type: ignore[no-untyped-def]
 @pytest.mark.slow
 def test_an_overfit_model_is_flagged_and_a_fresh_one_is_not(tmp_path: Path) -> None:
     from core.sampler import SampleConfig, sample
-    from core.trainer import new_model
+    from core.model import new_model
 
     texts = [OVERFIT_TWEET]  # the run's training texts
     index = NoveltyIndex.build(texts)
