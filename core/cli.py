@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     t = sub.add_parser("train", help="train a model on a corpus file",
                        description="Train on DATA (a Twitter/X archive .zip or its unpacked folder, tweets.js, CSV with a 'text' column, "
                                    "JSON/JSONL, or one text per line).")
-    t.add_argument("data", type=Path, metavar="DATA")
+    t.add_argument("data", type=Path, nargs="+", metavar="DATA",
+                   help="corpus files or Twitter/X archives (zip or folder); several are read as one corpus")
     m = t.add_argument_group("model (ignored when resuming)")
     m.add_argument("--hidden", type=SIZE, default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE})")
     m.add_argument("--layers", type=LAYERS, default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
@@ -224,7 +225,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
     err = Console(stderr=True)
     request = RunRequest(
-        data=args.data, run_dir=args.out, run_name=args.run, home=args.home, resume=args.resume,
+        data=tuple(args.data), run_dir=args.out, run_name=args.run, home=args.home, resume=args.resume,
         train={"batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "lr_schedule": args.lr_schedule,
                "clip": args.clip, "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
                "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
@@ -306,31 +307,31 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> tuple[list[str], str]:
-    """The texts ``--check-novelty`` compares with: DATA, else the corpus the checkpoint records."""
-    from core.corpus import load_corpus
-
-    if isinstance(args.check_novelty, Path):
-        data = args.check_novelty
-    else:
-        recorded = ckpt.train_state.get("data_path")
-        if not isinstance(recorded, str) or not recorded:
-            raise UserError(f"{ckpt.path}: records no training corpus; give one: --check-novelty DATA")
-        data = Path(recorded)
-        if not data.exists() and not data.is_absolute() and (ckpt.path.parent / data.name).exists():
-            data = ckpt.path.parent / data.name  # recorded relative to where it trained; the demo's corpus sits beside it
-        if not data.exists():
-            raise UserError(f"{ckpt.path}: its training corpus {data} is not there any more; give one: --check-novelty DATA")
-    from core.corpus import FilterConfig
+def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> list[str]:
+    """The texts ``--check-novelty`` compares with: DATA, else the corpus files the checkpoint records."""
+    from core.corpus import FilterConfig, load_corpora
     from core.defaults import known_fields
 
+    if isinstance(args.check_novelty, Path):
+        paths = [args.check_novelty]
+    else:
+        recorded = ckpt.train_state.get("data_paths") or [ckpt.train_state.get("data_path")]
+        if not all(isinstance(p, str) and p for p in recorded):
+            raise UserError(f"{ckpt.path}: records no training corpus; give one: --check-novelty DATA")
+        paths = []
+        for name in recorded:
+            data = Path(name)
+            if not data.exists() and not data.is_absolute() and (ckpt.path.parent / data.name).exists():
+                data = ckpt.path.parent / data.name  # recorded relative to where it trained; the demo's corpus sits beside it
+            if not data.exists():
+                raise UserError(f"{ckpt.path}: its training corpus {data} is not there any more; give one: --check-novelty DATA")
+            paths.append(data)
     # the filters the run trained with, so the texts are those it saw
     try:
         filters = FilterConfig(**known_fields(FilterConfig, ckpt.train_state.get("filter_config")))
     except (TypeError, ValueError):
         filters = FilterConfig()
-    texts, _report = load_corpus(data, filters)
-    return texts, str(data)
+    return load_corpora(paths, filters)[0]
 
 
 def cmd_sample(args: argparse.Namespace, console: Console) -> int:
@@ -360,7 +361,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     if args.check_novelty is not None:
         from core.novelty import COPY_THRESHOLD, NoveltyIndex
 
-        texts, _source = _novelty_corpus(args, ckpt)
+        texts = _novelty_corpus(args, ckpt)
         index = NoveltyIndex.build(texts, threshold=args.copy_threshold or COPY_THRESHOLD)
     elif args.copy_threshold is not None:
         raise UserError("--copy-threshold applies to --check-novelty; add --check-novelty [DATA]")
@@ -454,7 +455,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         ("train loss (nats/char)", _fmt(m.get("train_loss"))),
         ("model", ", ".join(f"{k}={v}" for k, v in ckpt.model_config.to_dict().items())),
         ("parameters", f"{ckpt.model().num_parameters():,}"), ("vocab", f"{len(ckpt.vocab)} symbols"),
-        ("trained on", str(ts.get("data_path", "-"))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
+        ("trained on", ", ".join(map(str, ts.get("data_paths") or [ts.get("data_path", "-")]))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
         ("optimizer", _optimizer_line(ts.get("train_config"), ts.get("lr_scale"))),
         ("length", f"told how many characters remain, up to {ckpt.model_config.max_length}"
          if ckpt.model_config.max_length else "not told (a tweetgen 0.1 model)"),

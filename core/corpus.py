@@ -461,3 +461,45 @@ def split_texts(texts: Sequence[str], val_fraction: float = 0.1, seed: int = 0) 
     val = [texts[i] for i in order[:n_val]]
     train = [texts[i] for i in order[n_val:]]
     return train, val
+
+
+def load_corpora(
+    paths: Sequence[str | Path],
+    cfg: FilterConfig | None = None,
+    *,
+    fmt: str = "auto",
+    column: str | None = None,
+) -> tuple[list[str], LoadReport]:
+    """:func:`load_corpus` over several files (``tweetgen train A.csv B.zip``), as one corpus.
+
+    Each file is read and filtered on its own (a file with nothing usable is refused in
+    one line naming it), then texts repeated across files are dropped (counted as
+    ``duplicate``) unless the filters keep duplicates. The report adds the counts up.
+    """
+    cfg = cfg or FilterConfig()
+    if not paths:
+        raise CorpusError("no corpus given; name at least one file")
+    if len(paths) == 1:
+        return load_corpus(paths[0], cfg, fmt=fmt, column=column)
+    texts: list[str] = []
+    seen: set[str] = set()
+    total = LoadReport(path=f"{len(paths)} files")
+    formats: list[str] = []
+    encodings: list[str] = []
+    for path in paths:
+        part, report = load_corpus(path, cfg, fmt=fmt, column=column)
+        total.read += report.read
+        total.dropped.update(report.dropped)
+        total.notes.extend(f"{Path(path).name}: {note}" for note in report.notes)
+        formats.append(report.format)
+        encodings.append(report.encoding)
+        for text in part:
+            if cfg.dedupe and text in seen:
+                total.dropped["duplicate"] += 1
+                continue
+            seen.add(text)
+            texts.append(text)
+    total.kept = len(texts)
+    total.format = ", ".join(dict.fromkeys(formats))
+    total.encoding = ", ".join(dict.fromkeys(encodings))
+    return texts, total

@@ -51,7 +51,7 @@ class RunRequest:
     chosen. ``model`` applies to a new run only.
     """
 
-    data: Path
+    data: Path | tuple[Path, ...]  # one corpus file (or archive), or several read as one corpus
     run_dir: Path | None = None  # None: a new directory under the home, or the resumed checkpoint's
     run_name: str | None = None  # the directory's name under ``home``/runs (default: DATA's name + time)
     home: Path | None = None
@@ -66,6 +66,11 @@ class RunRequest:
     allow_unknown: bool = False  # resume even when much of the corpus is unknown to the checkpoint
     allow_unknown_hint: str = "add --allow-unknown"  # how the caller's user says so
     other_dir_hint: str = "choose another --run or --out"  # how the caller's user picks another run directory
+
+    @property
+    def paths(self) -> tuple[Path, ...]:
+        """The corpus files, as a tuple even when one was given."""
+        return tuple(Path(p) for p in self.data) if isinstance(self.data, (tuple, list)) else (Path(self.data),)
 
 
 @dataclass
@@ -122,7 +127,7 @@ def new_run_dir(request: RunRequest) -> Path:
     """Where a new run's checkpoints go when the request names no directory."""
     from core.registry import runs_dir
 
-    name = request.run_name or f"{Path(request.data).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    name = request.run_name or f"{request.paths[0].stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     return runs_dir(request.home) / name
 
 
@@ -138,7 +143,7 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     """
     from core import runlock
     from core.checkpoints import load_checkpoint
-    from core.corpus import FilterConfig, load_corpus, split_texts
+    from core.corpus import FilterConfig, load_corpora, split_texts
     from core.model import ModelConfig, new_model
     from core.registry import resolve_checkpoint
     from core.safety import check_memory, check_unknown, training_bytes
@@ -157,11 +162,12 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     filter_settings = {**known_fields(FilterConfig, stored.get("filter_config")),
                        **check_settings(FilterConfig, request.filters, "corpus filter")}
     filters = FilterConfig(**filter_settings)
-    texts, report = load_corpus(request.data, filters, fmt=request.fmt, column=request.column)
+    paths = request.paths
+    texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
     if on_report is not None:
         on_report(report, start_step)
     if resume is not None:
-        unknown = check_unknown(resume.vocab, texts, request.data, resume.path, allow=request.allow_unknown,
+        unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path, allow=request.allow_unknown,
                                 insist=request.allow_unknown_hint)
         if unknown:
             note(unknown)
@@ -189,7 +195,7 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
 
     run_dir = Path(request.run_dir) if request.run_dir is not None else (
         resume.path.parent if resume is not None else new_run_dir(request))
-    extra = {"data_path": str(request.data), "filter_config": asdict(filters), "val_fraction": val_fraction}
+    extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters), "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
     # writable, ours alone, and (for a new run) free of another run's checkpoints
     lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)

@@ -124,3 +124,23 @@ def test_until_stopped_with_a_budget_is_refused_before_reading_anything(tmp_path
     missing = tmp_path / "not-there.csv"
     with pytest.raises(ValueError, match="--until-stopped trains without a budget"):
         prepare_run(RunRequest(missing, until_stopped=True, train={"max_steps": 3}))
+
+
+def test_several_data_files_train_as_one_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`tweetgen train A B`: both read, repeats across files dropped once, both recorded in the checkpoint."""
+    a, b = tmp_path / "a.txt", tmp_path / "b.csv"
+    a.write_text("\n".join(TINY_TWEETS[:8]) + "\n", encoding="utf-8")
+    b.write_text("text\n" + "\n".join(f'"{t}"' for t in TINY_TWEETS[6:]) + "\n", encoding="utf-8")  # 2 repeats
+    assert main(["train", str(a), str(b), "--out", str(tmp_path / "run"), "--max-steps", "2", "--hidden", "8", "--embed", "8",
+                 "--threads", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "12 of 14 items kept from 2 files (text, csv" in " ".join(err.split()) and "duplicate 2" in err
+    info = latest_checkpoint(tmp_path / "run")
+    assert info is not None
+    ts = load_checkpoint(info.path).train_state
+    assert ts["data_paths"] == [str(a), str(b)] and ts["data_path"] == str(a)
+    bad = tmp_path / "empty.txt"
+    bad.write_text("\n", encoding="utf-8")
+    assert main(["train", str(a), str(bad), "--out", str(tmp_path / "run2"), "--max-steps", "2", "--quiet"]) == 1
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(bad) in lines[0]
