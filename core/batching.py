@@ -86,8 +86,9 @@ def shard(rows: Sequence[int], rank: int, world: int) -> list[int]:
     """Rank ``rank``'s contiguous share of one global batch of ``world`` processes (:mod:`core.distributed`).
 
     A global batch is cut by length (the batcher sorts it), so contiguous shares pad
-    little. Shares differ by at most one row; the last, short batch of an epoch may
-    leave a rank an empty share (it then steps with zero weight, never skipping a step).
+    little. Each share holds at most ``ceil(len(rows) / world)`` rows; the last, short batch
+    of an epoch may leave a rank an empty share (it then steps with zero weight, so every
+    rank still takes every step).
     """
     per = -(-len(rows) // world)
     return list(rows[rank * per : (rank + 1) * per])
