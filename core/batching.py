@@ -82,5 +82,17 @@ class BucketBatcher:
             yield make_batch([self.encoded[i] for i in rows])
 
 
+def shard(rows: Sequence[int], rank: int, world: int) -> list[int]:
+    """Rank ``rank``'s contiguous share of one global batch of ``world`` processes (:mod:`core.distributed`).
+
+    A global batch is cut by length (the batcher sorts it), so contiguous shares pad
+    little. Each share holds at most ``ceil(len(rows) / world)`` rows; the last, short batch
+    of an epoch may leave a rank an empty share (it then steps with zero weight, so every
+    rank still takes every step).
+    """
+    per = -(-len(rows) // world)
+    return list(rows[rank * per : (rank + 1) * per])
+
+
 def encode_all(texts: Sequence[str], vocab: CharVocab) -> list[list[int]]:
     return [vocab.encode(t) for t in texts]

@@ -299,6 +299,11 @@ def _check_schema(payload: dict[str, Any], name: str) -> None:
     rng = ts.get("rng_state")
     if rng is not None and not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8):
         raise bad("train_state.rng_state is not a byte tensor")
+    if "world_size" in ts and not (_is_int(ts["world_size"]) and 1 <= ts["world_size"] <= MAX_WORLD):
+        raise bad(f"train_state.world_size is {ts['world_size']!r}, not a number of processes")
+    states = ts.get("rng_states")
+    if states is not None and not (isinstance(states, list) and all(isinstance(r, torch.Tensor) and r.dtype == torch.uint8 for r in states)):
+        raise bad("train_state.rng_states is not a list of byte tensors")
     for key in ("train_loss", "train_bpc", "val_bpc", "best_val_bpc"):
         if metrics.get(key) is not None and not _is_number(metrics[key]):
             raise bad(f"metrics.{key} is {metrics[key]!r}, not a number")
@@ -318,6 +323,7 @@ def _check_schema(payload: dict[str, Any], name: str) -> None:
 
 MAX_COUNT = 10**15  # steps, epochs: far beyond any real run
 MAX_SECONDS = 1e10  # training time: about 300 years
+MAX_WORLD = 2**20  # processes of one torchrun job (train_state.world_size)
 MAX_SETTING = 2**64  # a stored setting (seeds go up to 2**64 - 1)
 
 

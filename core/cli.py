@@ -4,6 +4,10 @@ Every user-fixable problem ends as one line on stderr (``tweetgen <cmd>: error: 
 and a non-zero exit status, never a traceback: 2 for bad arguments, 1 for bad files or
 a failed run. SIGINT/SIGTERM during ``train`` save a checkpoint of the current step and
 exit 0.
+
+``torchrun --nproc-per-node N tweetgen train ...`` trains on N processes
+(:mod:`core.distributed`): rank 0 reports and writes, the other ranks print only errors,
+and a signal to any rank stops them all at the same step.
 """
 
 from __future__ import annotations
@@ -219,11 +223,27 @@ def _silence(fds: Sequence[int]) -> None:
 
 
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from core import registry
+    from core import distributed
+
+    try:
+        distributed.init_from_env(args.device)  # under torchrun with several processes: join its process group
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    try:
+        return _train(args, console)
+    finally:
+        distributed.shutdown()
+
+
+def _train(args: argparse.Namespace, console: Console) -> int:
+    from core import distributed, registry
     from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, SampleEvent, StartEvent, StepEvent
     from core.run_setup import RunRequest, prepare_run
 
     err = Console(stderr=True)
+    rank, _world = distributed.rank_world()
+    if rank != 0:  # rank 0 reports for all; the others print errors only
+        args.quiet = True
     request = RunRequest(
         data=tuple(args.data), run_dir=args.out, run_name=args.run, home=args.home, resume=args.resume,
         train={"batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "lr_schedule": args.lr_schedule,
@@ -237,7 +257,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
     )
     try:
         run = prepare_run(request, on_report=lambda report, _step: args.quiet or err.print(report.summary(), highlight=False),
-                          on_note=lambda text, _step: err.print(f"note: {text}", highlight=False))
+                          on_note=lambda text, _step: rank == 0 and err.print(f"note: {text}", highlight=False))
     except ValueError as exc:  # a bad setting, or too big for memory: one line
         raise UserError(str(exc)) from None
     trainer, lock = run.trainer, run.lock
@@ -264,7 +284,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             task = progress.add_task("training", total=1.0, step=0, loss="-", val="-", cps="-", eta="-")
             for event in trainer.run():
                 if isinstance(event, StartEvent):
-                    msg = (f"run {event.run_dir} on {event.device}: {event.n_train:,} train / {event.n_val:,} val texts, "
+                    where = event.device + (f", {event.world_size} processes" if event.world_size > 1 else "")
+                    msg = (f"run {event.run_dir} on {where}: {event.n_train:,} train / {event.n_val:,} val texts, "
                            f"{event.n_params:,} parameters" + (f", resuming from {event.resumed_from}" if event.resumed_from else ""))
                     if not args.quiet:
                         err.print(msg, highlight=False)
@@ -291,6 +312,8 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
             signal.signal(sig, handler)
         lock.release()
     assert done is not None
+    if rank != 0:
+        return 1 if done.reason == "diverged" else 0  # rank 0 says why
     if done.reason == "diverged":
         raise UserError(done.message)
     if done.reason == "degraded":  # the guard gave up: the best checkpoint is the one to use
@@ -457,6 +480,7 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         ("parameters", f"{ckpt.model().num_parameters():,}"), ("vocab", f"{len(ckpt.vocab)} symbols"),
         ("trained on", ", ".join(map(str, ts.get("data_paths") or [ts.get("data_path", "-")]))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
         ("optimizer", _optimizer_line(ts.get("train_config"), ts.get("lr_scale"))),
+        ("world size", str(_world_size(ts))),
         ("length", f"told how many characters remain, up to {ckpt.model_config.max_length}"
          if ckpt.model_config.max_length else "not told (a tweetgen 0.1 model)"),
     ]
@@ -464,6 +488,12 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         table.add_row(f"[bold]{key}[/]", value)
     console.print(table)
     return 0
+
+
+def _world_size(train_state: dict[str, Any]) -> int:
+    """How many processes trained it (torchrun); 1 for files written before that was recorded."""
+    value = train_state.get("world_size", 1)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 1 else 1
 
 
 def _optimizer_line(stored: Any, lr_scale: Any) -> str:

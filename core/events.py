@@ -101,6 +101,7 @@ class StartEvent:
     n_params: int
     total_steps: int | None
     resumed_from: Path | None
+    world_size: int = 1  # processes training together (torchrun); 1 without it
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,13 @@ only a stored checkpoint's settings, written by another version, are filtered to
 known ones. The defaults are :mod:`core.defaults`'s, the same for every run; a resumed
 run keeps its stored settings except the device and threads, which belong to the
 machine it runs on now.
+
+**Processes** (``torchrun``, :mod:`core.distributed`): ``batch_size`` is per process, so
+the global batch is ``batch_size`` times the processes. A run resumed on another number
+of processes keeps its global batch when no batch size is given (2 x 16 resumes on one
+process as 1 x 32), so it continues as it would have. Every rank prepares the same run;
+only rank 0 locks the run directory (and so creates it), and a new run's directory
+name is rank 0's.
 """
 
 from __future__ import annotations
@@ -95,11 +102,13 @@ def check_settings(cls: type, given: Mapping[str, Any], what: str) -> dict[str, 
 
 
 def train_config(stored: Mapping[str, Any] | None, given: Mapping[str, Any], *, until_stopped: bool,
-                 start: tuple[int, int, float] = (0, 0, 0.0)) -> TrainConfig:
+                 start: tuple[int, int, float] = (0, 0, 0.0), worlds: tuple[int, int] = (1, 1)) -> TrainConfig:
     """The settings a run trains with: defaults, then a resumed run's stored ones, then ``given``.
 
     ``start`` is where the run starts: (step, epoch, minutes of training so far); budgets
-    in ``given`` count from it (the module's budget rule).
+    in ``given`` count from it (the module's budget rule). ``worlds`` is (the processes
+    the stored run trained with, the processes this one trains with): without a given
+    batch size, the stored global batch is kept, divided among the processes (rounded up).
     """
     from core.trainer import TrainConfig
 
@@ -111,6 +120,9 @@ def train_config(stored: Mapping[str, Any] | None, given: Mapping[str, Any], *, 
     stored_budget = {k: settings.pop(k, None) for k in BUDGET_KEYS}
     settings.pop("threads", None)  # the machine's, not the checkpoint's
     settings["device"] = "auto"  # a stored "cuda" must not break a CPU-only machine
+    old_world, world = worlds
+    if stored and "batch_size" not in chosen and old_world != world and isinstance(settings.get("batch_size"), int):
+        settings["batch_size"] = max(1, -(-settings["batch_size"] * old_world // world))
     settings.update(chosen)
     step, epoch, minutes = start
     if budget:
@@ -141,7 +153,7 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     each line worth showing (unknown characters, what a resume restored); both also get
     the step the run starts from.
     """
-    from core import runlock
+    from core import distributed, runlock
     from core.checkpoints import load_checkpoint
     from core.corpus import FilterConfig, load_corpora, split_texts
     from core.model import ModelConfig, new_model
@@ -173,7 +185,11 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
             note(unknown)
 
     start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
-    config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start)
+    rank, world = distributed.rank_world()
+    stored_world = stored.get("world_size", 1)
+    stored_world = stored_world if isinstance(stored_world, int) and not isinstance(stored_world, bool) and stored_world >= 1 else 1
+    config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start,
+                          worlds=(stored_world, world))
     if resume is not None:
         val_fraction = float(stored.get("val_fraction", defaults.VAL_FRACTION))
     else:
@@ -195,10 +211,22 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
 
     run_dir = Path(request.run_dir) if request.run_dir is not None else (
         resume.path.parent if resume is not None else new_run_dir(request))
+    run_dir = distributed.broadcast_object(run_dir)  # a new run's name holds the time: rank 0's counts
     extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters), "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
-    # writable, ours alone, and (for a new run) free of another run's checkpoints
-    lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)
+    # writable, ours alone, and (for a new run) free of another run's checkpoints; rank 0 alone writes
+    if world == 1:
+        lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)
+    else:
+        refusal, lock = None, runlock.RunLock(run_dir, None)
+        if rank == 0:
+            try:
+                lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)
+            except runlock.CheckpointError as exc:  # unwritable, in use, or another run's
+                refusal = str(exc)
+        refusal = distributed.broadcast_object(refusal)  # every rank stops on rank 0's refusal
+        if refusal is not None:
+            raise runlock.RunDirError(refusal)
     for line in trainer.notes:
         note(line)
     return PreparedRun(trainer, run_dir, resume, report, lock)

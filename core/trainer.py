@@ -8,6 +8,12 @@ effect between steps, so a completed step is never lost.
 Exact resume: the batch order of an epoch depends only on ``(seed, epoch)``, and a
 checkpoint stores epoch, position in the epoch, optimizer state and the torch RNG
 state, so N steps in one go and N/2 + resume + N/2 give the same weights.
+
+Under ``torchrun`` with several processes (:mod:`core.distributed`) the same loop runs on
+every rank, wrapped in DDP: each rank steps on its share of the same global batch, and
+one small ``all_reduce`` per step keeps the ranks' loss, stop and save decisions and
+clock identical, so they validate (over shares of the validation set, summed), save
+(rank 0 writes) and stop at the same step.
 """
 
 from __future__ import annotations
@@ -25,10 +31,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core import checkpoints, defaults
+from core import checkpoints, defaults, distributed
 
 from core import registry
-from core.batching import BucketBatcher, encode_all, make_batch
+from core.batching import BucketBatcher, encode_all, make_batch, shard
 from core.events import (
     CheckpointEvent,
     DoneEvent,
@@ -169,19 +175,29 @@ def evaluate_bpc(model: CharGRU, encoded: Sequence[Sequence[int]], batch_size: i
     """
     if not encoded:
         return float("nan")
+    nats, chars = evaluate_sums(model, encoded, batch_size, device)
+    return nats / chars / LN2
+
+
+@torch.no_grad()
+def evaluate_sums(model: CharGRU, encoded: Sequence[Sequence[int]], batch_size: int = 256, device: torch.device | None = None,
+                  rank: int = 0, world: int = 1) -> tuple[float, int]:
+    """(nats, characters) over ``encoded``, or over rank ``rank``'s share of its batches out of ``world``."""
+    if not encoded:
+        return 0.0, 0
     device = device or next(model.parameters()).device
     was_training = model.training
     model.eval()
     batcher = BucketBatcher(encoded, batch_size, seed=0)
     nats, chars = 0.0, 0
-    for rows in sorted(batcher.epoch_order(0)):
+    for rows in sorted(batcher.epoch_order(0))[rank::world]:
         batch = make_batch([encoded[i] for i in rows]).to(device)
         logits, _ = model(batch.inputs, None, batch.remaining)
         loss, n = masked_loss_sum(logits, batch.targets)
         nats += float(loss)
         chars += n
     model.train(was_training)
-    return nats / chars / LN2
+    return nats, chars
 
 
 def length_cost_bpc(model: CharGRU, encoded: Sequence[Sequence[int]]) -> float:
@@ -243,12 +259,16 @@ class Trainer:
         self.vocab = vocab
         self.run_dir = Path(run_dir)
         self.device = resolve_device(config.device)
+        self.rank, self.world = distributed.rank_world()
+        if self.device.type == "cuda" and self.device.index is None and self.world > 1:
+            self.device = torch.device("cuda", torch.cuda.current_device())  # the LOCAL_RANK's GPU (core.distributed)
         if config.threads:
             torch.set_num_threads(config.threads)
         self.model = model.to(self.device)
         self.train_ids = encode_all(train_texts, vocab)
         self.val_ids = encode_all(val_texts[: config.val_limit], vocab) if config.val_limit else encode_all(val_texts, vocab)
-        self.batcher = BucketBatcher(self.train_ids, config.batch_size, seed=config.seed)
+        # one batch of the epoch order is a *global* batch: every rank takes its share of it (run())
+        self.batcher = BucketBatcher(self.train_ids, config.batch_size * self.world, seed=config.seed)
         self.optimizer = make_optimizer(self.model, config)
         if resume_from is None and self.model.length_aware and float(self.model.length_prior.sum()) == 0:
             self.model.set_length_prior([len(ids) - 2 for ids in self.train_ids])
@@ -262,8 +282,19 @@ class Trainer:
         self.progress = _Progress()
         self.resumed_from: Path | None = None
         self.notes: list[str] = []
+        rng_restored = False
         if resume_from is not None:
-            self._restore(resume_from)
+            rng_restored = self._restore(resume_from)
+        self._ddp: torch.nn.parallel.DistributedDataParallel | None = None
+        self._agreed_stop = self._agreed_save = False  # what all ranks decided at the last step's all_reduce
+        self._agreed_elapsed = 0.0
+        if self.world > 1:
+            if not rng_restored:  # each rank its own dropout stream, reproducible from (seed, rank, step)
+                torch.manual_seed((config.seed + 1) * 1_000_003 + self.rank * 10_007 + self.progress.step)
+            self._shadow = copy.deepcopy(self.model)  # before DDP hooks the parameters
+            self._ddp = torch.nn.parallel.DistributedDataParallel(
+                self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                broadcast_buffers=False)  # the only buffer (length_prior) is the same everywhere and fixed
         self._pause = threading.Event()
         self._stop = threading.Event()
         self._save = threading.Event()
@@ -414,9 +445,12 @@ class Trainer:
             "lr_scale": p.lr_scale,
             "rollbacks": p.rollbacks,
             "rng_state": torch.get_rng_state(),
+            "world_size": self.world,  # processes it trained with (torchrun); the batch is config batch_size * world_size
             "train_weights": self._training_state(),
             "train_config": self.config.to_dict(),
         }
+        if self.world > 1:  # collective: every rank calls state() at the same step (save)
+            state["rng_states"] = distributed.gather_tensors(torch.get_rng_state())
         state.update(self.extra_state)
         return state
 
@@ -433,7 +467,8 @@ class Trainer:
             "history": p.history[-2000:],
         }
 
-    def _restore(self, ckpt: checkpoints.Checkpoint) -> None:
+    def _restore(self, ckpt: checkpoints.Checkpoint) -> bool:
+        """Continue from ``ckpt``; True when this rank's random state was restored."""
         ts = ckpt.train_state
         note = self._load_training_point(ckpt.model_state, ckpt.optimizer_state, ts.get("train_weights"))
         if note:
@@ -453,27 +488,57 @@ class Trainer:
         p.last_val = ckpt.metrics.get("val_bpc")
         p.last_loss = ckpt.metrics.get("train_loss")
         p.history = [list(h) for h in ckpt.metrics.get("history", [])]
+        self._remap_position(ts)
         rng = ts.get("rng_state")
+        states = ts.get("rng_states")
+        if self.world > 1:  # each rank its own state when the world size is the one saved; else a fresh seed
+            rng = states[self.rank] if isinstance(states, list) and len(states) == self.world else None
+        restored = False
         if isinstance(rng, torch.Tensor):
             try:
                 torch.set_rng_state(rng)
+                restored = True
             except (RuntimeError, TypeError):
                 self.notes.append("the stored random state did not fit; dropout and sampling will differ from an uninterrupted run")
         if ts.get("data_fingerprint") not in (None, self.extra_state.get("data_fingerprint")):
             self.notes.append("the corpus differs from the one this checkpoint was trained on; batches will differ")
         self.resumed_from = ckpt.path
+        return restored
+
+    def _remap_position(self, ts: dict[str, Any]) -> None:
+        """Keep the place in the epoch when the global batch (batch size x processes) changed.
+
+        ``batch_in_epoch`` counts global batches; with another size the epoch is cut
+        differently, so the same share of the epoch is kept (an approximation, noted).
+        Resuming on another number of processes keeps the global batch where it divides
+        (:func:`core.run_setup.train_config`), and then nothing moves.
+        """
+        stored = ts.get("train_config")
+        old_batch = stored.get("batch_size") if isinstance(stored, dict) else None
+        old_world = _count(ts.get("world_size"), 1)
+        if not isinstance(old_batch, int) or isinstance(old_batch, bool) or old_batch < 1 or old_world < 1:
+            return
+        old, new = old_batch * old_world, self.batcher.batch_size
+        p = self.progress
+        if old == new or not p.batch_in_epoch:
+            return
+        p.batch_in_epoch = min(len(self.batcher), round(p.batch_in_epoch * old / new))
+        self.notes.append(f"the global batch changed from {old} to {new} texts; the rest of epoch {p.epoch} "
+                          "is cut differently from the uninterrupted run's")
 
     def save(self, reason: str) -> CheckpointEvent:
         """Write a checkpoint of the current step (atomic), then apply retention."""
         path = self.run_dir / checkpoints.checkpoint_name(self.progress.step)
         tags = [reason]
-        checkpoints.save_checkpoint(
-            path, model=self.averaged_model(), vocab=self.vocab, optimizer=self.optimizer,
-            train_state=self.state(), metrics=self.metrics(), tags=tags,
-        )
+        state = self.state()  # on every rank: it gathers their random states
+        if self.rank == 0:  # the only rank that writes
+            checkpoints.save_checkpoint(
+                path, model=self.averaged_model(), vocab=self.vocab, optimizer=self.optimizer,
+                train_state=state, metrics=self.metrics(), tags=tags,
+            )
+            if self.config.keep_last:
+                registry.prune(self.run_dir, self.config.keep_last, self.config.keep_best)
         self.last_checkpoint = path
-        if self.config.keep_last:
-            registry.prune(self.run_dir, self.config.keep_last, self.config.keep_best)
         return CheckpointEvent(self.progress.step, path, reason, self.progress.last_val)
 
     # ------------------------------------------------------------ the loop
@@ -492,7 +557,7 @@ class Trainer:
         if not self.val_ids:
             return
         c, p = self.config, self.progress
-        val = evaluate_bpc(self.averaged_model(), self.val_ids, device=self.device) + self.val_length_bpc
+        val = self._val_bpc() + self.val_length_bpc
         if val < p.best_val:
             p.best_val, p.best_step, p.worse_evals = val, p.step, 0
             self._best_snapshot = ({k: v.detach().clone() for k, v in self.averaged_model().state_dict().items()},
@@ -507,6 +572,15 @@ class Trainer:
         yield EvalEvent(p.step, val, p.best_val, train_bpc, p.best_step, self.val_length_bpc)
         if p.worse_evals >= c.guard_patience:
             yield self._respond_to_degradation(val)
+
+    def _val_bpc(self) -> float:
+        """Bits/char of the averaged model on the validation texts; with several ranks each
+        scores a share of the batches and the sums are added up (the same figure on every rank)."""
+        if self._ddp is None:
+            return evaluate_bpc(self.averaged_model(), self.val_ids, device=self.device)
+        nats, chars = evaluate_sums(self.averaged_model(), self.val_ids, device=self.device, rank=self.rank, world=self.world)
+        nats, chars = distributed.all_sum([nats, float(chars)], self.device)
+        return nats / chars / LN2 if chars else float("nan")
 
     def _validate_if_stale(self) -> Iterator[TrainEvent]:
         """Before a checkpoint the user asked for (stop, s, the end): validate its own weights,
@@ -534,12 +608,14 @@ class Trainer:
             )
             return GuardEvent(p.step, val, p.best_val, p.best_step, "stop", self.lr_at(p.step, p.elapsed), best_path, self._degraded)
         snapshot = self._best_snapshot
-        if snapshot is None and best_info is not None:
-            try:
-                ckpt = checkpoints.load_checkpoint(best_info.path)
-                snapshot = (ckpt.model_state, ckpt.optimizer_state, ckpt.train_state.get("train_weights"))
-            except checkpoints.CheckpointError:
-                snapshot = None
+        if snapshot is None:
+            if best_info is not None and self.rank == 0:
+                try:
+                    ckpt = checkpoints.load_checkpoint(best_info.path)
+                    snapshot = (ckpt.model_state, ckpt.optimizer_state, ckpt.train_state.get("train_weights"))
+                except checkpoints.CheckpointError:
+                    snapshot = None
+            snapshot = distributed.broadcast_object(snapshot) if self._ddp is not None else snapshot  # rank 0's files
         restored = ""
         if snapshot is not None:
             self._load_training_point(*snapshot)
@@ -558,6 +634,8 @@ class Trainer:
         """One optimizer step; returns (mean nats/char, real chars, ok). Not ok = non-finite loss or gradient."""
         model, opt = self.model, self.optimizer
         batch = batch.to(self.device)
+        if self._ddp is not None:
+            return self._distributed_step(batch)
         logits, _ = model(batch.inputs, None, batch.remaining)  # (B, T, V)
         loss_sum, n_chars = masked_loss_sum(logits, batch.targets)
         loss = loss_sum / n_chars
@@ -570,10 +648,46 @@ class Trainer:
         opt.step()
         return value, n_chars, True
 
+    def _distributed_step(self, batch: Any) -> tuple[float, int, bool]:
+        """:meth:`train_step` on one rank of several: DDP averages the gradients, one all_reduce agrees on the rest.
+
+        ``self._global_chars`` counts the characters of the whole global batch and
+        ``self._share_weight`` is 0 for a rank whose share is empty (it steps on a stand-in
+        row that counts for nothing). Each rank's loss is its summed cross-entropy times
+        ``world / global chars``: DDP's average of the ranks' gradients is then the
+        gradient of the mean over the global batch, as one process would compute it.
+        """
+        opt, weight, total_chars = self.optimizer, self._share_weight, self._global_chars
+        assert self._ddp is not None
+        logits, _ = self._ddp(batch.inputs, None, batch.remaining)  # (B, T, V)
+        loss_sum, _n = masked_loss_sum(logits, batch.targets)
+        opt.zero_grad(set_to_none=True)
+        (loss_sum * (weight * self.world / total_chars)).backward()  # DDP all-reduces the gradients here
+        grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)  # the same on every rank
+        local = float(loss_sum.detach()) if weight else 0.0
+        summed, stop, save, clock = distributed.all_sum(
+            [local, float(self._stop.is_set()), float(self._save.is_set()), self._clock()], self.device)
+        self._agreed_stop, self._agreed_save = stop > 0, save > 0
+        self._agreed_elapsed = clock / self.world
+        value = summed / total_chars
+        if not (math.isfinite(value) and math.isfinite(float(grad_norm))):
+            return value, total_chars, False
+        opt.step()
+        return value, total_chars, True
+
+    def _batch_at(self, rows: Sequence[int]) -> Any:
+        """This rank's batch of the global batch ``rows`` (all of it for one process)."""
+        if self._ddp is None:
+            return make_batch([self.train_ids[i] for i in rows])
+        mine = shard(rows, self.rank, self.world)
+        self._global_chars = sum(len(self.train_ids[i]) - 1 for i in rows)
+        self._share_weight = 1.0 if mine else 0.0
+        return make_batch([self.train_ids[i] for i in (mine or rows[:1])])
+
     def run(self) -> Iterator[TrainEvent]:
         """Train until the budget is spent or ``stop()``; yields events. Always ends with a DoneEvent."""
         c, p = self.config, self.progress
-        removed = registry.remove_stale_temp_files(self.run_dir)
+        removed = registry.remove_stale_temp_files(self.run_dir) if self.rank == 0 else 0
         if removed:
             self.notes.append(f"removed {removed} temp file(s) of interrupted writes")
         self.model.train()
@@ -581,7 +695,7 @@ class Trainer:
             self.optimizer.train()  # train mode for good: the averaged model is a separate copy (averaged_model)
         self._degraded: str | None = None
         yield StartEvent(p.step, self.run_dir, str(self.device), len(self.train_ids), len(self.val_ids),
-                         self.model.num_parameters(), self.total_steps, self.resumed_from)
+                         self.model.num_parameters(), self.total_steps, self.resumed_from, self.world)
         if c.val_every and p.last_val is None and self.val_ids:
             yield from self._validate()
         window_loss, window_chars = 0.0, 0
@@ -592,10 +706,10 @@ class Trainer:
         while reason is None:
             order = self.batcher.epoch_order(p.epoch)
             while p.batch_in_epoch < len(order) and reason is None:
-                if self._stop.is_set():
+                if self._agreed_stop if self._ddp is not None else self._stop.is_set():
                     reason = "stopped"
                     break
-                if self._pause.is_set():
+                if self._pause.is_set() and self._ddp is None:  # (pausing is the app's; it trains on one process)
                     yield from self._wait_while_paused()
                     window_start = time.perf_counter()
                     window_loss, window_chars = 0.0, 0
@@ -603,8 +717,7 @@ class Trainer:
                 lr = self.lr_at(p.step, p.elapsed)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                batch = make_batch([self.train_ids[i] for i in order[p.batch_in_epoch]])
-                loss, n_chars, ok = self.train_step(batch)
+                loss, n_chars, ok = self.train_step(self._batch_at(order[p.batch_in_epoch]))
                 if self._initial_loss is None and ok:
                     self._initial_loss = max(loss, math.log(len(self.vocab)) / 2)
                 limit = c.divergence_factor * (self._initial_loss or loss)
@@ -619,7 +732,7 @@ class Trainer:
                     return
                 p.step += 1
                 p.batch_in_epoch += 1
-                p.elapsed = self._clock()
+                p.elapsed = self._clock() if self._ddp is None else self._agreed_elapsed  # ranks agree on the clock
                 p.last_loss = loss if p.last_loss is None else 0.9 * p.last_loss + 0.1 * loss
                 window_loss += loss * n_chars
                 window_chars += n_chars
@@ -638,13 +751,15 @@ class Trainer:
                     if self._degraded:
                         reason = "degraded"
                         break
-                if c.sample_every and p.step % c.sample_every == 0:
+                if c.sample_every and p.step % c.sample_every == 0 and self.rank == 0:
                     text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=0.8, seed=p.step))
                     yield SampleEvent(p.step, text, 0.8)
                     window_start = time.perf_counter()
-                if (c.ckpt_every and p.step % c.ckpt_every == 0) or self._save.is_set():
-                    why = "request" if self._save.is_set() else "periodic"
+                asked = self._agreed_save if self._ddp is not None else self._save.is_set()
+                if (c.ckpt_every and p.step % c.ckpt_every == 0) or asked:
+                    why = "request" if asked else "periodic"
                     self._save.clear()
+                    self._agreed_save = False
                     if why == "request":
                         yield from self._validate_if_stale()
                     yield self.save(why)
