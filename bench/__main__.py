@@ -23,7 +23,7 @@ QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, 
          "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4),
          "open_minutes": 0.1, "budgets": (0.05,), "marks": (0.05,),
          "novelty_scales": (1,), "novelty_reps": 1, "novelty_per_kind": 4,
-         "corpus_scales": (1, 2, 4), "corpus_target_scale": 100, "corpus_unique_scale": 2, "corpus_train_scale": 4}
+         "corpus_scales": (1, 2), "corpus_target_scale": 100, "corpus_unique_scale": 1, "corpus_train_scale": 2}
 
 
 SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus")
