@@ -17,14 +17,16 @@ from bench.common import RESULTS_DIR, corpus_path, machine, run_worker
 FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "block_s": 8.0, "rounds": 3, "first_reps": 30, "stream_chars": 20000, "batch_reps": 5,
         "startup_reps": 3, "lag_s": 30.0, "scales": (1, 10, 100),
         "open_minutes": 30.0, "budgets": (2.0, 10.0), "marks": (2.0, 10.0),
-        "novelty_scales": (1, 50), "novelty_reps": 5, "novelty_per_kind": 40}
+        "novelty_scales": (1, 50), "novelty_reps": 5, "novelty_per_kind": 40,
+        "corpus_scales": (1, 10, 100), "corpus_target_scale": 100, "corpus_unique_scale": 100, "corpus_train_scale": 1000}
 QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, "block_s": 0.5, "rounds": 1, "first_reps": 3, "stream_chars": 500, "batch_reps": 1,
          "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4),
          "open_minutes": 0.1, "budgets": (0.05,), "marks": (0.05,),
-         "novelty_scales": (1,), "novelty_reps": 1, "novelty_per_kind": 4}
+         "novelty_scales": (1,), "novelty_reps": 1, "novelty_per_kind": 4,
+         "corpus_scales": (1, 2), "corpus_target_scale": 100, "corpus_unique_scale": 1, "corpus_train_scale": 2}
 
 
-SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty")
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus")
 
 
 def _log(msg: str) -> None:
@@ -217,6 +219,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.novelty import table_rows as novelty_rows
 
         rows += novelty_rows(res["novelty"])
+    if "corpus" in res:
+        from bench.corpus_memory import table_rows as corpus_rows
+
+        rows += corpus_rows(res["corpus"])
     return rows
 
 
@@ -262,6 +268,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.novelty import section_novelty
 
             res["novelty"] = section_novelty(p, corpus, _log)
+        if "corpus" in only:
+            from bench.corpus_memory import section_corpus
+
+            res["corpus"] = section_corpus(p, corpus, tmp, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

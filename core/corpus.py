@@ -14,16 +14,17 @@ from __future__ import annotations
 import codecs
 import csv
 import html
-import io
 import json
 import os
 import random
 import re
 import stat
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from core import defaults
 
@@ -35,6 +36,17 @@ _SPACES = re.compile(r"[ \t\f\v]+")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # from JSON "\ud83d" escapes; unprintable, so replaced
 _BINARY_SAMPLE = 65536
+_CHUNK = 1 << 20  # bytes read (and decoded) at a time: memory while reading is a few chunks, not the file
+_PROGRESS_EVERY_S = 0.1
+_CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")
+# Line ends as csv reads them (io.StringIO(newline="")): \n, \r\n or a lone \r, kept on the line.
+_CSV_LINE_END = re.compile(r"(?<=\n)|(?<=\r)(?!\n)")
+# Line ends as str.splitlines() knows them (what JSONL lines were split by).
+_ALL_LINE_ENDS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_SPLITLINES_END = re.compile(rf"(?<=[{_ALL_LINE_ENDS}])(?!(?<=\r)\n)")
+
+Progress = Callable[[int, int], None]
+"""``progress(bytes_read, total_bytes)``: called while a large file is read, at most ~10 times a second."""
 
 
 class CorpusError(Exception):
@@ -85,14 +97,12 @@ class LoadReport:
 
 
 def decode_bytes(raw: bytes, name: str, report: LoadReport | None = None) -> str:
-    """Bytes -> str: BOMs honoured, UTF-8 preferred, Latin-1 as a fallback, binary refused."""
-    for bom, enc in (
-        (codecs.BOM_UTF32_LE, "utf-32"),
-        (codecs.BOM_UTF32_BE, "utf-32"),
-        (codecs.BOM_UTF8, "utf-8-sig"),
-        (codecs.BOM_UTF16_LE, "utf-16"),
-        (codecs.BOM_UTF16_BE, "utf-16"),
-    ):
+    """Bytes -> str: BOMs honoured, UTF-8 preferred, Latin-1 as a fallback, binary refused.
+
+    For bytes already in memory (archive members); a file is decoded in chunks by the same
+    rules (:func:`_sniff`, :func:`_text_chunks`).
+    """
+    for bom, enc in _BOMS:
         if raw.startswith(bom):
             try:
                 text = raw.decode(enc)
@@ -108,12 +118,7 @@ def decode_bytes(raw: bytes, name: str, report: LoadReport | None = None) -> str
             return _finish_text(raw.decode(utf16), utf16, name, report)
         except UnicodeDecodeError:
             pass
-    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 27, 12)) + sample.count(127)
-    if control > 0.05 * len(sample):
-        raise CorpusError(
-            f"{name}: looks like a binary file ({100 * control / len(sample):.0f}% control bytes), not text; "
-            "give a CSV, tweets.js, JSON/JSONL or one-tweet-per-line text file"
-        )
+    _refuse_binary(sample, name)
     try:
         return _finish_text(raw.decode("utf-8"), "utf-8", name, report)
     except UnicodeDecodeError:
@@ -121,6 +126,24 @@ def decode_bytes(raw: bytes, name: str, report: LoadReport | None = None) -> str
         if report is not None:
             report.notes.append("not valid UTF-8: decoded as Latin-1/Windows-1252")
         return _finish_text(text, "latin-1", name, report)
+
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),  # before UTF-16's: FF FE 00 00 starts with FF FE
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _refuse_binary(sample: bytes, name: str) -> None:
+    control = sum(1 for b in sample if b < 32 and b not in (9, 10, 13, 27, 12)) + sample.count(127)
+    if control > 0.05 * len(sample):
+        raise CorpusError(
+            f"{name}: looks like a binary file ({100 * control / len(sample):.0f}% control bytes), not text; "
+            "give a CSV, tweets.js, JSON/JSONL or one-tweet-per-line text file"
+        )
 
 
 def _bomless_utf16(sample: bytes) -> str | None:
@@ -137,7 +160,7 @@ def _bomless_utf16(sample: bytes) -> str | None:
 
 
 def _is_cp1252(raw: bytes) -> bool:
-    return not any(b in raw for b in (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d"))
+    return not any(b in raw for b in _CP1252_UNDEFINED)
 
 
 def _finish_text(text: str, enc: str, name: str, report: LoadReport | None) -> str:
@@ -149,6 +172,193 @@ def _finish_text(text: str, enc: str, name: str, report: LoadReport | None) -> s
         if report is not None:
             report.notes.append(f"removed {nul:,} NUL characters")
     return text
+
+
+# ---------------------------------------------------------------- decoding a file in chunks
+#
+# A file is decoded twice, a chunk at a time, never held whole: a first pass settles the
+# encoding exactly as :func:`decode_bytes` would for the whole file (a decoding error at
+# byte 2e9 changes how byte 0 is read) and gathers what the readers must know up front
+# (is there any text, how does it start, is the first line tab-separated); the second
+# pass feeds the readers. The first pass is plain decoding, a few percent of the second's
+# parsing and cleaning, and the second mostly reads from the page cache.
+
+
+class _Undecodable(Exception):
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    """How to decode a file: what :func:`decode_bytes` would have picked for its whole bytes."""
+
+    codec: str  # for codecs.getincrementaldecoder
+    label: str  # what LoadReport.encoding says
+    errors: str = "strict"
+    skip: int = 0  # bytes before the text (a UTF-8 byte-order mark; UTF-16/32 decoders consume theirs)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class _TextFacts:
+    """What the first pass learns about the decoded text (NULs already removed)."""
+
+    nuls: int = 0
+    head: str = ""  # the text after its leading whitespace, at least 200 characters of it when there are
+    first_line_done: bool = False  # the first "\n" has been seen
+    first_line_tab: bool = False
+    first_line_comma: bool = False
+
+    def feed(self, text: str) -> None:
+        if len(self.head) < 200:
+            self.head = ((self.head + text) if self.head else text.lstrip())[:200]
+        if not self.first_line_done:
+            line, newline, _ = text.partition("\n")
+            self.first_line_tab = self.first_line_tab or "\t" in line
+            self.first_line_comma = self.first_line_comma or "," in line
+            self.first_line_done = bool(newline)
+
+    @property
+    def blank(self) -> bool:
+        return not self.head
+
+    @property
+    def tab_separated(self) -> bool:
+        """read_csv's rule: a first line with tabs and no commas is tab-separated."""
+        return self.first_line_tab and not self.first_line_comma
+
+
+def _read_chunk(fh: BinaryIO, name: str, size: int | None = None) -> bytes:
+    try:
+        return fh.read(size or _CHUNK)
+    except OSError as exc:
+        raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
+
+
+def _without_nuls(text: str) -> tuple[str, int]:
+    if "\x00" not in text:
+        return text, 0
+    return text.replace("\x00", ""), text.count("\x00")
+
+
+def _scan(fh: BinaryIO, enc: _Encoding, name: str) -> _TextFacts:
+    """Decode the whole file with ``enc`` (discarding the text); raises :class:`_Undecodable` with the
+    byte offset ``bytes.decode`` would report for the whole file."""
+    fh.seek(enc.skip)
+    decoder = codecs.getincrementaldecoder(enc.codec)(enc.errors)
+    facts = _TextFacts()
+    fed = 0
+    while True:
+        raw = _read_chunk(fh, name)
+        pending = len(decoder.getstate()[0])  # bytes of an incomplete character carried from the last chunk
+        try:
+            text = decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError as exc:
+            raise _Undecodable(fed - pending + exc.start) from None
+        fed += len(raw)
+        text, nuls = _without_nuls(text)
+        facts.nuls += nuls
+        facts.feed(text)
+        if not raw:
+            return facts
+
+
+def _file_contains(fh: BinaryIO, needles: Sequence[bytes], name: str) -> bool:
+    fh.seek(0)
+    while raw := _read_chunk(fh, name):
+        if any(n in raw for n in needles):
+            return True
+    return False
+
+
+def _sniff(fh: BinaryIO, name: str) -> tuple[_Encoding, _TextFacts] | None:
+    """:func:`decode_bytes`'s choice for the whole file, made a chunk at a time; None for an empty file."""
+    sample = _read_chunk(fh, name, _BINARY_SAMPLE)
+    for bom, enc in _BOMS:
+        if sample.startswith(bom):
+            # utf-8-sig: skip the mark and decode UTF-8, so error offsets count from after it, as bytes.decode's do
+            e = _Encoding("utf-8", enc, skip=len(bom)) if enc == "utf-8-sig" else _Encoding(enc, enc)
+            try:
+                return e, _scan(fh, e, name)
+            except _Undecodable as exc:
+                raise CorpusError(f"{name}: has a {enc} byte-order mark but invalid {enc} at byte {exc.offset}; re-save it as UTF-8") from None
+    if not sample:
+        return None
+    utf16 = _bomless_utf16(sample)
+    if utf16 is not None:
+        try:
+            return _Encoding(utf16, utf16), _scan(fh, _Encoding(utf16, utf16), name)
+        except _Undecodable:
+            pass
+    _refuse_binary(sample, name)
+    try:
+        return _Encoding("utf-8", "utf-8"), _scan(fh, _Encoding("utf-8", "utf-8"), name)
+    except _Undecodable:
+        pass
+    note = ("not valid UTF-8: decoded as Latin-1/Windows-1252",)
+    if _file_contains(fh, _CP1252_UNDEFINED, name):
+        e = _Encoding("latin-1", "latin-1", notes=note)
+    else:
+        e = _Encoding("cp1252", "latin-1", errors="replace", notes=note)
+    return e, _scan(fh, e, name)
+
+
+def _text_chunks(fh: BinaryIO, enc: _Encoding, name: str, progress: Progress | None = None) -> Iterator[str]:
+    """The file's text (NULs removed) a chunk at a time; ``progress(bytes read, file size)`` on the way."""
+    fh.seek(enc.skip)
+    decoder = codecs.getincrementaldecoder(enc.codec)(enc.errors)
+    total = os.fstat(fh.fileno()).st_size
+    done, last = enc.skip, time.monotonic()
+    if progress is not None:
+        progress(done, total)
+    while True:
+        raw = _read_chunk(fh, name)
+        try:
+            text = decoder.decode(raw, final=not raw)
+        except UnicodeDecodeError:  # it decoded a moment ago: something is writing to it
+            raise CorpusError(f"{name}: changed while being read; load it again once it is complete") from None
+        text, _ = _without_nuls(text)
+        if text:
+            yield text
+        if not raw:
+            break
+        done += len(raw)
+        now = time.monotonic()
+        if progress is not None and now - last >= _PROGRESS_EVERY_S:
+            progress(done, total)
+            last = now
+    if progress is not None:
+        progress(done, max(total, done))
+
+
+def _split_lines(chunks: Iterable[str], ends: re.Pattern[str]) -> Iterator[str]:
+    """Lines, each with its line end, from text arriving in chunks (``ends`` matches just after one).
+
+    A line that spans chunks is collected in a list (joined once), and a chunk ending in
+    "\r" keeps that line open: the next chunk may start with the "\n" of a "\r\n".
+    """
+    pending: list[str] = []
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if pending and pending[-1].endswith("\r") and not chunk.startswith("\n"):
+            yield "".join(pending)
+            pending = []
+        parts = ends.split(chunk)
+        tail = parts.pop()  # after the chunk's last line end: the start of the next line
+        if chunk.endswith("\r"):
+            tail = parts.pop()  # the "" after it went above; this line may still gain a "\n"
+        if parts:
+            pending.append(parts[0])
+            yield "".join(pending)
+            yield from parts[1:]
+            pending = []
+        if tail:
+            pending.append(tail)
+    if pending:
+        yield "".join(pending)
 
 
 # ---------------------------------------------------------------- readers
@@ -241,8 +451,12 @@ def read_tweets_js(text: str, name: str) -> list[str]:
 
 
 def read_jsonl(text: str, name: str) -> list[str]:
-    items: list[str] = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    return list(_jsonl_items(_split_lines((text,), _SPLITLINES_END), name))
+
+
+def _jsonl_items(lines: Iterable[str], name: str) -> Iterator[str]:
+    """One JSON object a line; ``lines`` are split as ``str.splitlines`` splits (line numbers in errors agree)."""
+    for lineno, line in enumerate(lines, 1):
         line = line.strip()
         if not line:
             continue
@@ -255,24 +469,26 @@ def read_jsonl(text: str, name: str) -> list[str]:
         value = _text_of(record)
         if value is None:
             raise CorpusError(f"{name}: line {lineno} has no 'text' string field; each JSON line needs one")
-        items.append(value)
-    return items
+        yield value
 
 
 def read_csv(text: str, name: str, column: str | None = None) -> list[str]:
     """CSV with a ``text`` column; without a header, the first column is the text."""
+    first_line = text.split("\n", 1)[0]
+    tab = "\t" in first_line and "," not in first_line
+    return list(_csv_items(_split_lines((text,), _CSV_LINE_END), name, column, tab))
+
+
+def _csv_items(lines: Iterable[str], name: str, column: str | None, tab_separated: bool) -> Iterator[str]:
+    """The text column's cells, row by row. ``lines`` keep their line ends, as csv needs for quoted newlines."""
     old_limit = csv.field_size_limit()
     csv.field_size_limit(1 << 30)  # a single huge field must not abort the whole read
     try:
-        first_line = text.split("\n", 1)[0]
-        dialect: type[csv.Dialect] | csv.Dialect = csv.excel
-        if "\t" in first_line and "," not in first_line:
-            dialect = csv.excel_tab
-        rows = csv.reader(io.StringIO(text, newline=""), dialect)
+        rows = csv.reader(lines, csv.excel_tab if tab_separated else csv.excel)
         try:
             header = next(rows)
         except StopIteration:
-            return []
+            return
         except csv.Error as exc:
             raise CorpusError(f"{name}: unreadable CSV ({exc}); check the quoting") from None
         lowered = [h.strip().lower() for h in header]
@@ -289,16 +505,18 @@ def read_csv(text: str, name: str, column: str | None = None) -> list[str]:
                     "rename the tweet column to 'text' or pass --column NAME"
                 )
             col = max(col, 0)
-        items: list[str] = [] if has_header else [header[col]] if header else []
+        if not has_header and header:
+            yield header[col]
+        rows_read = 0
         try:
             for row in rows:
                 if col < len(row):
-                    items.append(row[col])
+                    rows_read += 1
+                    yield row[col]
         except csv.Error as exc:
             raise CorpusError(f"{name}: unreadable CSV near line {rows.line_num} ({exc}); check the quoting") from None
-        if has_header and not items:
+        if has_header and not rows_read:
             raise CorpusError(f"{name}: CSV has a header but no rows; add tweets below the header")
-        return items
     finally:
         csv.field_size_limit(old_limit)
 
@@ -309,14 +527,20 @@ def _looks_like_header(cells: Sequence[str]) -> bool:
 
 def read_lines(text: str) -> list[str]:
     """One item per line (LF, CRLF or CR-only endings); the newline that ends the last line does not make an empty item."""
-    lines = _NEWLINES.split(text)
-    if lines and lines[-1] == "":
-        lines.pop()
-    return lines
+    return list(_line_items(_split_lines((text,), _CSV_LINE_END)))
 
 
-def _read_regular_file(path: Path, name: str) -> bytes:
-    """The bytes of a regular file. A FIFO, device or socket is refused: reading one can block forever
+def _line_items(lines: Iterable[str]) -> Iterator[str]:
+    for line in lines:
+        if line.endswith("\n"):
+            line = line[:-2] if line.endswith("\r\n") else line[:-1]
+        elif line.endswith("\r"):
+            line = line[:-1]
+        yield line
+
+
+def _open_regular_file(path: Path, name: str) -> BinaryIO:
+    """The file, open for reading. A FIFO, device or socket is refused: reading one can block forever
     (a pipe nobody writes) or never end (``/dev/zero``). Opened non-blocking and checked on the open
     descriptor, so nothing can be swapped in between the check and the read."""
     refused = f"{name}: not a regular file (a pipe, device or socket); save the corpus to a file and give that"
@@ -326,17 +550,40 @@ def _read_regular_file(path: Path, name: str) -> bytes:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the check
-            raise CorpusError(refused)
-        try:
-            return fh.read()
-        except OSError as exc:
-            raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
+    fh = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else since the check
+        fh.close()
+        raise CorpusError(refused)
+    return fh
 
 
-def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, report: LoadReport | None = None) -> list[str]:
-    """Raw items of a corpus file, before cleaning and filtering."""
+def read_items(
+    path: str | Path,
+    fmt: str = "auto",
+    column: str | None = None,
+    report: LoadReport | None = None,
+    progress: Progress | None = None,
+) -> list[str]:
+    """Raw items of a corpus file, before cleaning and filtering (all of them, in a list: for small
+    files and tests; :func:`load_corpus` cleans them one at a time as they are read)."""
+    return list(iter_items(path, fmt, column, report, progress))
+
+
+def iter_items(
+    path: str | Path,
+    fmt: str = "auto",
+    column: str | None = None,
+    report: LoadReport | None = None,
+    progress: Progress | None = None,
+) -> Iterator[str]:
+    """Raw items of a corpus file one at a time, the file read in chunks.
+
+    CSV, JSONL and text stream: memory holds a chunk and a line, never the file. A JSON
+    array (``.json``, and a ``tweets.js``) is parsed whole (``json`` has no incremental
+    parser): its text and records are held while it is read; archive members are bounded
+    by :class:`core.archive.ArchiveLimits`. ``report.format``/``encoding`` are set before
+    the first item comes.
+    """
     path = Path(path)
     name = str(path)
     if fmt not in FORMATS:
@@ -346,51 +593,87 @@ def read_items(path: str | Path, fmt: str = "auto", column: str | None = None, r
     from core import archive  # a Twitter/X archive: its zip, or the unpacked folder (refused there if it is not one)
 
     if path.is_dir() or (fmt in ("auto", "tweets-js") and archive.is_zip(path)):
-        return archive.read_archive(path, report)
-    raw = _read_regular_file(path, name)
-    text = decode_bytes(raw, name, report)
-    if not text.strip():
-        raise CorpusError(
-            f"{name}: file is empty; give one tweet per line, a CSV with a 'text' column, a tweets.js or JSON/JSONL"
-        )
-    if fmt == "auto":
-        fmt = detect_format(path, text)
-        if fmt.endswith("?"):  # looks like JSON, but an unknown extension: fall back to lines
-            try:
-                items = read_json(text, name) if fmt == "json?" else read_jsonl(text, name)
-                fmt = fmt[:-1]
-            except CorpusError:
-                items, fmt = read_lines(text), "text"
-            if report is not None:
-                report.format = fmt
-            return items
-    if report is not None:
-        report.format = fmt
-    if fmt == "csv":
-        return read_csv(text, name, column)
-    if fmt == "tweets-js":
-        return read_tweets_js(text, name)
-    if fmt == "json":
-        return read_json(text, name)
-    if fmt == "jsonl":
-        return read_jsonl(text, name)
-    return read_lines(text)
+        yield from archive.read_archive(path, report)
+        return
+    with _open_regular_file(path, name) as fh:
+        sniffed = _sniff(fh, name)
+        if sniffed is None or sniffed[1].blank:
+            raise CorpusError(
+                f"{name}: file is empty; give one tweet per line, a CSV with a 'text' column, a tweets.js or JSON/JSONL"
+            )
+        enc, facts = sniffed
+        if report is not None:
+            report.encoding = enc.label
+            report.notes.extend(enc.notes)
+            if facts.nuls:
+                report.notes.append(f"removed {facts.nuls:,} NUL characters")
+
+        def whole_text() -> str:
+            return "".join(_text_chunks(fh, enc, name, progress))
+
+        def lines(ends: re.Pattern[str]) -> Iterator[str]:
+            return _split_lines(_text_chunks(fh, enc, name, progress), ends)
+
+        if fmt == "auto":
+            fmt = detect_format(path, facts.head)
+            if fmt == "json?":  # looks like JSON, but an unknown extension: fall back to lines
+                text = whole_text()
+                try:
+                    items, fmt = read_json(text, name), "json"
+                except CorpusError:
+                    items, fmt = read_lines(text), "text"
+                if report is not None:
+                    report.format = fmt
+                yield from items
+                return
+            if fmt == "jsonl?":  # the same for JSON lines: a first pass decides, then the lines stream
+                try:
+                    for _ in _jsonl_items(_split_lines(_text_chunks(fh, enc, name), _SPLITLINES_END), name):
+                        pass
+                    fmt = "jsonl"
+                except CorpusError:
+                    fmt = "text"
+        if report is not None:
+            report.format = fmt
+        if fmt == "tweets-js":
+            yield from read_tweets_js(whole_text(), name)
+        elif fmt == "json":
+            yield from read_json(whole_text(), name)
+        elif fmt == "csv":
+            yield from _csv_items(lines(_CSV_LINE_END), name, column, facts.tab_separated)
+        elif fmt == "jsonl":
+            yield from _jsonl_items(lines(_SPLITLINES_END), name)
+        else:
+            yield from _line_items(lines(_CSV_LINE_END))
 
 
 # ---------------------------------------------------------------- cleaning
 
 
-def clean_items(items: Sequence[str], cfg: FilterConfig, report: LoadReport) -> list[str]:
-    """Unescape, normalise whitespace and apply the filters, counting every drop by reason."""
-    kept: list[str] = []
-    seen: set[str] = set()
-    dropped = report.dropped
-    drop_retweets = cfg.drop_retweets if cfg.drop_retweets is not None else report.format in ARCHIVE_FORMATS
-    for item in items:
+class _Cleaner:
+    """Cleans, filters and de-duplicates items one at a time, counting every drop by reason.
+
+    De-duplication keeps a set of the kept texts themselves: the kept list holds every
+    unique text anyway, so the set costs one hash-table slot per unique text (~30 bytes),
+    less than a set of digests would (a 16-byte digest is a 49-byte object, plus its slot),
+    and it has no collisions. Memory grows with the unique texts, not with the items read.
+    """
+
+    def __init__(self, cfg: FilterConfig, report: LoadReport) -> None:
+        self.cfg = cfg
+        self.report = report
+        self.kept: list[str] = []
+        self.seen: set[str] = set()
+        self._drop_retweets: bool | None = None  # decided at the first item: report.format is set by then
+
+    def add(self, item: str) -> None:
+        cfg, report, dropped = self.cfg, self.report, self.report.dropped
+        if self._drop_retweets is None:
+            self._drop_retweets = cfg.drop_retweets if cfg.drop_retweets is not None else report.format in ARCHIVE_FORMATS
         report.read += 1
         if len(item) > 64 * cfg.max_len:  # far too long: skip the regex work on megabyte lines
             dropped["too_long"] += 1
-            continue
+            return
         text = html.unescape(item)
         if _LONE_SURROGATE.search(text):
             text = _LONE_SURROGATE.sub("\ufffd", text)
@@ -398,33 +681,45 @@ def clean_items(items: Sequence[str], cfg: FilterConfig, report: LoadReport) -> 
         text = _SPACES.sub(" ", text).strip()
         if not text:
             dropped["empty"] += 1
-            continue
-        if drop_retweets and text.startswith("RT @"):
+            return
+        if self._drop_retweets and text.startswith("RT @"):
             dropped["retweet"] += 1
-            continue
+            return
         without_urls = _SPACES.sub(" ", _URL.sub("", text)).strip()
         if not without_urls:
             dropped["url_only"] += 1
-            continue
+            return
         if cfg.strip_urls:
             text = without_urls
         if len(text) > cfg.max_len:
             dropped["too_long"] += 1
-            continue
+            return
         if len(text) < cfg.min_len:
             dropped["too_short"] += 1
-            continue
+            return
         if cfg.dedupe:
-            if text in seen:
+            if text in self.seen:
                 dropped["duplicate"] += 1
-                continue
-            seen.add(text)
-        kept.append(text)
-    report.kept = len(kept)
-    if cfg.drop_retweets is None and dropped["retweet"]:
-        n = dropped["retweet"]
-        report.notes.append(f"dropped {n:,} retweet{'s' if n != 1 else ''} (someone else's words; --keep-retweets to keep them)")
-    return kept
+                return
+            self.seen.add(text)
+        self.kept.append(text)
+
+    def finish(self) -> list[str]:
+        report, dropped = self.report, self.report.dropped
+        report.kept = len(self.kept)
+        if self.cfg.drop_retweets is None and dropped["retweet"]:
+            n = dropped["retweet"]
+            report.notes.append(f"dropped {n:,} retweet{'s' if n != 1 else ''} (someone else's words; --keep-retweets to keep them)")
+        self.seen = set()
+        return self.kept
+
+
+def clean_items(items: Iterable[str], cfg: FilterConfig, report: LoadReport) -> list[str]:
+    """Unescape, normalise whitespace and apply the filters, counting every drop by reason."""
+    cleaner = _Cleaner(cfg, report)
+    for item in items:
+        cleaner.add(item)
+    return cleaner.finish()
 
 
 def load_corpus(
@@ -433,12 +728,17 @@ def load_corpus(
     *,
     fmt: str = "auto",
     column: str | None = None,
+    progress: Progress | None = None,
 ) -> tuple[list[str], LoadReport]:
-    """Read, clean and filter a corpus file; raises :class:`CorpusError` if nothing usable is left."""
+    """Read, clean and filter a corpus file; raises :class:`CorpusError` if nothing usable is left.
+
+    Items are cleaned as they are read (:func:`iter_items`), so memory holds the kept,
+    unique texts and a chunk of the file, not every item. ``progress(bytes read, file size)``
+    is called at most ~10 times a second while a file is read, last with the whole size.
+    """
     cfg = cfg or FilterConfig()
     report = LoadReport(path=str(path))
-    items = read_items(path, fmt, column, report)
-    texts = clean_items(items, cfg, report)
+    texts = clean_items(iter_items(path, fmt, column, report, progress), cfg, report)
     if not texts:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "no items"
         hint = f"; try --max-len {max(280, 2 * cfg.max_len)}" if report.dropped.get("too_long") else ""
