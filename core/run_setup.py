@@ -173,7 +173,13 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
 
     filter_settings = {**known_fields(FilterConfig, stored.get("filter_config")),
                        **check_settings(FilterConfig, request.filters, "corpus filter")}
-    filters = FilterConfig(**filter_settings)
+    try:
+        filters = FilterConfig(**filter_settings)
+    except TypeError:  # only a damaged checkpoint stores filters of the wrong type
+        from core.checkpoints import CheckpointError
+
+        raise CheckpointError(f"{resume.path if resume else request.paths[0]}: the stored corpus filters are damaged "
+                              f"({stored.get('filter_config')!r}); pass --max-len and --min-len") from None
     paths = request.paths
     texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
     if on_report is not None:
