@@ -18,7 +18,7 @@ run: $(STAMP)  ## open tweetgen-tui on the demo corpus and checkpoint
 test: $(STAMP)  ## the whole suite, slow tests included
 	$(BIN)/python -m pytest
 
-bench: $(STAMP)  ## benchmarks of issue 4 (about 15 minutes)
+bench: $(STAMP)  ## every benchmark section, bench/RESULTS.md (about an hour on 2 cores; --only SECTION for one)
 	$(BIN)/python -m bench
 
 bench-quick: $(STAMP)
