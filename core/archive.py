@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from core.corpus import CorpusError, LoadReport, decode_bytes, read_tweets_js
+from core.corpus import CorpusError, LoadReport, decode_bytes, open_regular_file, read_tweets_js
 
 ARCHIVE_FORMAT = "twitter archive"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -203,20 +203,8 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: str, budget:
 
 
 def _open_regular(path: Path, name: str) -> BinaryIO:
-    """The zip opened for reading, refused unless it is a regular file (a FIFO would block, a device never end).
-    Checked on the open descriptor, so nothing can be swapped in between."""
-    refused = f"{name}: not a regular file (a pipe, device or socket); save the archive to a file and give that"
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise CorpusError(refused)
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError as exc:
-        raise CorpusError(f"{name}: cannot read ({exc.strerror}); check permissions") from None
-    fh = os.fdopen(fd, "rb")
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        fh.close()
-        raise CorpusError(refused)
-    return fh
+    """The zip or a part, opened for reading; a FIFO, device or socket is refused (corpus.open_regular_file)."""
+    return open_regular_file(path, name, "archive")
 
 
 # ---------------------------------------------------------------- unpacked folder

@@ -425,14 +425,19 @@ def _unusable_json(where: str, exc: BaseException) -> CorpusError:
     return CorpusError(f"{where}: JSON that cannot be read as tweets ({why}); give objects with a 'text' string field")
 
 
-def read_json(text: str, name: str) -> list[str]:
+def _parse_json_items(body: str, name: str, invalid: str) -> list[str]:
+    """The items of a JSON array of tweets; ``invalid`` (with {line}, {col}, {msg}) says what bad JSON means here."""
     try:
-        records = json.loads(text)
+        records = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise CorpusError(f"{name}: not valid JSON at line {exc.lineno} column {exc.colno} ({exc.msg}); fix the file or use JSONL") from None
+        raise CorpusError(f"{name}: " + invalid.format(line=exc.lineno, col=exc.colno, msg=exc.msg)) from None
     except (RecursionError, ValueError) as exc:
         raise _unusable_json(name, exc) from None
     return _json_items(records, name)
+
+
+def read_json(text: str, name: str) -> list[str]:
+    return _parse_json_items(text, name, "not valid JSON at line {line} column {col} ({msg}); fix the file or use JSONL")
 
 
 def read_tweets_js(text: str, name: str) -> list[str]:
@@ -441,13 +446,7 @@ def read_tweets_js(text: str, name: str) -> list[str]:
     if start < 0:
         raise CorpusError(f"{name}: not a Twitter archive tweets.js (no 'window.YTD... =' assignment)")
     body = text[start + 1 :].strip().rstrip(";")
-    try:
-        records = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{name}: tweets.js holds invalid JSON at line {exc.lineno} ({exc.msg}); re-export the archive") from None
-    except (RecursionError, ValueError) as exc:
-        raise _unusable_json(name, exc) from None
-    return _json_items(records, name)
+    return _parse_json_items(body, name, "tweets.js holds invalid JSON at line {line} ({msg}); re-export the archive")
 
 
 def read_jsonl(text: str, name: str) -> list[str]:
@@ -539,11 +538,11 @@ def _line_items(lines: Iterable[str]) -> Iterator[str]:
         yield line
 
 
-def _open_regular_file(path: Path, name: str) -> BinaryIO:
+def open_regular_file(path: Path, name: str, what: str = "corpus") -> BinaryIO:
     """The file, open for reading. A FIFO, device or socket is refused: reading one can block forever
     (a pipe nobody writes) or never end (``/dev/zero``). Opened non-blocking and checked on the open
     descriptor, so nothing can be swapped in between the check and the read."""
-    refused = f"{name}: not a regular file (a pipe, device or socket); save the corpus to a file and give that"
+    refused = f"{name}: not a regular file (a pipe, device or socket); save the {what} to a file and give that"
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             raise CorpusError(refused)
@@ -595,7 +594,7 @@ def iter_items(
     if path.is_dir() or (fmt in ("auto", "tweets-js") and archive.is_zip(path)):
         yield from archive.read_archive(path, report)
         return
-    with _open_regular_file(path, name) as fh:
+    with open_regular_file(path, name) as fh:
         sniffed = _sniff(fh, name)
         if sniffed is None or sniffed[1].blank:
             raise CorpusError(
