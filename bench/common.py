@@ -114,3 +114,13 @@ def machine() -> dict[str, Any]:
         pass
     info["load_avg_start"] = os.getloadavg()
     return info
+
+
+def fmt_or_dash(x: Any, spec: str) -> str:
+    """A figure for a results table; ``-`` when it was not measured."""
+    return "-" if x is None else format(x, spec)
+
+
+def met_word(ok: Any) -> str:
+    """A target's verdict for a results table: met, NOT met, or ``-`` when not measured."""
+    return "-" if ok is None else ("met" if ok else "NOT met")

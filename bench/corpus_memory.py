@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, THREADS
+from bench.common import REPO, THREADS, fmt_or_dash
 
 TRAIN_STEPS = 20
 
@@ -202,9 +202,7 @@ def section_corpus(p: dict[str, Any], corpus: Path, tmp: Path, log: Callable[[st
 
 
 def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    def f(x: Any, spec: str) -> str:
-        return "-" if x is None else format(x, spec)
-
+    f = fmt_or_dash
     rows: list[tuple[str, str, str, str]] = []
     for r in res.get("loads", []):
         target = "< 1024 " + ("met" if r.get("peak_rss_mb", 1e9) < 1024 else "NOT met") if r.get("scale") == 100 else ""

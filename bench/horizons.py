@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import load_split, peak_rss_mb, run_worker, setup_torch
+from bench.common import fmt_or_dash, load_split, met_word, peak_rss_mb, run_worker, setup_torch
 
 SAMPLES = 200
 CHOSEN_LENGTHS = (40, 100, 140)
@@ -176,12 +176,7 @@ def section_horizons(p: dict[str, Any], corpus: Path, tmp: Path, log: Any) -> di
 
 def table_rows(h: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Rows of the bench table for this section."""
-    def f(x: Any, spec: str) -> str:
-        return "-" if x is None else format(x, spec)
-
-    def yn(ok: Any) -> str:
-        return "-" if ok is None else ("met" if ok else "NOT met")
-
+    f, yn = fmt_or_dash, met_word
     met = h.get("met", {})
     rows: list[tuple[str, str, str, str]] = []
     for minutes, run in h.get("budget", {}).items():

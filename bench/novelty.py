@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import peak_rss_mb, rss_mb, run_worker, setup_torch
+from bench.common import fmt_or_dash, met_word, peak_rss_mb, rss_mb, run_worker, setup_torch
 
 KINDS = ("verbatim", "shuffled", "mutated", "model", "long300")
 
@@ -200,12 +200,7 @@ def section_novelty(p: dict[str, Any], corpus: Path, log: Any) -> dict[str, Any]
 
 def table_rows(n: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     """Rows of the bench table for this section."""
-    def f(x: Any, spec: str) -> str:
-        return "-" if x is None else format(x, spec)
-
-    def yn(ok: Any) -> str:
-        return "-" if ok is None else ("met" if ok else "NOT met")
-
+    f, yn = fmt_or_dash, met_word
     met = n.get("met", {})
     rows: list[tuple[str, str, str, str]] = []
     for scale, r in n.get("scales", {}).items():
