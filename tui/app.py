@@ -156,7 +156,7 @@ class TweetgenApp(App[None]):
         Binding("p", "toggle_probs", "Probs",
                 tooltip="colour each character by the model's probability of it (at T=1); p again: plain"),
         Binding("t", "sweep", "Sweep",
-                tooltip=f"one seed at T {', '.join(f'{t:g}' for t in SWEEP_TEMPERATURES)} side by side; t or escape: back"),
+                tooltip=f"one seed at T {', '.join(f'{t:.1f}' for t in SWEEP_TEMPERATURES)} side by side; t or escape: back"),
         Binding("v", "compare", "Compare",
                 tooltip="the checkpoints marked with space, side by side with one seed; v or escape: back"),
         Binding("slash", "prime", "Prime", key_display="/", show=False,
