@@ -166,7 +166,7 @@ class TweetgenApp(App[None]):
         Binding("n", "cycle_top_p", "Top-p", show=False,
                 tooltip=f"top-p (nucleus): {', '.join(f'{p:g}' if p < 1 else 'off' for p in TOP_P_STEPS)} (from the next tweet)"),
         Binding("o", "show_source", "Source", show=False,
-                tooltip="show the training text a tweet flagged COPIED shares its run with"),
+                tooltip="show the training text the tweet shares its longest run with (the source of a COPIED one)"),
         Binding("y", "copy_tweet", "Copy", show=False, tooltip="copy the tweet on screen to the clipboard"),
         Binding("e", "export", "Export", show=False,
                 tooltip="append this session's finished samples to samples.jsonl in the run directory"),
@@ -308,10 +308,10 @@ class TweetgenApp(App[None]):
             if columns is not None:
                 return True if columns.kind == "compare" else None
             return True if len(self.checkpoint_panel.marked) >= 2 else None
-        if action == "show_source":
-            return True if self.novelty is not None and self._copied_record() is not None else None
-        if action == "copy_tweet":
-            return True if self._shown_records() else None
+        if action == "show_source":  # (not "is flagged now": the footer would recompose as each tweet starts and ends)
+            return True if self.novelty is not None else None
+        if action == "copy_tweet":  # (not "has text yet": the footer would recompose as each tweet starts)
+            return True if self.columns_screen is not None or self.generation.current is not None else None
         if action == "export":
             return True if self.run_dir is not None and any(r.complete for r in self.session) else None
         return True
@@ -476,12 +476,22 @@ class TweetgenApp(App[None]):
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
             self._check_novelty(record)
-        self.refresh_bindings()  # y, e, o
+        self._refresh_sample_keys()
         if message.sample_id != self.sample_id:
             return
         self.sampling = False
         if message.complete and self.settings.gap_s is not None:
             self._next_sample = self.set_timer(self.settings.gap_s, self.start_sample)
+
+    _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
+
+    def _refresh_sample_keys(self) -> None:
+        """y, e and o depend on the samples shown: refresh the footer only when one of them changes
+        (a refresh recomposes the footer: five columns finishing together must not cost five)."""
+        states = tuple(self.check_action(a, ()) for a in self._SAMPLE_KEYS)
+        if states != getattr(self, "_sample_key_states", None):
+            self._sample_key_states = states
+            self.refresh_bindings()
 
     # ------------------------------------------------------------ probability view, prime, top-k, top-p
 
@@ -611,7 +621,7 @@ class TweetgenApp(App[None]):
         for record, _ in specs:
             self._keep(record)
         self._columns(screen, [(r.sample_id, r.cfg, path) for r, path in specs], self.source)
-        self.refresh_bindings()
+        self._refresh_sample_keys()
 
     def _restart_columns(self, screen: ColumnsScreen) -> None:
         """r on the columns: the same columns again with a new seed."""
@@ -740,17 +750,24 @@ class TweetgenApp(App[None]):
         current = self.generation.current
         return [current] if current is not None and current.text else []
 
-    def _copied_record(self) -> SampleRecord | None:
-        return next((r for r in self._shown_records() if r.novelty is not None and r.novelty.copied), None)
+    def _source_record(self) -> SampleRecord | None:
+        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
+        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
+        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
 
     def action_show_source(self) -> None:
-        record = self._copied_record()
-        if record is None or self.novelty is None or record.novelty.source is None:
+        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
+        record = self._source_record()
+        if self.novelty is None:
+            return
+        if record is None:
+            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
             return
         found = record.novelty
         source = self.novelty.source_text(found.source)
-        what = "all of it" if found.whole else f"{found.longest} chars in a row"
-        self.notify(fmt.printable(source), title=f"Training text #{found.source}: shares {what}", timeout=15,
+        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
+        kind = "COPIED from training text" if found.copied else "Training text"
+        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
                     markup=False)
 
     def action_copy_tweet(self) -> None:

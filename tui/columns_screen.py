@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from rich.console import Group
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -39,6 +40,7 @@ class SampleColumn(VerticalScroll):
         super().__init__(classes="sample-column")
         self.record = record
         self.probs_view = probs
+        self._height = -1  # lines the body was laid out with
 
     def compose(self) -> ComposeResult:
         yield Static(classes="column-body")
@@ -62,9 +64,19 @@ class SampleColumn(VerticalScroll):
             self.redraw()
 
     def redraw(self) -> None:
+        """Draw the sample again. A layout pass (the costly part of a frame with five columns streaming)
+        only when its wrapped height changes: most chunks add characters to the last line."""
         record = self.record
-        self.query_one(".column-body", Static).update(
-            record.view(cursor=record.complete is None, probs=self.probs_view, header=False))
+        body = self.query_one(".column-body", Static)
+        view = record.view(cursor=record.complete is None, probs=self.probs_view, header=False)
+        width = body.size.width
+        if width <= 0:
+            body.update(view)
+            return
+        parts = view.renderables if isinstance(view, Group) else [view]
+        height = sum(len(part.wrap(self.app.console, width)) for part in parts if isinstance(part, Text))
+        body.update(view, layout=height != self._height)
+        self._height = height
 
 
 class ColumnsScreen(Screen[None]):
