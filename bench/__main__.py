@@ -98,6 +98,13 @@ def section_app(p: dict[str, Any], quick: bool) -> dict[str, Any]:
     out["startup"]["met"] = s is not None and s < 1.0
     _log("app: event-loop lag while training")
     out["lag"] = _ui_lag(p, quick)
+    _log("app: the temperature sweep, five columns streaming (issue 10)")
+    try:
+        from bench import sweep_lag
+
+        out["sweep"] = sweep_lag.measure(quick=quick)
+    except Exception as exc:  # noqa: BLE001 - one failing measurement must not lose the others
+        out["sweep"] = {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
     return out
 
 

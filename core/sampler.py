@@ -18,6 +18,7 @@ from typing import NamedTuple
 import torch
 
 from core.model import CharGRU
+from core.scoring import bits_per_char  # noqa: F401 - re-exported: the score of a streamed text
 from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
 NEVER_SAMPLED = (PAD_ID, BOS_ID, UNK_ID)
@@ -207,6 +208,14 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
         if token == EOS_ID:
             return
         yield SampledChar(vocab.token(token), prob)
+
+
+def stream_scored(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:
+    """:func:`stream`'s characters, then, when the model ended the text, one more ``SampledChar("", p)``:
+    the ``<eos>`` with its probability at T=1. What :func:`write` scores, for a caller that shows
+    the characters as they come and scores the text once it ends (:func:`bits_per_char`)."""
+    for token, prob in _tokens(model, vocab, cfg):
+        yield SampledChar("" if token == EOS_ID else vocab.token(token), prob)
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="pause between one tweet and the next (default 2)")
     g.add_argument("--max-len", type=number(int, 1), metavar="N",
                    help="characters per generated tweet at most (default 140, or --max-tweet-len when larger)")
+    g.add_argument("--copy-threshold", type=number(int, 1), default=40, metavar="N",
+                   help="flag a sample as copied when it shares N or more characters verbatim with a training text (default 40)")
     g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
     t = p.add_argument_group("training (space trains until you pause or quit; a budget here stops each press after that much)")
@@ -108,6 +110,7 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         gap_s=args.gap,
         max_len=args.max_len or max(140, args.max_tweet_len or 0),
         seed=args.seed,
+        copy_threshold=args.copy_threshold,
         train=train,
         model=model,
         filters={**({} if args.max_tweet_len is None else {"max_len": args.max_tweet_len}),

@@ -30,6 +30,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
+import itertools
+import random
 import signal
 import time
 from collections.abc import Callable, Iterable
@@ -57,17 +59,20 @@ from core.events import BackgroundEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
 from tui.checkpoint_panel import CheckpointPanel
-from tui.footer import ALL_KEYS_FIT, AppFooter
+from tui.columns_screen import MAX_COMPARED, SWEEP_TEMPERATURES, ColumnsScreen
+from tui.footer import AppFooter, fit_footer
 from tui.generation_stream import (
     GeneratorSource,
     checkpoint_source,
     load_source,
     setup_torch,
     stream_chunks,
+    stream_columns,
     untrained_source,
 )
-from tui.generation_panel import GenerationPanel
+from tui.generation_panel import GenerationPanel, SampleRecord
 from tui.help_screen import HelpScreen
+from tui.prime_screen import PrimeScreen
 from tui.palette import SafeCommandPalette
 from tui.terminal import hangup_safe
 from tui.settings import (
@@ -81,11 +86,16 @@ from tui.settings import (
 from tui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
+    from core.novelty import NoveltyIndex
     from core.registry import CheckpointInfo
 
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
 LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
 STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
+TOP_K_STEPS = (0, 5, 10, 20, 40)  # k cycles through these (0: off)
+TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
+COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
+MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
@@ -141,7 +151,25 @@ class TweetgenApp(App[None]):
         Binding("space", "pause_training", "Pause", tooltip="pause training"),
         Binding("space", "resume_training", "Resume", tooltip="resume training"),
         Binding("s", "save_checkpoint", "Save", tooltip="save a checkpoint of the current training step now"),
-        Binding("c", "focus_checkpoints", "Checkpoints", tooltip="go to the checkpoint list (enter switches the generator)"),
+        Binding("c", "focus_checkpoints", "Checkpoints",
+                tooltip="go to the checkpoint list (enter switches the generator, space marks one for v)"),
+        Binding("p", "toggle_probs", "Probs",
+                tooltip="colour each character by the model's probability of it (at T=1); p again: plain"),
+        Binding("t", "sweep", "Sweep",
+                tooltip=f"one seed at T {', '.join(f'{t:.1f}' for t in SWEEP_TEMPERATURES)} side by side; t or escape: back"),
+        Binding("v", "compare", "Compare",
+                tooltip="the checkpoints marked with space, side by side with one seed; v or escape: back"),
+        Binding("slash", "prime", "Prime", key_display="/", show=False,
+                tooltip="type the start of a tweet: the model continues it (empty: no prime)"),
+        Binding("k", "cycle_top_k", "Top-k", show=False,
+                tooltip=f"top-k: {', '.join(str(k) if k else 'off' for k in TOP_K_STEPS)} (from the next tweet)"),
+        Binding("n", "cycle_top_p", "Top-p", show=False,
+                tooltip=f"top-p (nucleus): {', '.join(f'{p:g}' if p < 1 else 'off' for p in TOP_P_STEPS)} (from the next tweet)"),
+        Binding("o", "show_source", "Source", show=False,
+                tooltip="show the training text the tweet shares its longest run with (the source of a COPIED one)"),
+        Binding("y", "copy_tweet", "Copy", show=False, tooltip="copy the tweet on screen to the clipboard"),
+        Binding("e", "export", "Export", show=False,
+                tooltip="append this session's finished samples to samples.jsonl in the run directory"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
         Binding("q", "quit", "Quit", tooltip="quit (saves a checkpoint first when training)"),
     ]
@@ -149,6 +177,11 @@ class TweetgenApp(App[None]):
     train_state: reactive[TrainingState] = reactive("idle", bindings=True, init=False)
     """Where training stands (:data:`core.events.TrainingState`; the App never sets ``error``: the panel shows it)."""
     temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
+    probs_view: reactive[bool] = reactive(False, init=False)
+    """Colour streamed characters by the model's probability of them (key p)."""
+    top_k: reactive[int] = reactive(0, init=False)
+    top_p: reactive[float] = reactive(1.0, init=False)
+    prime: reactive[str] = reactive("", init=False)
 
     def __init__(self, settings: AppSettings) -> None:
         super().__init__()
@@ -172,6 +205,11 @@ class TweetgenApp(App[None]):
         self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
         self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
         self._follow_loading = False
+        self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
+        self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
+        self.novelty: NoveltyIndex | None = None
+        self.novelty_note = "indexing…"  # why there is no index (yet)
+        self._column_ids = itertools.count(COLUMN_IDS)
 
     # ------------------------------------------------------------ layout
 
@@ -198,10 +236,9 @@ class TweetgenApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         # the palette hint costs 11 columns: the keys come first in an 80-column terminal
-        width = event.size.width  # (self.size can still be the size before this event)
-        footer = self.query_one(AppFooter)
-        footer.show_command_palette = width >= 100
-        footer.narrow = width < ALL_KEYS_FIT  # ? Help and q Quit first, not cut off
+        for screen in self.screen_stack:
+            for footer in screen.query(AppFooter):
+                fit_footer(footer, event.size.width)  # (self.size can still be the size before this event)
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.data_label
@@ -260,12 +297,31 @@ class TweetgenApp(App[None]):
             return state == "paused"
         if action == "save_checkpoint":
             return True if state in ("running", "paused") else None
+        columns = self.columns_screen
         if action == "focus_checkpoints":
-            return True if self.checkpoint_panel.infos else None
+            return True if self.checkpoint_panel.infos and columns is None else None
+        if action in ("sweep", "prime"):
+            if columns is not None:
+                return True if action == "sweep" and columns.kind == "sweep" else None
+            return True if self.source is not None else None
+        if action == "compare":
+            if columns is not None:
+                return True if columns.kind == "compare" else None
+            return True if len(self.checkpoint_panel.marked) >= 2 else None
+        if action == "show_source":  # (not "is flagged now": the footer would recompose as each tweet starts and ends)
+            return True if self.novelty is not None else None
+        if action == "copy_tweet":  # (not "has text yet": the footer would recompose as each tweet starts)
+            return True if self.columns_screen is not None or self.generation.current is not None else None
+        if action == "export":
+            return True if self.run_dir is not None and any(r.complete for r in self.session) else None
         return True
 
     def action_resample(self) -> None:
-        self.start_sample()
+        columns = self.columns_screen
+        if columns is not None:
+            self._restart_columns(columns)
+        else:
+            self.start_sample()
 
     def action_temperature(self, delta: float) -> None:
         self.temperature = clamp_temperature(self.temperature + delta)
@@ -374,37 +430,381 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ sampling
 
+    def sample_config(self, temperature: float, seed: int | None) -> Any:
+        """The :class:`core.sampler.SampleConfig` of a new sample: the app's settings now."""
+        from core.sampler import SampleConfig
+
+        return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=self.settings.max_len,
+                            prime=self.prime, seed=seed)
+
     def start_sample(self) -> None:
         """Stop the current tweet (if any) and start a new one with the current settings."""
         if self._next_sample is not None:
             self._next_sample.stop()
             self._next_sample = None
         source = self.source
-        if source is None or self._exiting:
-            return
+        if source is None or self._exiting or self.columns_screen is not None:
+            return  # (the columns cover the single view: it starts again when they close)
         self.sample_id += 1
         seed = None if self.settings.seed is None else self.settings.seed + self.sample_id - 1
-        self.generation.begin(self.sample_id, self.temperature, source.describe())
+        cfg = self.sample_config(self.temperature, seed)
+        record = self.generation.begin(self.sample_id, self.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
+                                       checkpoint=source.path, step=source.step)
+        self._keep(record)
         self.sampling = True
-        self._sample(self.sample_id, source, self.temperature, seed, self.generation)
+        self._sample(self.sample_id, source, cfg, self.generation)
+
+    def _keep(self, record: SampleRecord) -> None:
+        self.records[record.sample_id] = record
+        self.session.append(record)
+        if len(self.session) > MAX_SESSION:
+            old = self.session.pop(0)
+            self.records.pop(old.sample_id, None)
 
     @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
-    def _sample(self, sample_id: int, source: GeneratorSource, temperature: float, seed: int | None,
-                panel: GenerationPanel) -> None:
+    def _sample(self, sample_id: int, source: GeneratorSource, cfg: Any, panel: GenerationPanel) -> None:
         worker = get_current_worker()
-        s = self.settings
-        for chunk in stream_chunks(source, temperature, s.max_len, seed, s.pace, lambda: worker.is_cancelled):
-            self._post(m.SampleChunk(sample_id, chunk), panel)
-        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled), panel)
+        eos = None
+        for chunk in stream_chunks(source, cfg, self.settings.pace, lambda: worker.is_cancelled):
+            self._post(m.SampleChunk(sample_id, chunk.text, chunk.probs), panel)
+            eos = chunk.eos_prob
+        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled, eos_prob=eos), panel)
 
     @while_running
     def on_sample_finished(self, message: m.SampleFinished) -> None:
-        """After the GenerationPanel has shown it: schedule the next tweet."""
+        """After the widget showing it has: check its novelty and, for the single view, schedule the next tweet."""
+        record = self.records.get(message.sample_id)
+        if record is not None and record.complete:
+            self._check_novelty(record)
+        self._refresh_sample_keys()
         if message.sample_id != self.sample_id:
             return
         self.sampling = False
         if message.complete and self.settings.gap_s is not None:
             self._next_sample = self.set_timer(self.settings.gap_s, self.start_sample)
+
+    _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
+
+    def _refresh_sample_keys(self) -> None:
+        """y, e and o depend on the samples shown: refresh the footer only when one of them changes
+        (a refresh recomposes the footer: five columns finishing together must not cost five)."""
+        states = tuple(self.check_action(a, ()) for a in self._SAMPLE_KEYS)
+        if states != getattr(self, "_sample_key_states", None):
+            self._sample_key_states = states
+            self.refresh_bindings()
+
+    # ------------------------------------------------------------ probability view, prime, top-k, top-p
+
+    def action_toggle_probs(self) -> None:
+        self.probs_view = not self.probs_view
+
+    def watch_probs_view(self, on: bool) -> None:
+        self.generation.set_probs_view(on)
+        for screen in self.screen_stack:
+            if isinstance(screen, ColumnsScreen):
+                screen.set_probs_view(on)
+
+    def action_cycle_top_k(self) -> None:
+        steps = TOP_K_STEPS
+        self.top_k = steps[(steps.index(self.top_k) + 1) % len(steps)] if self.top_k in steps else steps[0]
+        self.notify(f"top-k {self.top_k or 'off'} from the next tweet", timeout=2)
+
+    def action_cycle_top_p(self) -> None:
+        steps = TOP_P_STEPS
+        self.top_p = steps[(steps.index(self.top_p) + 1) % len(steps)] if self.top_p in steps else steps[0]
+        self.notify(f"top-p {self.top_p:g} from the next tweet" if self.top_p < 1 else "top-p off from the next tweet",
+                    timeout=2)
+
+    def watch_top_k(self) -> None:
+        self._show_generation_status()
+
+    def watch_top_p(self) -> None:
+        self._show_generation_status()
+
+    def watch_prime(self) -> None:
+        self._show_generation_status()
+
+    def action_prime(self) -> None:
+        if self.source is not None and not isinstance(self.screen, PrimeScreen):
+            self.push_screen(PrimeScreen(self.prime), self._prime_chosen)
+
+    def _prime_chosen(self, prime: str | None) -> None:
+        if prime is None or self._exiting:
+            return  # escape: nothing changes
+        self.prime = prime
+        source = self.source
+        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
+        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
+            shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
+            self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
+                        timeout=6, markup=False)
+        self.start_sample()
+
+    # ------------------------------------------------------------ the sweep (t) and the comparison (v)
+
+    @property
+    def columns_screen(self) -> ColumnsScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, ColumnsScreen):
+                return screen
+        return None
+
+    def _columns_seed(self) -> int:
+        """One seed for every column: with --seed, the seed the next single tweet would get; else drawn."""
+        if self.settings.seed is not None:
+            return self.settings.seed + self.sample_id
+        return random.SystemRandom().randrange(2**31)
+
+    def action_sweep(self) -> None:
+        if self.columns_screen is not None:
+            self.action_leave_columns()
+        elif self.source is not None:
+            self._open_columns("sweep")
+
+    def action_compare(self) -> None:
+        if self.columns_screen is not None:
+            self.action_leave_columns()
+        elif len(self.checkpoint_panel.marked) >= 2:
+            self._open_columns("compare")
+
+    def _column_specs(self, kind: str, seed: int) -> list[tuple[SampleRecord, Path | None]]:
+        """(record, checkpoint to load; None: the current model) of each column."""
+        source = self.source
+        assert source is not None or kind == "compare"
+        specs: list[tuple[SampleRecord, Path | None]] = []
+        if kind == "sweep":
+            assert source is not None
+            for t in SWEEP_TEMPERATURES:
+                cfg = self.sample_config(t, seed)
+                specs.append((SampleRecord(next(self._column_ids), t, source.describe(), prime=cfg.prime, cfg=cfg,
+                                           checkpoint=source.path, step=source.step), None))
+        else:
+            cfg = self.sample_config(self.temperature, seed)
+            for info in self.checkpoint_panel.marked_infos()[:MAX_COMPARED]:
+                label = self._label_for(info.path)
+                label = label if label.startswith("step") else f"{label} · step {info.step:,}"
+                specs.append((SampleRecord(next(self._column_ids), self.temperature, label, prime=cfg.prime, cfg=cfg,
+                                           checkpoint=info.path, step=info.step, label=label), info.path))
+        for record, _ in specs:
+            record.text = record.prime
+        return specs
+
+    def _columns_status(self, kind: str, seed: int) -> Any:
+        from rich.text import Text
+
+        parts = [("sweep" if kind == "sweep" else "compare", "bold"), (f" · seed {seed}", "")]
+        if kind == "compare":
+            parts.append((f" · T {self.temperature:.1f}", ""))
+        if self.top_k:
+            parts.append((f" · top-k {self.top_k}", ""))
+        if self.top_p < 1:
+            parts.append((f" · top-p {self.top_p:g}", ""))
+        if self.prime:
+            parts.append((" · prime ", ""))
+            parts.append((fmt.printable(self.prime[:20]), "italic"))
+        if kind == "sweep" and self.source is not None:
+            parts.append((f" · {self.source.describe()}", "dim"))
+        parts.append(("  ·  r: new seed · esc: back", "dim"))
+        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
+
+    def _open_columns(self, kind: str) -> None:
+        if len(self.checkpoint_panel.marked) > MAX_COMPARED and kind == "compare":
+            self.notify(f"{len(self.checkpoint_panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
+        self._pause_single()
+        seed = self._columns_seed()
+        specs = self._column_specs(kind, seed)
+        screen = ColumnsScreen(kind, [r for r, _ in specs], self._columns_status(kind, seed), self.probs_view)
+        self.push_screen(screen)
+        self._start_columns(screen, specs)
+
+    def _start_columns(self, screen: ColumnsScreen, specs: list[tuple[SampleRecord, Path | None]]) -> None:
+        for record, _ in specs:
+            self._keep(record)
+        self._columns(screen, [(r.sample_id, r.cfg, path) for r, path in specs], self.source)
+        self._refresh_sample_keys()
+
+    def _restart_columns(self, screen: ColumnsScreen) -> None:
+        """r on the columns: the same columns again with a new seed."""
+        self.workers.cancel_group(self, "columns")
+        kind = screen.kind
+        self._cut_short(screen)
+        seed = self._columns_seed() if self.settings.seed is None else screen.records[0].cfg.seed + 1
+        specs = self._column_specs(kind, seed)
+        screen.replace_columns([r for r, _ in specs], self._columns_status(kind, seed))
+        self._start_columns(screen, specs)
+
+    @staticmethod
+    def _cut_short(screen: ColumnsScreen) -> None:
+        for record in screen.records:
+            if record.complete is None:
+                record.complete = False
+
+    def action_leave_columns(self) -> None:
+        screen = self.columns_screen
+        if screen is None:
+            return
+        self.workers.cancel_group(self, "columns")
+        self._cut_short(screen)
+        while len(self.screen_stack) > 1:  # the columns, and whatever is over them (help, the palette)
+            self.pop_screen()
+        self.call_after_refresh(self._resume_single)
+
+    def _pause_single(self) -> None:
+        if self._next_sample is not None:
+            self._next_sample.stop()
+            self._next_sample = None
+        self.workers.cancel_group(self, "sample")
+
+    def _resume_single(self) -> None:
+        self.refresh_bindings()
+        if self.columns_screen is None:
+            self.start_sample()
+
+    @work(thread=True, group="columns", exclusive=True, exit_on_error=False, name="columns")
+    def _columns(self, screen: ColumnsScreen, specs: list[tuple[int, Any, Path | None]],
+                 current: GeneratorSource | None) -> None:
+        """Write every column together: a character of each in turn, one seed for all."""
+        from core.checkpoints import CheckpointError
+
+        worker = get_current_worker()
+        columns: list[tuple[int, tuple[GeneratorSource, Any]]] = []
+        for sample_id, cfg, path in specs:
+            if path is None or (current is not None and current.path is not None and policy.same_file(path, current.path)):
+                source = current
+            else:
+                try:
+                    source = load_source(path, self._label_for(path))
+                except CheckpointError as exc:
+                    self._post(m.ModelFailed(path, str(exc)))
+                    source = None
+            if worker.is_cancelled:
+                return
+            if source is None:
+                self._post(m.SampleFinished(sample_id, complete=False), screen)
+                continue
+            columns.append((sample_id, (source, cfg)))
+        ids = [i for i, _ in columns]
+        finished: set[int] = set()
+        for row in stream_columns([c for _, c in columns], self.settings.pace, lambda: worker.is_cancelled):
+            for sample_id, chunk in zip(ids, row):
+                if chunk is None:
+                    continue
+                self._post(m.SampleChunk(sample_id, chunk.text, chunk.probs), screen)
+                if chunk.last:
+                    finished.add(sample_id)
+                    self._post(m.SampleFinished(sample_id, complete=True, eos_prob=chunk.eos_prob), screen)
+        for sample_id in ids:
+            if sample_id not in finished:
+                self._post(m.SampleFinished(sample_id, complete=False), screen)
+
+    # ------------------------------------------------------------ novelty (o), copy (y), export (e)
+
+    @work(thread=True, group="novelty", exclusive=True, exit_on_error=False, name="novelty index")
+    def _build_novelty(self, texts: list[str]) -> None:
+        from core.novelty import BuildCancelled, NoveltyIndex
+
+        worker = get_current_worker()
+        try:
+            index = NoveltyIndex.build(texts, threshold=self.settings.copy_threshold, cancelled=lambda: worker.is_cancelled)
+        except BuildCancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - the app works on without the check, and says so
+            self._post(m.NoveltyReady(None, f"{type(exc).__name__}: {exc}"))
+            return
+        self._post(m.NoveltyReady(index))
+
+    @while_running
+    def on_corpus_texts(self, message: m.CorpusTexts) -> None:
+        self._build_novelty(message.texts)
+
+    @while_running
+    def on_novelty_ready(self, message: m.NoveltyReady) -> None:
+        self.novelty = message.index  # type: ignore[assignment]
+        if self.novelty is None:
+            self.novelty_note = "no training texts to check against"
+            if message.error:
+                self._error(f"the novelty check is off: {message.error}")
+        for record in self.session:
+            if record.complete and record.novelty is None:
+                self._check_novelty(record)
+        self.refresh_bindings()
+
+    def _check_novelty(self, record: SampleRecord) -> None:
+        if self.novelty is None:
+            record.novelty_note = self.novelty_note
+        else:
+            record.novelty = self.novelty.check(record.text)
+        self._redraw(record)
+
+    def _redraw(self, record: SampleRecord) -> None:
+        self.generation.redraw(record)
+        screen = self.columns_screen
+        if screen is not None:
+            screen.redraw(record)
+
+    def _shown_records(self) -> list[SampleRecord]:
+        """The samples on screen now: the columns, else the single view's current tweet."""
+        screen = self.columns_screen
+        if screen is not None:
+            return [r for r in screen.records if r.text]
+        current = self.generation.current
+        return [current] if current is not None and current.text else []
+
+    def _source_record(self) -> SampleRecord | None:
+        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
+        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
+        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
+
+    def action_show_source(self) -> None:
+        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
+        record = self._source_record()
+        if self.novelty is None:
+            return
+        if record is None:
+            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
+            return
+        found = record.novelty
+        source = self.novelty.source_text(found.source)
+        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
+        kind = "COPIED from training text" if found.copied else "Training text"
+        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
+                    markup=False)
+
+    def action_copy_tweet(self) -> None:
+        records = self._shown_records()
+        if not records:
+            return
+        if len(records) == 1:
+            text = records[0].text
+        else:
+            text = "\n".join(f"{r.label or r.settings()}: {r.text}" for r in records)
+        self.copy_to_clipboard(text)
+        what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
+        self.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+
+    def action_export(self) -> None:
+        """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
+        from core.export import append_jsonl, sample_record
+        from core.sampler import Written
+
+        run_dir = self.run_dir
+        if run_dir is None:
+            return
+        todo = [r for r in self.session if r.complete and not r.exported and r.cfg is not None]
+        path = run_dir / "samples.jsonl"
+        if not todo:
+            self.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
+            return
+        records = [sample_record(Written(r.text, r.eos_prob is not None, r.bits_per_char, ()), r.cfg,
+                                 checkpoint=r.checkpoint, step=r.step, novelty=r.novelty) for r in todo]
+        try:
+            n = append_jsonl(path, records)
+        except OSError as exc:
+            self._error(f"could not export to {path}: {exc}")
+            return
+        for r in todo:
+            r.exported = True
+        self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
 
     def _show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
@@ -413,7 +813,8 @@ class TweetgenApp(App[None]):
                 # says which checkpoint generates and that it is the run's best; the run name last, where a
                 # narrow terminal cuts it
                 source = f"best step {self.source.step:,} · {self.source.label}"
-        self.generation.set_status(self.temperature, source, self.settings.pace)
+        self.generation.set_status(self.temperature, source, self.settings.pace, top_k=self.top_k, top_p=self.top_p,
+                                   prime=self.prime)
 
     # ------------------------------------------------------------ models and checkpoints
 
@@ -450,6 +851,10 @@ class TweetgenApp(App[None]):
             if history is not None:
                 self._post(m.RunHistory(list(history)), training.chart)
         texts = self._read_corpus(training)
+        if texts:
+            self._post(m.CorpusTexts(texts))  # the App indexes them (another worker) for the novelty check
+        else:
+            self._post(m.NoveltyReady(None))  # no corpus, no check (the corpus' error is shown already)
         if source is None:
             if texts:
                 self._post(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
@@ -563,6 +968,10 @@ class TweetgenApp(App[None]):
     def switch_to(self, path: Path) -> None:
         """Generate from this checkpoint: the current tweet stops once it is loaded."""
         self._load_model(path, True)
+
+    @on(CheckpointPanel.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.refresh_bindings()  # v needs two marked
 
     @on(DataTable.RowSelected, "#checkpoint-table")
     def _checkpoint_selected(self, event: DataTable.RowSelected) -> None:

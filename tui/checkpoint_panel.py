@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from core.policy import path_key
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from core.registry import CheckpointInfo
 
 ACTIVE = "▶"
+PICKED = "●"  # marked with space for the comparison (v)
 MAX_ROWS = 50  # a run with a checkpoint every step has thousands: the table shows the newest (and the active one)
 # a checkpoint's first tag is why it was written (core.events.CheckpointReason); an unknown tag shows as it is
 REASONS: dict[CheckpointReason, str] = {"request": "saved", "stop": "stop", "final": "final", "periodic": "auto"}
@@ -45,7 +48,17 @@ def _matcher(key: str | None) -> Callable[[Path], bool]:
 class CheckpointPanel(Vertical):
     """A table of checkpoints with step, validation bits/char and age; the active one is marked."""
 
-    BINDINGS = [("escape", "leave", "Back")]
+    BINDINGS = [
+        Binding("escape", "leave", "Back", tooltip="leave the checkpoint list"),
+        Binding("space", "toggle_mark", "Mark", tooltip="mark this checkpoint (or unmark it) for v: compare the marked ones"),
+    ]
+
+    class MarksChanged(Message):
+        """Checkpoints were marked or unmarked (the App enables v with two or more)."""
+
+        def __init__(self, marked: list[str]) -> None:
+            super().__init__()
+            self.marked = marked
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
@@ -55,10 +68,12 @@ class CheckpointPanel(Vertical):
         self.empty_hint = "no checkpoints yet (space trains, s saves one)"
         self.total = 0  # checkpoints listed, of which self.infos are shown
         self.run_name: str | None = None
+        self.marked: list[str] = []  # row keys marked with space for the comparison (v), in marking order
 
     def compose(self) -> ComposeResult:
         table: DataTable[Text | str] = DataTable(cursor_type="row", zebra_stripes=False, id="checkpoint-table")
         table.add_column("", key="mark", width=1)
+        table.add_column("", key="pick", width=1)
         table.add_column("ckpt", key="name")
         table.add_column("step", key="step")
         table.add_column("val", key="val")
@@ -77,6 +92,29 @@ class CheckpointPanel(Vertical):
     def action_leave(self) -> None:
         self.screen.focus_next()
 
+    def action_toggle_mark(self) -> None:
+        """Mark the row under the cursor for the comparison, or unmark it."""
+        table = self.table
+        if not table.row_count:
+            return
+        try:
+            key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        except Exception:  # no valid cursor
+            return
+        if key is None:
+            return
+        if key in self.marked:
+            self.marked.remove(key)
+        else:
+            self.marked.append(key)
+        table.update_cell(key, "pick", PICKED if key in self.marked else "")
+        self._render_subtitle()
+        self.post_message(self.MarksChanged(list(self.marked)))
+
+    def marked_infos(self) -> list[CheckpointInfo]:
+        """The marked checkpoints still listed, in the list's order (newest first)."""
+        return [i for i in self.infos if row_key(i.path) in self.marked]
+
     # ------------------------------------------------------------ updates from the App
 
     def set_run(self, run_dir: Path) -> None:
@@ -87,7 +125,8 @@ class CheckpointPanel(Vertical):
         if self.run_name is None:
             return
         shown = f" · newest {len(self.infos):,} of {self.total:,}" if self.total > len(self.infos) else ""
-        self.border_subtitle = f"run {self.run_name}{shown} · val in bits/char"
+        marked = f" · {len(self.marked)} marked, v compares" if self.marked else ""
+        self.border_subtitle = f"run {self.run_name}{shown}{marked} · val in bits/char"
 
     def set_checkpoints(self, infos: Sequence[CheckpointInfo], demo: Path | None) -> None:
         """Replace the rows, keeping the cursor on the same checkpoint when it is still there."""
@@ -100,6 +139,8 @@ class CheckpointPanel(Vertical):
             active = [i for i in ordered[MAX_ROWS - 1:] if is_active(i.path)]
             ordered = ordered[:MAX_ROWS - len(active[:1])] + active[:1]
         self.infos = ordered
+        listed = {row_key(i.path) for i in ordered}
+        self.marked = [k for k in self.marked if k in listed]  # a deleted checkpoint cannot be compared
         self._render_subtitle()
         table = self.table
         keep = None
@@ -144,6 +185,7 @@ class CheckpointPanel(Vertical):
             name = fmt.visible(info.path.name)
         return (
             ACTIVE if key == self.active else "",
+            PICKED if key in self.marked else "",
             name,
             Text(f"{info.step:,}", justify="right"),
             Text(fmt.bpc(info.val_bpc), justify="right"),

@@ -10,7 +10,7 @@ from textual.widgets import Footer
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets; textual is pinned (constraints.txt)
 
 ALWAYS_SHOWN = ("help", "quit")  # actions, in the order they come first when narrow
-ALL_KEYS_FIT = 80  # columns the compact footer needs for every key of the app
+ALL_KEYS_FIT = 104  # columns the compact footer needs for every key it shows (p, t and v included)
 
 
 class AppFooter(Footer):
@@ -23,3 +23,9 @@ class AppFooter(Footer):
             rank = {action: i for i, action in enumerate(ALWAYS_SHOWN)}
             widgets.sort(key=lambda w: rank.get(w.action, len(rank)) if isinstance(w, FooterKey) else len(rank))
         yield from widgets
+
+
+def fit_footer(footer: AppFooter, width: int) -> None:
+    """The palette hint costs 11 columns: the keys come first in an 80-column terminal."""
+    footer.show_command_palette = width >= 100
+    footer.narrow = width < ALL_KEYS_FIT  # ? Help and q Quit first, not cut off

@@ -81,3 +81,57 @@ def rate(x: float | None) -> str:
 
 def bpc(x: float | None) -> str:
     return "-" if x is None or not math.isfinite(x) else f"{x:.3f}"
+
+
+# ---------------------------------------------------------------- the probability view (key p)
+
+# The model's probability (softmax at T=1) of each written character, in four buckets drawn with the 16 ANSI
+# colours only (and the last one reversed: readable without colour at all), most expected first.
+PROB_BUCKETS: tuple[tuple[float, str, str], ...] = (
+    (0.5, "green", "≥50%"),
+    (0.1, "yellow", "≥10%"),
+    (0.01, "red", "≥1%"),
+    (0.0, "bold reverse red", "<1%"),
+)
+
+
+def prob_style(p: float) -> str:
+    """The style of a character the model gave probability ``p``."""
+    for floor, style, _ in PROB_BUCKETS:
+        if p >= floor:
+            return style
+    return PROB_BUCKETS[-1][1]
+
+
+def prob_legend() -> Text:
+    """One short line: what the colours of the probability view mean."""
+    out = Text("p(char), T=1: ", style="dim", no_wrap=True, overflow="ellipsis")
+    for i, (_, style, label) in enumerate(PROB_BUCKETS):
+        if i:
+            out.append(" ")
+        out.append(label, style=style)
+    return out
+
+
+def prob_text(prime: str, written: str, probs: "list[float] | tuple[float, ...]") -> Text:
+    """``prime`` (not the model's: dim) then each written character styled by its probability;
+    hidden characters shown as ``<U+XXXX>`` in their character's style. Plain text, never markup."""
+    out = Text()
+    if prime:
+        out.append_text(visible(prime, style="dim italic"))
+    run_start, run_style = 0, None
+    for i, ch in enumerate(written):
+        style = prob_style(probs[i]) if i < len(probs) else ""
+        if is_hidden(ch):
+            if run_start < i:
+                out.append(written[run_start:i], style=run_style or "")
+            out.append(escape_hidden(ch), style=style)
+            run_start, run_style = i + 1, None
+            continue
+        if style != run_style:
+            if run_start < i:
+                out.append(written[run_start:i], style=run_style or "")
+            run_start, run_style = i, style
+    if run_start < len(written):
+        out.append(written[run_start:], style=run_style or "")
+    return out

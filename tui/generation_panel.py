@@ -9,7 +9,9 @@ replaced are ignored by id.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 from rich.console import Group
 from rich.text import Text
@@ -17,7 +19,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from tui.format import printable, visible
+from core.scoring import bits_per_char
+from tui.format import printable, prob_legend, prob_text, visible
 
 MAX_HISTORY = 200
 CURSOR = "▌"
@@ -25,19 +28,51 @@ CURSOR = "▌"
 
 @dataclass
 class SampleRecord:
-    """One sample as shown: where it came from and what it says so far."""
+    """One sample as shown: where it came from, what it says so far, and, once finished, what the model
+    thought of it (bits/char) and whether it is new (novelty against the training texts)."""
 
     sample_id: int
     temperature: float
     source: str
-    text: str = ""
+    text: str = ""  # prime included
     complete: bool | None = None  # None while streaming; False when cut short
+    prime: str = ""
+    probs: list[float] = field(default_factory=list)  # of each written character (text[len(prime):]), at T=1
+    eos_prob: float | None = None  # the model ended the text (None: cut at max_len)
+    cfg: Any = None  # the core.sampler.SampleConfig it was written with (seed included)
+    checkpoint: Path | None = None
+    step: int | None = None
+    label: str | None = None  # a column's title instead of the header ("T 1.5", "step 20")
+    novelty: Any = None  # core.novelty.NoveltyResult once checked
+    novelty_note: str = ""  # why there is none yet ("indexing…")
+    exported: bool = False
+
+    @property
+    def written(self) -> str:
+        return self.text[len(self.prime):]
+
+    @property
+    def bits_per_char(self) -> float:
+        return bits_per_char(self.probs, self.eos_prob)
+
+    def settings(self) -> str:
+        """T, and top-k / top-p when on."""
+        cfg = self.cfg
+        parts = [f"T {self.temperature:.1f}"]
+        if cfg is not None and cfg.top_k:
+            parts.append(f"k {cfg.top_k}")
+        if cfg is not None and cfg.top_p < 1.0:
+            parts.append(f"p {cfg.top_p:g}")
+        return " ".join(parts)
 
     def header(self) -> Text:
-        return Text(f"T {self.temperature:.1f} · {printable(self.source)}", style="dim", no_wrap=True, overflow="ellipsis")
+        return Text(f"{self.settings()} · {printable(self.source)}", style="dim", no_wrap=True, overflow="ellipsis")
 
-    def body(self, cursor: bool = False) -> Text:
-        text = visible(self.text)  # control and zero-width characters as a dim <U+XXXX>
+    def body(self, cursor: bool = False, probs: bool = False) -> Text:
+        if probs:
+            text = prob_text(self.prime, self.written, self.probs)
+        else:
+            text = visible(self.text)  # control and zero-width characters as a dim <U+XXXX>
         if cursor:
             text.append(CURSOR, style="dim")
         elif self.complete is False:
@@ -45,6 +80,34 @@ class SampleRecord:
         elif not self.text:
             text.append("(empty sample)", style="dim italic")
         return text
+
+    def score(self) -> Text | None:
+        """Under a finished sample: bits/char under the model, and its novelty."""
+        if not self.complete:
+            return None
+        out = Text(f"{self.bits_per_char:.2f} bits/char", style="dim")
+        if not self.eos_prob:
+            out.append(" · cut at max length", style="dim")
+        out.append(" · ", style="dim")
+        found = self.novelty
+        if found is None:
+            out.append(f"novelty: {self.novelty_note or 'not checked'}", style="dim italic")
+        elif found.copied:
+            what = "the whole of" if found.whole else f"{found.longest} chars from"
+            out.append(f"COPIED {what} training text #{found.source}", style="bold reverse red")
+            out.append(" · o shows it", style="dim")
+        else:
+            out.append(f"longest shared run {found.longest} chars", style="dim")
+        return out
+
+    def view(self, cursor: bool = False, probs: bool = False, header: bool = True) -> Group | Text:
+        """What a widget shows of it: (header,) body (, score); the body alone as one Text."""
+        parts: list[Text] = [self.header()] if header else []
+        parts.append(self.body(cursor=cursor, probs=probs))
+        score = self.score()
+        if score is not None:
+            parts.append(score)
+        return parts[0] if len(parts) == 1 else Group(*parts)
 
 
 class GenerationPanel(Vertical):
@@ -54,10 +117,14 @@ class GenerationPanel(Vertical):
         super().__init__(id=id)
         self.current: SampleRecord | None = None
         self.history: list[SampleRecord] = []
-        self._views: deque[Static] = deque()  # the history's widgets, oldest first
+        self._views: deque[Static] = deque()  # the history's widgets, oldest first (one per record of history)
+        self.probs_view = False  # colour each character by the model's probability of it (key p)
 
     def compose(self) -> ComposeResult:
         yield Static(id="gen-status")
+        legend = Static(prob_legend(), id="gen-legend")
+        legend.display = False
+        yield legend
         yield VerticalScroll(id="history")
         yield Static(Text("loading the model…", style="dim"), id="current")
 
@@ -68,10 +135,10 @@ class GenerationPanel(Vertical):
 
     def on_sample_chunk(self, message: m.SampleChunk) -> None:
         message.stop()
-        self.append(message.sample_id, message.text)
+        self.append(message.sample_id, message.text, message.probs)
 
     def on_sample_finished(self, message: m.SampleFinished) -> None:
-        self.finish(message.sample_id, message.complete)  # and on to the App, which schedules the next
+        self.finish(message.sample_id, message.complete, message.eos_prob)  # and on to the App (novelty, the next)
 
     def on_no_model(self, message: m.NoModel) -> None:
         message.stop()
@@ -79,11 +146,39 @@ class GenerationPanel(Vertical):
 
     # ------------------------------------------------------------ updates from the App
 
-    def set_status(self, temperature: float, source: str | None, pace: float) -> None:
-        line = Text.assemble(("temp ", "dim"), (f"{temperature:.1f}", "bold"), (" · ", "dim"),
-                             (source or "no model", "bold" if source else "dim"), no_wrap=True, overflow="ellipsis")
+    def set_status(self, temperature: float, source: str | None, pace: float, *, top_k: int = 0,
+                   top_p: float = 1.0, prime: str = "") -> None:
+        line = Text.assemble(("temp ", "dim"), (f"{temperature:.1f}", "bold"), no_wrap=True, overflow="ellipsis")
+        if top_k:
+            line.append_text(Text.assemble((" · top-k ", "dim"), (f"{top_k}", "bold")))
+        if top_p < 1.0:
+            line.append_text(Text.assemble((" · top-p ", "dim"), (f"{top_p:g}", "bold")))
+        if prime:
+            line.append(" · prime ", style="dim")
+            line.append_text(visible(prime if len(prime) <= 12 else prime[:11] + "…", style="bold"))
+        line.append(" · ", style="dim")
+        line.append(source or "no model", style="bold" if source else "dim")
         self.query_one("#gen-status", Static).update(line)
         self.border_subtitle = "as fast as it writes" if pace <= 0 else f"{pace:g} chars/s"
+
+    def set_probs_view(self, on: bool) -> None:
+        """Colour every sample shown (history included) by the model's probability of each character."""
+        self.probs_view = on
+        self.query_one("#gen-legend", Static).display = on
+        for record, view in zip(self.history, self._views):
+            view.update(record.view(probs=on))
+        if self.current is not None:
+            self._draw_current()
+
+    def redraw(self, record: SampleRecord) -> None:
+        """``record`` changed (its novelty arrived): draw it again wherever it is shown."""
+        if record is self.current:
+            self._draw_current()
+            return
+        for shown, view in zip(reversed(self.history), reversed(self._views)):
+            if shown is record:
+                view.update(record.view(probs=self.probs_view))
+                return
 
     def show_notice(self, notice: str) -> None:
         """A message in place of the current sample (no model yet, what to press)."""
@@ -101,24 +196,30 @@ class GenerationPanel(Vertical):
         history.mount(Static(Text(text, style="italic"), classes="note"))
         history.scroll_end(animate=False, immediate=False)
 
-    def begin(self, sample_id: int, temperature: float, source: str) -> None:
-        """A new sample starts; the one on screen moves up into the history."""
+    def begin(self, sample_id: int, temperature: float, source: str, **details: Any) -> SampleRecord:
+        """A new sample starts; the one on screen moves up into the history. ``details``: more
+        :class:`SampleRecord` fields (prime, cfg, checkpoint, step). Returns the new record."""
         if self.current is not None:
             self._retire(complete=None)
-        self.current = SampleRecord(sample_id, temperature, source)
+        record = SampleRecord(sample_id, temperature, source, **details)
+        record.text = record.prime
+        self.current = record
         self._draw_current()
+        return record
 
-    def append(self, sample_id: int, text: str) -> None:
+    def append(self, sample_id: int, text: str, probs: tuple[float, ...] = ()) -> None:
         if self.current is None or self.current.sample_id != sample_id or self.current.complete is not None:
             return  # a chunk of a stream that was already replaced
         self.current.text += text
+        self.current.probs.extend(probs)
         self._draw_current()
 
-    def finish(self, sample_id: int, complete: bool) -> None:
+    def finish(self, sample_id: int, complete: bool, eos_prob: float | None = None) -> None:
         if self.current is None or self.current.sample_id != sample_id:
             return
         if self.current.complete is None:
             self.current.complete = complete
+            self.current.eos_prob = eos_prob
         self._draw_current()
 
     # ------------------------------------------------------------ internals
@@ -128,7 +229,7 @@ class GenerationPanel(Vertical):
         assert record is not None
         current = self.query_one("#current", Static)
         current.border_title = record.header()
-        current.update(record.body(cursor=record.complete is None))
+        current.update(record.view(cursor=record.complete is None, probs=self.probs_view, header=False))
 
     def _retire(self, complete: bool | None) -> None:
         """Move the current sample into the history (``complete`` None: keep what it says)."""
@@ -143,7 +244,7 @@ class GenerationPanel(Vertical):
         if not history.is_attached:  # the app is closing
             return
         at_end = history.scroll_y >= history.max_scroll_y - 1
-        view = Static(Group(record.header(), record.body()), classes="sample")
+        view = Static(record.view(probs=self.probs_view), classes="sample")
         self._views.append(view)
         history.mount(view)
         if len(self.history) > MAX_HISTORY:

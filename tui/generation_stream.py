@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 FRAME_S = 1 / 30  # streamed characters reach the screen at most this often
 
@@ -83,38 +83,86 @@ def untrained_source(texts: Sequence[str], model_kwargs: dict[str, Any], seed: i
     return GeneratorSource("untrained", None, 0, None, model, vocab)
 
 
-def stream_chunks(
-    source: GeneratorSource,
-    temperature: float,
-    max_len: int,
-    seed: int | None,
+class StreamChunk(NamedTuple):
+    """Characters that reached the screen together, with the model's probability of each (at T=1)."""
+
+    text: str
+    probs: tuple[float, ...]
+    last: bool = False  # this column's text is over (ended or cut at max_len)
+    eos_prob: float | None = None  # on the last chunk of a text the model ended: its <eos>'s probability
+
+
+def stream_columns(
+    columns: Sequence[tuple[GeneratorSource, Any]],
     pace: float,
     cancelled: Callable[[], bool],
     frame_s: float = FRAME_S,
-) -> Iterator[str]:
-    """Generated text in chunks: at most ``pace`` characters a second (0 = unpaced) and
-    at most one chunk per frame. ``cancelled`` is checked before every character and
-    during every wait, so a cancelled stream stops within a character.
-    """
-    from core.sampler import SampleConfig, stream
+) -> Iterator[list[StreamChunk | None]]:
+    """Several texts written together, one character of each in turn: ``columns`` are (source,
+    :class:`core.sampler.SampleConfig`) pairs. Yields, at most once per frame, one entry per column: the
+    chunk written since the last frame, or None. Each column gets at most ``pace`` characters a second
+    (0 = unpaced); ``cancelled`` is checked before every character and during every wait."""
+    from core.sampler import stream_scored
 
-    cfg = SampleConfig(temperature=temperature, max_len=max_len, seed=seed)
+    its = [stream_scored(source.model, source.vocab, cfg) for source, cfg in columns]
+    n = len(its)
+    texts: list[list[str]] = [[] for _ in range(n)]
+    probs: list[list[float]] = [[] for _ in range(n)]
+    eos: list[float | None] = [None] * n
+    live = [True] * n
+    told = [False] * n  # the last chunk was yielded
     start = last_flush = time.monotonic()
-    buffer: list[str] = []
-    for n, sampled in enumerate(stream(source.model, source.vocab, cfg), 1):
-        if cancelled():
-            return
-        buffer.append(sampled.char)
-        if pace > 0:
-            due = start + n / pace
+    rounds = 0
+    while not all(told):
+        rounds += 1
+        for i, it in enumerate(its):
+            if not live[i]:
+                continue
+            if cancelled():
+                return
+            ch = next(it, None)
+            if ch is None:
+                live[i] = False
+            elif ch.char == "":  # <eos>
+                eos[i] = ch.prob
+                live[i] = False
+            else:
+                texts[i].append(ch.char)
+                probs[i].append(ch.prob)
+        if pace > 0 and any(live):
+            due = start + rounds / pace
             while (delay := due - time.monotonic()) > 0:
                 if cancelled():
                     return
                 time.sleep(min(delay, 0.05))
         now = time.monotonic()
-        if now - last_flush >= frame_s:
-            yield "".join(buffer)
-            buffer.clear()
+        if now - last_flush >= frame_s or not any(live):
+            row: list[StreamChunk | None] = []
+            for i in range(n):
+                if told[i] or (live[i] and not texts[i]):
+                    row.append(None)
+                    continue
+                row.append(StreamChunk("".join(texts[i]), tuple(probs[i]), not live[i], eos[i]))
+                told[i] = not live[i]
+                texts[i].clear()
+                probs[i].clear()
+            if cancelled():
+                return
+            yield row
             last_flush = now
-    if buffer and not cancelled():
-        yield "".join(buffer)
+
+
+def stream_chunks(
+    source: GeneratorSource,
+    cfg: Any,
+    pace: float,
+    cancelled: Callable[[], bool],
+    frame_s: float = FRAME_S,
+) -> Iterator[StreamChunk]:
+    """One text (``cfg``: a :class:`core.sampler.SampleConfig`) in chunks: at most ``pace`` characters a
+    second (0 = unpaced) and at most one chunk per frame. ``cancelled`` is checked before every character
+    and during every wait, so a cancelled stream stops within a character. The last chunk has ``last``
+    set (and may have no text: the ``<eos>`` alone)."""
+    for row in stream_columns([(source, cfg)], pace, cancelled, frame_s):
+        if row[0] is not None:
+            yield row[0]

@@ -15,10 +15,12 @@ from textual.widgets import Static
 # keys that belong to widgets rather than the App, listed for completeness
 OTHER_KEYS = (
     ("enter", "on a checkpoint: generate from it now"),
+    ("space", "on a checkpoint: mark it (or unmark it) for v, the comparison"),
+    ("r", "in the sweep or comparison: the same columns with a new seed"),
     ("↑ ↓ pgup pgdn", "move in the checkpoint list, scroll the sample history"),
     ("tab", "move focus between the history and the checkpoint list"),
     ("ctrl+p", "command palette: every action above, by name"),
-    ("escape", "close this screen (so do ? and q)"),
+    ("escape", "close this screen (so do ? and q); leave the sweep or comparison"),
 )
 
 

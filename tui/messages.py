@@ -87,6 +87,21 @@ class FollowLoaded(Message):
 
 
 @dataclass
+class CorpusTexts(Message):
+    """The training texts, read: the App indexes them for the novelty check."""
+
+    texts: list[str]
+
+
+@dataclass
+class NoveltyReady(Message):
+    """The novelty index over the training texts is built (``index`` None: it could not be)."""
+
+    index: object  # core.novelty.NoveltyIndex | None
+    error: str | None = None
+
+
+@dataclass
 class NoModel(Message):
     """Nothing to sample from: no checkpoint and no readable corpus."""
 
@@ -102,6 +117,7 @@ class SampleChunk(Message):
 
     sample_id: int
     text: str
+    probs: tuple[float, ...] = ()  # the model's probability of each character of ``text``, at T=1
 
 
 @dataclass
@@ -110,6 +126,7 @@ class SampleFinished(Message):
 
     sample_id: int
     complete: bool
+    eos_prob: float | None = None  # the model ended the text: its <eos>'s probability (None: cut at max_len, or cancelled)
 
 
 # ---------------------------------------------------------------- training

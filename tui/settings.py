@@ -38,6 +38,7 @@ class AppSettings:
     gap_s: float | None = 2.0  # pause between samples; None = only on `r`
     max_len: int = 140
     seed: int | None = None  # sample i uses seed + i; None = fresh randomness
+    copy_threshold: int = 40  # a sample sharing a verbatim run this long with a training text is flagged as copied
     # training (see core.background.TrainJob: the budget is "this much more per start")
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)

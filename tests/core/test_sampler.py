@@ -102,3 +102,20 @@ def test_batch_sampling_matches_count_and_respects_seed(model_vocab) -> None:
     assert texts == sample_batch(model, vocab, 16, SampleConfig(seed=9, max_len=30))
     greedy = sample_batch(model, vocab, 4, SampleConfig(temperature=0, max_len=30))
     assert len(set(greedy)) == 1 and greedy[0] == sample(model, vocab, SampleConfig(temperature=0, max_len=30))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_stream_scored_is_what_write_scores(model_vocab, seed: int) -> None:
+    """The app scores a streamed text itself: stream_scored's characters (and <eos>) give write's bits/char."""
+    from core.sampler import bits_per_char, stream_scored, write
+
+    model, vocab = model_vocab
+    cfg = SampleConfig(temperature=1.0, max_len=30, seed=seed)
+    scored = list(stream_scored(model, vocab, cfg))
+    written = write(model, vocab, cfg)
+    chars = [c for c in scored if c.char]
+    eos = scored[-1].prob if scored and scored[-1].char == "" else None
+    assert "".join(c.char for c in chars) == written.text and (eos is not None) == written.ended
+    assert [c.prob for c in chars] == [c.prob for c in written.chars]
+    assert bits_per_char([c.prob for c in chars], eos) == pytest.approx(written.bits_per_char, abs=1e-12)
+    assert bits_per_char([]) == 0.0

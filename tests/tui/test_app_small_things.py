@@ -103,9 +103,10 @@ async def test_help_and_quit_stay_visible_in_a_narrow_footer(tui_assets: Assets,
 
 @run_async
 async def test_help_and_quit_stay_visible_after_narrowing_the_terminal(tui_assets: Assets, home: Path) -> None:
-    """Resizing from 80 to 50 columns (the footer used the size before the resize event)."""
+    """Resizing from 120 to 50 columns (the footer used the size before the resize event). Every key
+    fits from ALL_KEYS_FIT (104) columns: there the footer starts with r."""
     app = TweetgenApp(make_settings(tui_assets, home))
-    async with app.run_test(size=(80, 24)) as pilot:
+    async with app.run_test(size=(120, 24)) as pilot:
         await app_idle(pilot)
         assert app.screen._compositor.render_strips()[-1].text.startswith("r Resample")
         await pilot.resize_terminal(50, 24)

@@ -61,3 +61,82 @@ def test_main_screen_idle_120x36(snap_app: TweetgenApp, snap_compare) -> None:
 def test_help_screen(snap_app: TweetgenApp, snap_compare) -> None:
     """`?` over the idle main screen: every key with what it does, then the widget keys."""
     assert snap_compare(snap_app, terminal_size=(80, 24), run_before=app_idle, press=["question_mark"])
+
+
+async def novelty_shown(pilot) -> None:
+    """Start-up done and the novelty index built, so every finished sample says its novelty."""
+    from tuihelpers import wait_until
+
+    await app_idle(pilot)
+    app = pilot.app
+    await wait_until(pilot, lambda: app.novelty is not None and all(r.novelty is not None for r in app.session if r.complete),
+                     "novelty on every finished sample")
+    await pilot.pause()
+
+
+async def probability_view(pilot) -> None:
+    await novelty_shown(pilot)
+    await pilot.press("p")
+    await pilot.pause()
+
+
+async def columns_done(pilot, *keys: str) -> None:
+    from tuihelpers import footer_settled, wait_until
+
+    from tui.columns_screen import ColumnsScreen
+
+    await novelty_shown(pilot)
+    app = pilot.app
+    for key in keys:
+        await pilot.press(key)
+        await pilot.pause()
+    await wait_until(pilot, lambda: isinstance(app.screen, ColumnsScreen),
+                     f"the columns ({len(app.checkpoint_panel.marked)} marked, focus {app.focused}, train {app.train_state})")
+    await wait_until(pilot, lambda: all(r.complete and r.novelty is not None for r in app.screen.records),
+                     "every column finished and checked")
+    await footer_settled(pilot)
+    await pilot.pause()
+
+
+async def sweep(pilot) -> None:
+    await columns_done(pilot, "t")
+
+
+async def compare(pilot) -> None:
+    await columns_done(pilot, "c", "space", "down", "space", "up", "up", "space", "v")  # the cursor starts on the active
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_probability_view(snap_app: TweetgenApp, snap_compare, size: tuple[int, int]) -> None:
+    """p: the finished tweet coloured by the model's probability of each character, the legend
+    under the status line, bits/char and novelty under the tweet."""
+    assert snap_compare(snap_app, terminal_size=size, run_before=probability_view)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_temperature_sweep(snap_app: TweetgenApp, snap_compare, size: tuple[int, int]) -> None:
+    """t: five columns, T 0.5 to 2.0, one seed, each finished with bits/char and novelty."""
+    assert snap_compare(snap_app, terminal_size=size, run_before=sweep)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)], ids=["80x24", "120x36"])
+def test_checkpoint_comparison(snap_app: TweetgenApp, snap_compare, size: tuple[int, int]) -> None:
+    """space on the three checkpoints, then v: demo, step 80 and step 40 side by side, one seed."""
+    assert snap_compare(snap_app, terminal_size=size, run_before=compare)
+
+
+def test_prime_input(snap_app: TweetgenApp, snap_compare) -> None:
+    """/: the prime input over the app, a prime typed."""
+
+    async def typed(pilot) -> None:
+        from tuihelpers import wait_until
+
+        from tui.prime_screen import PrimeScreen
+
+        await novelty_shown(pilot)
+        await pilot.press("slash")
+        await wait_until(pilot, lambda: isinstance(pilot.app.screen, PrimeScreen), "the prime input")
+        await pilot.press(*"the [cat]")
+        await pilot.pause()
+
+    assert snap_compare(snap_app, terminal_size=(80, 24), run_before=typed)

@@ -8,6 +8,7 @@ import time
 from textual.app import App, ComposeResult
 from tuihelpers import Assets, run_async
 
+from core.sampler import SampleConfig
 from tui.generation_stream import load_source, stream_chunks
 from tui.generation_panel import MAX_HISTORY, GenerationPanel
 from tui.loss_chart import MAX_POINTS, LossChart, Series, _line
@@ -84,9 +85,9 @@ async def test_history_keeps_finished_and_cut_samples_and_is_capped() -> None:
 def test_stream_chunks_paces_and_stops_on_cancel(tui_assets: Assets) -> None:
     source = load_source(tui_assets.run / "step-00000020.pt", "tiny")
     start = time.monotonic()
-    chunks = list(stream_chunks(source, 0.8, 12, seed=1, pace=40.0, cancelled=lambda: False))
+    chunks = list(stream_chunks(source, SampleConfig(temperature=0.8, max_len=12, seed=1), pace=40.0, cancelled=lambda: False))
     took = time.monotonic() - start
-    text = "".join(chunks)
+    text = "".join(c.text for c in chunks)
     assert len(chunks) >= 2, "paced text arrives in several chunks"
     assert took >= (len(text) - 1) / 40.0 - 0.02, "no faster than the pace"
     calls = {"n": 0}
@@ -95,5 +96,6 @@ def test_stream_chunks_paces_and_stops_on_cancel(tui_assets: Assets) -> None:
         calls["n"] += 1
         return calls["n"] > 3
 
-    cut = "".join(stream_chunks(source, 0.8, 140, seed=1, pace=0.0, cancelled=cancel_after_three))
+    cut = "".join(c.text for c in stream_chunks(source, SampleConfig(temperature=0.8, seed=1), pace=0.0,
+                                                 cancelled=cancel_after_three))
     assert len(cut) <= 3, "cancellation is checked on every character"
