@@ -96,6 +96,7 @@ TOP_K_STEPS = (0, 5, 10, 20, 40)  # k cycles through these (0: off)
 TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
 COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
+CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
@@ -870,8 +871,13 @@ class TweetgenApp(App[None]):
         from core.corpus import CorpusError, load_corpus
 
         s = self.settings
+
+        def progress(done: int, total: int) -> None:  # core calls it at most ~10 times a second
+            if total >= CORPUS_PROGRESS_BYTES:
+                self._post(m.CorpusProgress(s.data_label, done, total), panel)
+
         try:
-            texts, report = load_corpus(s.data_path, s.corpus_filters())
+            texts, report = load_corpus(s.data_path, s.corpus_filters(), progress=progress)
         except CorpusError as exc:
             self._post(m.CorpusFailed(s.data_path, app_flags(str(exc))), panel)
             return None

@@ -38,6 +38,15 @@ class CorpusLoaded(Message):
 
 
 @dataclass
+class CorpusProgress(Message):
+    """How far the boot worker has read a large corpus file (a few times a second, bytes)."""
+
+    label: str
+    done: int
+    total: int
+
+
+@dataclass
 class CorpusFailed(Message):
     path: Path
     error: str  # one line, from CorpusError

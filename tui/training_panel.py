@@ -64,6 +64,11 @@ class TrainingPanel(Vertical):
         message.stop()
         self.set_corpus(f"{message.label} · {message.n_texts:,} tweets")
 
+    def on_corpus_progress(self, message: m.CorpusProgress) -> None:
+        message.stop()
+        share = message.done / message.total if message.total else 0.0
+        self.set_corpus(f"reading {message.label}… {share:.0%} of {message.total / 2**20:,.0f} MB")
+
     def on_corpus_failed(self, message: m.CorpusFailed) -> None:
         self.set_state("error", f"corpus: {message.error}")  # and on to the App, which reports it
 

@@ -114,3 +114,31 @@ async def test_help_and_quit_stay_visible_after_narrowing_the_terminal(tui_asset
         await pilot.pause()
         footer = app.screen._compositor.render_strips()[-1].text
         assert "? Help" in footer and "q Quit" in footer, footer
+
+
+@run_async
+async def test_reading_a_large_corpus_shows_how_far_it_has_got(tui_assets: Assets, home: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The boot worker reads the corpus; a large file shows 'reading … N%' in the training panel's border
+    until the count of tweets replaces it (the threshold is lowered so a small file counts as large)."""
+    import tui.app
+    from tui.training_panel import TrainingPanel
+
+    corpus = tmp_path / "many.txt"
+    corpus.write_text("\n".join(f"{t} #{i}" for i in range(400) for t in TUI_TWEETS), encoding="utf-8")
+    monkeypatch.setattr(tui.app, "CORPUS_PROGRESS_BYTES", 1)
+    shown: list[str] = []
+    original = TrainingPanel.set_corpus
+
+    def record(self: TrainingPanel, label: str) -> None:
+        shown.append(label)
+        original(self, label)
+
+    monkeypatch.setattr(TrainingPanel, "set_corpus", record)
+    app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="many"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: corpus_read(app), "the corpus")
+        size_mb = corpus.stat().st_size / 2**20
+        reading = [s for s in shown if s.startswith("reading many.txt… ")]
+        assert reading and reading[-1] == f"reading many.txt… 100% of {size_mb:,.0f} MB", shown
+        assert shown[-1] == f"many.txt · {400 * len(TUI_TWEETS):,} tweets" == corpus_shown(app), shown
