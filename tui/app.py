@@ -447,7 +447,8 @@ class TweetgenApp(App[None]):
         if source is None or self._exiting or self.columns_screen is not None:
             return  # (the columns cover the single view: it starts again when they close)
         self.sample_id += 1
-        seed = None if self.settings.seed is None else self.settings.seed + self.sample_id - 1
+        # without --seed each tweet still gets a seed of its own, drawn, so an exported tweet can be written again
+        seed = random.SystemRandom().randrange(2**31) if self.settings.seed is None else self.settings.seed + self.sample_id - 1
         cfg = self.sample_config(self.temperature, seed)
         record = self.generation.begin(self.sample_id, self.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
                                        checkpoint=source.path, step=source.step)

@@ -247,3 +247,20 @@ async def test_y_copies_the_tweet_and_e_exports_the_session(tui_assets: Assets, 
         assert any(str(path) in n.message for n in app._notifications)
         await pilot.press("e")  # nothing new: nothing appended
         assert len(path.read_text(encoding="utf-8").splitlines()) == 1
+
+
+@run_async
+async def test_without_a_seed_each_exported_tweet_carries_the_seed_that_writes_it_again(tui_assets: Assets,
+                                                                                      home: Path) -> None:
+    """No --seed: the app still draws a seed per tweet, so every exported line can be reproduced."""
+    app = TweetgenApp(make_settings(tui_assets, home, seed=None))
+    async with app.run_test(size=SIZE) as pilot:
+        text = await sample_done(pilot)
+        await app_idle(pilot)
+        await wait_until(pilot, lambda: app.novelty is not None, "the novelty index")
+        await pilot.press("e")
+        record = json.loads((home / "runs" / "tiny" / "samples.jsonl").read_text(encoding="utf-8").splitlines()[0])
+        assert record["text"] == text and isinstance(record["seed"], int)
+        ckpt = load_checkpoint(home / "runs" / "tiny" / NEWEST)
+        cfg = SampleConfig(temperature=record["temperature"], seed=record["seed"], max_len=app.settings.max_len)
+        assert write(ckpt.model(), ckpt.vocab, cfg).text == text
