@@ -268,7 +268,7 @@ OVERFIT_TWEET = "the cat sat on the warm laundry again, and purred all afternoon
 
 
 def _overfit_one_tweet(run_dir: Path):  # type: ignore[no-untyped-def]
-    """The one-tweet sanity check's recipe (tests/unit/test_model_and_loss.py): train until it reproduces the tweet."""
+    """The one-tweet sanity check's recipe (tests/core/test_model_and_loss.py): train until it reproduces the tweet."""
     from core.model import new_model
     from core.trainer import TrainConfig, Trainer
     from core.vocab import CharVocab
