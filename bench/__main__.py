@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.ui_lag import TARGET_P99_MS  # the app's lag target, defined where it is measured
+
 from bench.common import RESULTS_DIR, corpus_path, machine, run_worker
 
 FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "block_s": 8.0, "rounds": 3, "first_reps": 30, "stream_chars": 20000, "batch_reps": 5,
@@ -122,9 +124,9 @@ def _ui_lag(p: dict[str, Any], quick: bool) -> dict[str, Any]:
         return {"status": "failed", "reason": f"{type(exc).__name__}: {exc}"}
     result = dict(result)
     p99 = result.get("p99_ms")
-    result.setdefault("target_p99_ms", 50.0)
+    result.setdefault("target_p99_ms", TARGET_P99_MS)
     if p99 is not None:
-        result["met"] = p99 < 50.0
+        result["met"] = p99 < TARGET_P99_MS
     return result
 
 
@@ -210,7 +212,7 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows += [
         ("4 app", "start to first frame, s (median)", _f(st.get("first_frame_s_median"), ".3f"), f"< 1.0 {_yn(st.get('met'))}"),
         ("4 app", "event-loop lag p50 while training, ms", _f(lag.get("p50_ms"), ".1f"), lag.get("reason", "")[:40] if "p50_ms" not in lag else ""),
-        ("4 app", "event-loop lag p99 while training, ms", _f(lag.get("p99_ms"), ".1f"), f"< 50 {_yn(lag.get('met'))}"),
+        ("4 app", "event-loop lag p99 while training, ms", _f(lag.get("p99_ms"), ".1f"), f"< {TARGET_P99_MS:.0f} {_yn(lag.get('met'))}"),
     ]
     m = res.get("memory", {})
     rows.append(("5 memory", "peak RSS training the default, MB", _f(m.get("train_peak_rss_mb"), ",.0f"), f"< 1024 {_yn(m.get('train_met'))}"))
@@ -226,10 +228,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.novelty import table_rows as novelty_rows
 
         rows += novelty_rows(res["novelty"])
-    if "corpus" in res:
+    if "corpus_memory" in res:
         from bench.corpus_memory import table_rows as corpus_rows
 
-        rows += corpus_rows(res["corpus"])
+        rows += corpus_rows(res["corpus_memory"])
     return rows
 
 
@@ -278,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         if "corpus" in only:
             from bench.corpus_memory import section_corpus
 
-            res["corpus"] = section_corpus(p, corpus, tmp, _log)
+            res["corpus_memory"] = section_corpus(p, corpus, tmp, _log)  # not "corpus": that key is the corpus' path
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

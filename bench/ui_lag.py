@@ -41,7 +41,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
 COLS, ROWS = 120, 36
 INTERVAL_S = 0.02
-TARGET_P99_MS = 50.0
+TARGET_P99_MS = 20.0  # issue 9: the UI lag while training stays under 20 ms at p99 (it was 50 ms in issue 4)
 CASES = {"default": None, "ckpt_every_1": 1}  # name -> --ckpt-every (None: the app's default)
 
 

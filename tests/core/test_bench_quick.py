@@ -43,3 +43,14 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert h["budget"]["0.05"]["at"]["0.05"]["val_bpc"] > 0 and h["open"]["evals"]
     assert 0 <= h["budget"]["0.05"]["at"]["0.05"]["lengths"]["T1.0"]["ended_within_limit"] <= 1
     assert "1 quality" in proc.stdout and "5 memory" in proc.stdout and "6 horizons" in proc.stdout  # the table was printed
+    assert res["corpus"].endswith((".csv", ".txt")), "the corpus' path, not overwritten by a section's results"
+    assert res["novelty"]["scales"] and res["corpus_memory"]["loads"]
+    assert "7 novelty" in proc.stdout and "8 corpus" in proc.stdout
+
+
+def test_the_table_of_one_section_leaves_the_others_out() -> None:
+    """`python -m bench --only app` (what a quick check runs) prints its table without the sections it skipped."""
+    from bench.__main__ import table
+
+    rows = table({"mode": "full", "machine": {}, "corpus": "/data/tweets.csv", "app": {}})
+    assert not any(r[0].startswith(("7 ", "8 ")) for r in rows)
