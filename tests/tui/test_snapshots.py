@@ -63,6 +63,19 @@ def test_help_screen(snap_app: TweetgenApp, snap_compare) -> None:
     assert snap_compare(snap_app, terminal_size=(80, 24), run_before=app_idle, press=["question_mark"])
 
 
+async def screen_settled(pilot) -> None:
+    """Until two screenshots 0.05 s apart are the same: a finished column's last lines are drawn at the
+    next frame flush, after the record says it is complete (a snapshot taken between them flaked)."""
+    previous = None
+    for _ in range(100):
+        await pilot.pause(0.05)
+        current = pilot.app.export_screenshot()
+        if current == previous:
+            return
+        previous = current
+    raise AssertionError("the screen kept changing for 5 s")
+
+
 async def novelty_shown(pilot) -> None:
     """Start-up done and the novelty index built, so every finished sample says its novelty."""
     from tuihelpers import wait_until
@@ -71,7 +84,7 @@ async def novelty_shown(pilot) -> None:
     app = pilot.app
     await wait_until(pilot, lambda: app.novelty is not None and all(r.novelty is not None for r in app.session if r.complete),
                      "novelty on every finished sample")
-    await pilot.pause()
+    await screen_settled(pilot)
 
 
 async def probability_view(pilot) -> None:
@@ -95,7 +108,7 @@ async def columns_done(pilot, *keys: str) -> None:
     await wait_until(pilot, lambda: all(r.complete and r.novelty is not None for r in app.screen.records),
                      "every column finished and checked")
     await footer_settled(pilot)
-    await pilot.pause()
+    await screen_settled(pilot)
 
 
 async def sweep(pilot) -> None:
