@@ -61,11 +61,13 @@ class SampleColumn(VerticalScroll):
         if record.complete is None:
             record.complete = complete
             record.eos_prob = eos_prob
-            self.redraw()
+            self.redraw(layout=True)
 
-    def redraw(self) -> None:
-        """Draw the sample again. A layout pass (the costly part of a frame with five columns streaming)
-        only when its wrapped height changes: most chunks add characters to the last line."""
+    def redraw(self, layout: bool = False) -> None:
+        """Draw the sample again. While it streams, a layout pass (the costly part of a frame with five
+        columns streaming) only when its estimated wrapped height changes: most chunks add characters to
+        the last line. ``layout``: always (a finished sample, its score and novelty lines: the estimate
+        can miss a wrap, e.g. around wide emoji, and the last word would be clipped)."""
         record = self.record
         body = self.query_one(".column-body", Static)
         view = record.view(cursor=record.complete is None, probs=self.probs_view, header=False)
@@ -75,7 +77,7 @@ class SampleColumn(VerticalScroll):
             return
         parts = view.renderables if isinstance(view, Group) else [view]
         height = sum(len(part.wrap(self.app.console, width)) for part in parts if isinstance(part, Text))
-        body.update(view, layout=height != self._height)
+        body.update(view, layout=layout or height != self._height)
         self._height = height
 
 
@@ -140,9 +142,9 @@ class ColumnsScreen(Screen[None]):
         self.query_one("#columns-legend", Static).display = on
         for column in self.columns:
             column.probs_view = on
-            column.redraw()
+            column.redraw(layout=True)
 
     def redraw(self, record: SampleRecord) -> None:
         for column in self.columns:
             if column.record is record:
-                column.redraw()
+                column.redraw(layout=True)  # its novelty arrived: a line more
