@@ -153,14 +153,12 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     each line worth showing (unknown characters, what a resume restored); both also get
     the step the run starts from.
     """
-    from core import distributed, runlock
+    from core import distributed
     from core.checkpoints import load_checkpoint
-    from core.corpus import FilterConfig, load_corpora, split_texts
-    from core.model import ModelConfig, new_model
+    from core.corpus import load_corpora, split_texts
     from core.registry import resolve_checkpoint
-    from core.safety import check_memory, check_unknown, training_bytes
+    from core.safety import check_unknown
     from core.trainer import Trainer
-    from core.vocab import CharVocab
 
     train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
     resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
@@ -171,22 +169,14 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
         if on_note is not None:
             on_note(text, start_step)
 
-    filter_settings = {**known_fields(FilterConfig, stored.get("filter_config")),
-                       **check_settings(FilterConfig, request.filters, "corpus filter")}
-    try:
-        filters = FilterConfig(**filter_settings)
-    except TypeError:  # only a damaged checkpoint stores filters of the wrong type
-        from core.checkpoints import CheckpointError
-
-        raise CheckpointError(f"{resume.path if resume else request.paths[0]}: the stored corpus filters are damaged "
-                              f"({stored.get('filter_config')!r}); pass --max-len and --min-len") from None
+    filters = _filters(request, resume)
     paths = request.paths
     texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
     if on_report is not None:
         on_report(report, start_step)
     if resume is not None:
-        unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path, allow=request.allow_unknown,
-                                insist=request.allow_unknown_hint)
+        unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path,
+                                allow=request.allow_unknown, insist=request.allow_unknown_hint)
         if unknown:
             note(unknown)
 
@@ -201,39 +191,68 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     else:
         val_fraction = defaults.VAL_FRACTION if request.val_fraction is None else float(request.val_fraction)
     train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
-    longest = max(map(len, texts))
-
-    if resume is not None:
-        check_memory(training_bytes(resume.model_config, config.batch_size, longest), "training this model", MEMORY_HINT)
-        vocab, model = resume.vocab, resume.model()
-    else:
-        chosen = check_settings(ModelConfig, request.model, "model")
-        if set(chosen) - set(MODEL_KEYS):
-            raise ValueError(f"a new run's model settings are {', '.join(MODEL_KEYS)}; got {', '.join(sorted(chosen))}")
-        vocab = CharVocab.build(train_texts)
-        model_config = ModelConfig(vocab_size=len(vocab), **chosen)
-        check_memory(training_bytes(model_config, config.batch_size, longest), "training this model", MEMORY_HINT)
-        model = new_model(vocab, seed=config.seed, max_length=filters.max_len, **chosen)
+    vocab, model = _vocab_and_model(request, resume, config.seed, config.batch_size, train_texts, max(map(len, texts)),
+                                    filters.max_len)
 
     run_dir = Path(request.run_dir) if request.run_dir is not None else (
         resume.path.parent if resume is not None else new_run_dir(request))
     run_dir = distributed.broadcast_object(run_dir)  # a new run's name holds the time: rank 0's counts
-    extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters), "val_fraction": val_fraction}
+    extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters),
+             "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
-    # writable, ours alone, and (for a new run) free of another run's checkpoints; rank 0 alone writes
-    if world == 1:
-        lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)
-    else:
-        refusal, lock = None, runlock.RunLock(run_dir, None)
-        if rank == 0:
-            try:
-                lock = runlock.acquire(run_dir, fresh=resume is None, hint=request.other_dir_hint)
-            except runlock.CheckpointError as exc:  # unwritable, in use, or another run's
-                refusal = str(exc)
-        refusal = distributed.broadcast_object(refusal)  # every rank stops on rank 0's refusal
-        if refusal is not None:
-            raise runlock.RunDirError(refusal)
+    lock = _lock(run_dir, fresh=resume is None, hint=request.other_dir_hint, rank=rank, world=world)
     for line in trainer.notes:
         note(line)
     return PreparedRun(trainer, run_dir, resume, report, lock)
 
+
+def _filters(request: RunRequest, resume: Checkpoint | None) -> Any:
+    """A resumed run's stored corpus filters (those this version knows), with the request's on top."""
+    from core.checkpoints import CheckpointError
+    from core.corpus import FilterConfig
+
+    stored = resume.train_state.get("filter_config") if resume is not None else None
+    settings = {**known_fields(FilterConfig, stored), **check_settings(FilterConfig, request.filters, "corpus filter")}
+    try:
+        return FilterConfig(**settings)
+    except TypeError:  # only a damaged checkpoint stores filters of the wrong type
+        raise CheckpointError(f"{resume.path if resume else request.paths[0]}: the stored corpus filters are damaged "
+                              f"({stored!r}); pass --max-len and --min-len") from None
+
+
+def _vocab_and_model(request: RunRequest, resume: Checkpoint | None, seed: int, batch_size: int,
+                     train_texts: list[str], longest: int, max_len: int) -> tuple[Any, Any]:
+    """The resumed checkpoint's vocabulary and model, or new ones; refused first if training would not fit in memory."""
+    from core.model import ModelConfig, new_model
+    from core.safety import check_memory, training_bytes
+    from core.vocab import CharVocab
+
+    if resume is not None:
+        check_memory(training_bytes(resume.model_config, batch_size, longest), "training this model", MEMORY_HINT)
+        return resume.vocab, resume.model()
+    chosen = check_settings(ModelConfig, request.model, "model")
+    if set(chosen) - set(MODEL_KEYS):
+        raise ValueError(f"a new run's model settings are {', '.join(MODEL_KEYS)}; got {', '.join(sorted(chosen))}")
+    vocab = CharVocab.build(train_texts)
+    check_memory(training_bytes(ModelConfig(vocab_size=len(vocab), **chosen), batch_size, longest), "training this model",
+                 MEMORY_HINT)
+    return vocab, new_model(vocab, seed=seed, max_length=max_len, **chosen)
+
+
+def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int) -> RunLock:
+    """The run directory for this run alone: writable, not in use, and (``fresh``) free of another run's
+    checkpoints. Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
+    from core import distributed, runlock
+
+    if world == 1:
+        return runlock.acquire(run_dir, fresh=fresh, hint=hint)
+    refusal, lock = None, runlock.RunLock(run_dir, None)
+    if rank == 0:
+        try:
+            lock = runlock.acquire(run_dir, fresh=fresh, hint=hint)
+        except runlock.CheckpointError as exc:  # unwritable, in use, or another run's
+            refusal = str(exc)
+    refusal = distributed.broadcast_object(refusal)
+    if refusal is not None:
+        raise runlock.RunDirError(refusal)
+    return lock
