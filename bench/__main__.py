@@ -14,7 +14,7 @@ from typing import Any
 
 from bench.ui_lag import TARGET_P99_MS  # the app's lag target, defined where it is measured
 
-from bench.common import RESULTS_DIR, corpus_path, machine, run_worker
+from bench.common import RESULTS_DIR, corpus_path, load_scaling, machine, run_worker
 
 FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "block_s": 8.0, "rounds": 3, "first_reps": 30, "stream_chars": 20000, "batch_reps": 5,
         "startup_reps": 3, "lag_s": 30.0, "scales": (1, 10, 100),
@@ -136,7 +136,7 @@ def section_memory(p: dict[str, Any], corpus: Path, quality: dict[str, Any], tmp
     rss = quality.get("default", {}).get("train_peak_rss_mb")
     out["train_peak_rss_mb"] = rss
     out["train_target_mb"] = 1024
-    out["train_met"] = rss is not None and rss < 1024
+    out["train_met"] = None if rss is None else rss < 1024  # None: the quality section did not run
     raw = corpus.read_bytes()
     header, _, body = raw.partition(b"\n") if corpus.suffix.lower() == ".csv" else (b"", b"", raw)
     if not body.endswith(b"\n"):
@@ -155,14 +155,7 @@ def section_memory(p: dict[str, Any], corpus: Path, quality: dict[str, Any], tmp
         loads.append(r)
         path.unlink()
     out["loads"] = loads
-    ok = [r for r in loads if "load_s" in r]
-    if len(ok) >= 2:
-        a, b = ok[0], ok[-1]
-        growth = b["scale"] / a["scale"]
-        out["time_ratio"] = b["load_s"] / a["load_s"]
-        out["scaling_exponent"] = math.log(out["time_ratio"]) / math.log(growth)  # 1 = linear, 2 = quadratic
-        out["s_per_mb"] = [r["load_s"] / (r["bytes"] / 2**20) for r in ok]
-        out["linear_met"] = out["scaling_exponent"] < 1.25
+    out.update(load_scaling(loads))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import resource
@@ -124,3 +125,16 @@ def fmt_or_dash(x: Any, spec: str) -> str:
 def met_word(ok: Any) -> str:
     """A target's verdict for a results table: met, NOT met, or ``-`` when not measured."""
     return "-" if ok is None else ("met" if ok else "NOT met")
+
+
+def load_scaling(loads: list[dict[str, Any]]) -> dict[str, Any]:
+    """How load time grows with corpus size over ``loads`` (each with ``scale``, ``bytes`` and, when it
+    ran, ``load_s``): the growth exponent from the smallest to the largest (1 = linear), seconds a MB."""
+    ok = [r for r in loads if "load_s" in r]
+    if len(ok) < 2:
+        return {}
+    a, b = ok[0], ok[-1]
+    ratio = b["load_s"] / a["load_s"]
+    exponent = math.log(ratio) / math.log(b["scale"] / a["scale"])
+    return {"time_ratio": ratio, "scaling_exponent": exponent, "s_per_mb": [r["load_s"] / (r["bytes"] / 2**20) for r in ok],
+            "linear_met": exponent < 1.25}

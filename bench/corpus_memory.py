@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import resource
 import subprocess
@@ -31,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, THREADS, fmt_or_dash
+from bench.common import REPO, THREADS, fmt_or_dash, load_scaling
 
 TRAIN_STEPS = 20
 
@@ -167,12 +166,8 @@ def section_corpus(p: dict[str, Any], corpus: Path, tmp: Path, log: Callable[[st
         loads.append(r)
         path.unlink()
     out["loads"] = loads
+    out.update(load_scaling(loads))
     ok = [r for r in loads if "load_s" in r]
-    if len(ok) >= 2:
-        a, b = ok[0], ok[-1]
-        out["scaling_exponent"] = math.log(b["load_s"] / a["load_s"]) / math.log(b["scale"] / a["scale"])
-        out["s_per_mb"] = [r["load_s"] / (r["bytes"] / 2**20) for r in ok]
-        out["linear_met"] = out["scaling_exponent"] < 1.25
     big = ok[-1] if ok else None
     if big is not None and big["scale"] == p["corpus_target_scale"]:
         out["x100_met"] = big["peak_rss_mb"] < 1024

@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.ui_lag import INTERVAL_S, summarise
+from bench.ui_lag import INTERVAL_S, summarise, until
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 20.0
@@ -107,11 +107,7 @@ def _inner(seconds: float, out: Path) -> int:
                     "sweeps_finished": sweeps}
 
         async def _until(self, condition: Any, timeout: float) -> None:
-            deadline = time.monotonic() + timeout
-            while not condition():
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"not ready after {timeout:.0f}s")
-                await asyncio.sleep(0.05)
+            await until(self, condition, timeout)
 
     if os.environ.get("BENCH_PROFILE"):  # the UI thread's profile, to a file (for looking into the lag)
         import cProfile

@@ -62,6 +62,17 @@ def summarise(lags_s: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------- inside the app's process
 
 
+async def until(app: Any, condition: Any, timeout: float) -> None:
+    """Poll ``condition()`` inside a probed app until it holds; an error the app shows, or the timeout, raises."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if app.errors:
+            raise RuntimeError(app.errors[-1])
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"app not ready after {timeout:.0f}s")
+        await asyncio.sleep(0.05)
+
+
 def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: int | None = None) -> int:
     """Run the real app in this process (attached to the pty the parent made) with a lag probe."""
     from tui.__main__ import build_parser, settings_from_args
@@ -104,13 +115,7 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: i
             await self.action_quit()
 
         async def _until(self, condition: Any, timeout: float) -> None:
-            deadline = time.monotonic() + timeout
-            while not condition():
-                if self.errors:
-                    raise RuntimeError(self.errors[-1])
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"app not ready after {timeout:.0f}s")
-                await asyncio.sleep(0.05)
+            await until(self, condition, timeout)
 
     app = ProbedApp(settings)
     try:
