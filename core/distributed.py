@@ -92,9 +92,16 @@ def init_from_env(device: str | None) -> bool:
 
 
 def shutdown() -> None:
+    """Leave the process group together: a barrier first, so a rank does not tear its connections
+    down while rank 0 is still writing the last checkpoint (a rank that left early was seen to abort
+    at exit, "terminate called without an active exception", failing torchrun)."""
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
+        try:
+            dist.barrier()
+        except RuntimeError:  # a peer is gone already: nothing to wait for
+            pass
         dist.destroy_process_group()
 
 
