@@ -180,26 +180,27 @@ def test_divergence_is_reported_not_raised(corpus: Path, tmp_path: Path) -> None
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
-def test_sigterm_in_the_child_is_a_clean_stop_with_a_checkpoint(corpus: Path, tmp_path: Path) -> None:
-    with TrainingProcess(job(corpus, tmp_path / "run", max_steps=1_000_000)) as proc:
+def _signal_while_training(corpus: Path, run_dir: Path, sig: int) -> tuple[DoneEvent, bool]:
+    """Start a long run, send its child ``sig`` once it has stepped; the final event, and whether it exited."""
+    with TrainingProcess(job(corpus, run_dir, max_steps=1_000_000)) as proc:
         proc.start()
         next_of(proc, StepEvent)
         assert proc.pid is not None
-        os.kill(proc.pid, signal.SIGTERM)
+        os.kill(proc.pid, sig)
         done = rest(proc)[-1]
+        return done, proc.wait(10)
+
+
+def test_sigterm_in_the_child_is_a_clean_stop_with_a_checkpoint(corpus: Path, tmp_path: Path) -> None:
+    done, _exited = _signal_while_training(corpus, tmp_path / "run", signal.SIGTERM)
     assert done.reason == "stopped" and done.last_checkpoint is not None
     assert load_checkpoint(done.last_checkpoint).step == done.step
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 def test_a_child_killed_outright_still_ends_the_stream(corpus: Path, tmp_path: Path) -> None:
-    with TrainingProcess(job(corpus, tmp_path / "run", max_steps=1_000_000)) as proc:
-        proc.start()
-        next_of(proc, StepEvent)
-        assert proc.pid is not None
-        os.kill(proc.pid, signal.SIGKILL)
-        done = rest(proc)[-1]
-        assert proc.wait(10)
+    done, exited = _signal_while_training(corpus, tmp_path / "run", signal.SIGKILL)
+    assert exited
     assert done.reason == "error" and "exited unexpectedly" in done.message and "-9" in done.message
 
 

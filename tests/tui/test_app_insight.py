@@ -8,8 +8,8 @@ import json
 from pathlib import Path
 
 from rich.text import Text
-from textual.app import App, ComposeResult
 from tuihelpers import (
+    PanelApp,
     SIZE,
     TUI_TWEETS,
     Assets,
@@ -67,11 +67,6 @@ def colours_of(content: object) -> list[tuple[int | None, bool]]:
         for i in range(span.start, span.end):
             out[i] = (fg.ansi if fg is not None else None, bool(getattr(style, "reverse", False)))
     return out
-
-
-class PanelApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield GenerationPanel()
 
 
 @run_async

@@ -6,7 +6,7 @@ import math
 import time
 
 from textual.app import App, ComposeResult
-from tuihelpers import Assets, run_async
+from tuihelpers import Assets, PanelApp, run_async
 
 from core.sampler import SampleConfig
 from tui.generation_stream import load_source, stream_chunks
@@ -54,11 +54,6 @@ async def test_chart_draws_both_series_with_a_readable_axis() -> None:
         assert any("┤" in line for line in plot) and plot[0].lstrip()[:4].replace(".", "").isdigit()
         assert sum(ch != " " and 0x2800 <= ord(ch) <= 0x28FF for line in plot for ch in line) > 30
         assert lines[-1].strip().startswith("0") and lines[-1].strip().endswith("step 195")
-
-
-class PanelApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield GenerationPanel()
 
 
 @run_async

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets; textual is pinned (constraints.txt)
@@ -27,6 +28,7 @@ from core.trainer import TrainConfig, Trainer
 from core.model import new_model
 from core.vocab import CharVocab
 from tui.app import TweetgenApp
+from tui.generation_panel import GenerationPanel
 from tui.settings import AppSettings
 
 TUI_TWEETS = [
@@ -186,3 +188,10 @@ async def footer_settled(pilot: Pilot[Any]) -> None:
         )
 
     await wait_until(pilot, settled, "the footer to show the current key states")
+
+
+class PanelApp(App[None]):
+    """The generation panel alone, for tests that feed it messages directly."""
+
+    def compose(self) -> ComposeResult:
+        yield GenerationPanel()
