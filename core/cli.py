@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--layers", type=LAYERS, default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
     m.add_argument("--embed", type=SIZE, default=None, help=f"character embedding size (default {defaults.EMBED_DIM})")
     m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help=f"dropout (default {defaults.DROPOUT:g})")
+    m.add_argument("--length-input", action="store_true", default=None,
+                   help="also tell the model how many characters remain at every position (off by default: it costs "
+                        "bits/char and cuts last words; sample --length steers any model)")
     r = t.add_argument_group("training")
     r.add_argument("--epochs", type=EPOCHS, default=None, help=f"this many more passes over the data (with no budget: {defaults.EPOCHS_WITHOUT_BUDGET}, or what is left of a resumed run's)")
     r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this many more minutes of training")
@@ -129,9 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-k", type=number(int, low=0, high=2**20), default=0, help="sample from the k most likely characters (0 = off)")
     s.add_argument("--top-p", type=number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--prime", default="", help="text to start from")
-    s.add_argument("--max-len", type=POS_INT, default=140, help="characters to generate at most (default 140)")
+    s.add_argument("--max-len", type=POS_INT, default=None,
+                   help="characters to generate at most (default: a quarter past the longest training text, at least 140)")
     s.add_argument("--length", type=number(int, low=1, high=1024), default=None, metavar="N",
-                   help="target length in characters, prime included (default: drawn from the training corpus' lengths)")
+                   help="aim at N characters, prime included: 90%% land within N +- 10%%, ending where the model sees a natural end (default: the model's own choice)")
     s.add_argument("--seed", type=SEED, default=None, help="seed for reproducible output")
     s.add_argument("--stream", action="store_true", help="print characters as they are generated")
     s.add_argument("--json", action="store_true",
@@ -251,7 +256,8 @@ def _train(args: argparse.Namespace, console: Console) -> int:
                "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
                "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
                "device": args.device, "threads": args.threads},
-        model={"hidden_size": args.hidden, "num_layers": args.layers, "embed_dim": args.embed, "dropout": args.dropout},
+        model={"hidden_size": args.hidden, "num_layers": args.layers, "embed_dim": args.embed, "dropout": args.dropout,
+               "length_input": args.length_input},
         filters=_filter_args(args), until_stopped=args.until_stopped, val_fraction=args.val_fraction,
         fmt=args.format, column=args.column, allow_unknown=args.allow_unknown,
     )
@@ -363,23 +369,22 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 
     from core.export import sample_record, to_line
     from core.safety import check_memory, sampling_bytes
-    from core.sampler import SampleConfig, sample_batch, stream, with_seed, write
+    from core.sampler import SampleConfig, default_max_len, sample_batch, stream, with_seed, write
     from core.trainer import resolve_device
 
     ckpt = _load_ckpt(args.checkpoint, best=True)
+    limit = ckpt.model_config.max_length
+    # the hard cut: what the user asked, else a quarter past the model's longest training text
+    # (default_max_len, known once the model is built; its upper bound is checked for memory first)
+    cap = args.max_len or max(140, (max(limit, args.length or 0) or 140) * 5 // 4 + 1)
     try:
         device = resolve_device(args.device)
         cfg = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
-                           max_len=args.max_len, prime=args.prime, seed=args.seed, length=args.length)
+                           max_len=cap, prime=args.prime, seed=args.seed, length=args.length)
     except ValueError as exc:
         raise UserError(str(exc)) from None
-    if args.length is not None:
-        limit = ckpt.model_config.max_length
-        if not limit:
-            raise UserError(f"{ckpt.path}: this model was trained without length conditioning (tweetgen 0.1), "
-                            "so --length cannot steer it; retrain it, or leave out --length")
-        if args.length > limit:
-            raise UserError(f"--length {args.length} is longer than this model was trained for ({limit}); use {limit} or less")
+    if args.length is not None and ckpt.model_config.length_input and limit and args.length > limit:
+        raise UserError(f"--length {args.length} is longer than this model was trained for ({limit}); use {limit} or less")
     index = None
     if args.check_novelty is not None:
         from core.novelty import COPY_THRESHOLD, NoveltyIndex
@@ -390,9 +395,11 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
         raise UserError("--copy-threshold applies to --check-novelty; add --check-novelty [DATA]")
     one_by_one = args.stream or args.json or index is not None
     streams = 1 if one_by_one else args.num
-    check_memory(sampling_bytes(ckpt.model_config, streams, args.max_len), f"sampling {streams:,} texts of up to {args.max_len:,} characters",
+    check_memory(sampling_bytes(ckpt.model_config, streams, cap), f"sampling {streams:,} texts of up to {cap:,} characters",
                  "ask for fewer texts (-n) or a lower --max-len, or use --stream", device)
     model = ckpt.model(device)
+    if args.max_len is None:
+        cfg = replace(cfg, max_len=default_max_len(model, args.length))
     if device.type == "cpu":
         import torch
 
@@ -481,13 +488,21 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         ("trained on", ", ".join(map(str, ts.get("data_paths") or [ts.get("data_path", "-")]))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
         ("optimizer", _optimizer_line(ts.get("train_config"), ts.get("lr_scale"))),
         ("world size", str(_world_size(ts))),
-        ("length", f"told how many characters remain, up to {ckpt.model_config.max_length}"
-         if ckpt.model_config.max_length else "not told (a tweetgen 0.1 model)"),
+        ("length", _length_row(ckpt.model_config)),
     ]
     for key, value in rows:
         table.add_row(f"[bold]{key}[/]", value)
     console.print(table)
     return 0
+
+
+def _length_row(config: Any) -> str:
+    """What the model knows of lengths: told the remaining characters, or steered through <eos> when sampling."""
+    if config.length_input and config.max_length:
+        return f"told how many characters remain, up to {config.max_length}"
+    if config.max_length:
+        return f"not told; trained on texts of up to {config.max_length} characters (sampling steers <eos>)"
+    return "not told (a tweetgen 0.1 model)"
 
 
 def _world_size(train_state: dict[str, Any]) -> int:

@@ -55,7 +55,7 @@ class CorpusError(Exception):
 
 @dataclass
 class FilterConfig:
-    """The notebook's filters as defaults, all adjustable."""
+    """The notebook's filters as defaults, all adjustable (the length limit is Twitter's since 2017, not the notebook's 140)."""
 
     max_len: int = defaults.MAX_TWEET_LEN
     min_len: int = 1
@@ -664,6 +664,7 @@ class _Cleaner:
         self.kept: list[str] = []
         self.seen: set[str] = set()
         self._drop_retweets: bool | None = None  # decided at the first item: report.format is set by then
+        self.longest_dropped = 0  # the longest text dropped as too long, for the report's hint
 
     def add(self, item: str) -> None:
         cfg, report, dropped = self.cfg, self.report, self.report.dropped
@@ -672,6 +673,7 @@ class _Cleaner:
         report.read += 1
         if len(item) > 64 * cfg.max_len:  # far too long: skip the regex work on megabyte lines
             dropped["too_long"] += 1
+            self.longest_dropped = max(self.longest_dropped, len(item))
             return
         text = html.unescape(item)
         if _LONE_SURROGATE.search(text):
@@ -692,6 +694,7 @@ class _Cleaner:
             text = without_urls
         if len(text) > cfg.max_len:
             dropped["too_long"] += 1
+            self.longest_dropped = max(self.longest_dropped, len(text))
             return
         if len(text) < cfg.min_len:
             dropped["too_short"] += 1
@@ -709,8 +712,21 @@ class _Cleaner:
         if self.cfg.drop_retweets is None and dropped["retweet"]:
             n = dropped["retweet"]
             report.notes.append(f"dropped {n:,} retweet{'s' if n != 1 else ''} (someone else's words; --keep-retweets to keep them)")
+        too_long = dropped["too_long"]
+        usable = report.read - dropped["retweet"] - dropped["empty"] - dropped["url_only"]
+        if too_long and too_long > TOO_LONG_SHARE * usable:
+            report.notes.append(f"{too_long:,} texts ({too_long / usable:.0%}) are longer than {self.cfg.max_len} characters "
+                                f"and were dropped; try --max-len {keep_all_len(self.longest_dropped)} to keep them")
         self.seen = set()
         return self.kept
+
+
+TOO_LONG_SHARE = 0.05  # above this share of usable texts dropped as too long, the report says how to keep them
+
+
+def keep_all_len(longest: int) -> int:
+    """A --max-len that keeps a text of ``longest`` characters: rounded up to a multiple of 10."""
+    return -(-longest // 10) * 10
 
 
 def clean_items(items: Iterable[str], cfg: FilterConfig, report: LoadReport) -> list[str]:
@@ -740,7 +756,7 @@ def load_corpus(
     texts = clean_items(iter_items(path, fmt, column, report, progress), cfg, report)
     if not texts:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "no items"
-        hint = f"; try --max-len {max(280, 2 * cfg.max_len)}" if report.dropped.get("too_long") else ""
+        hint = f"; try --max-len {keep_all_len(max(280, 2 * cfg.max_len))}" if report.dropped.get("too_long") else ""
         if cfg.drop_retweets is None and report.dropped.get("retweet"):
             hint += "; add --keep-retweets to train on retweets"
         raise CorpusError(f"{path}: no usable tweets: none of {report.read:,} items passed the filters ({why}){hint}")

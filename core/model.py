@@ -30,9 +30,15 @@ class ModelConfig:
     hidden_size: int = defaults.HIDDEN_SIZE
     num_layers: int = defaults.NUM_LAYERS
     dropout: float = defaults.DROPOUT
-    # Length conditioning: the longest text the model was trained for (the corpus filter's
-    # limit, capped at MAX_LENGTH_TABLE); 0 = none, as in checkpoints written before it.
+    # The longest text the model was trained for (the corpus filter's limit, capped at
+    # MAX_LENGTH_TABLE): the range of ``length_prior``, the corpus's length counts. 0 = not
+    # recorded (tweetgen 0.1).
     max_length: int = 0
+    # Whether every input position is also told how many characters remain (issue 8's length
+    # input). Off for new runs: it cost 0.02-0.06 bits/char and cut the last word (bench/RESULTS.md,
+    # issue 17); sampling steers the length through <eos> instead (core.sampler.end_weight).
+    # Checkpoints written before this field existed had it whenever max_length > 0 (from_dict).
+    length_input: bool = False
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
@@ -49,13 +55,20 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ModelConfig:
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        if "length_input" not in known:  # written before the field: every model with a length range was told it
+            known["length_input"] = bool(known.get("max_length"))
+        if not isinstance(known["length_input"], bool):
+            raise ValueError(f"length_input must be true or false, got {known['length_input']!r}")
         return cls(**known)  # type: ignore[arg-type]
 
 
 class CharGRU(nn.Module):
     """Embedding -> GRU -> linear decoder, optionally told how many characters remain.
 
-    Length conditioning (``config.max_length > 0``): a GRU cannot count how much it has
+    ``length_prior`` (``config.max_length > 0``): the training corpus's length counts, a
+    buffer saved with the weights; sampling reads it to steer lengths (core.sampler).
+
+    Length input (``config.length_input``, off for new runs): a GRU cannot count how much it has
     written, so a plain model ends tweets too early and too late. A person writing a
     tweet knows how long it will be; here every input position also gets an embedding
     of the characters *remaining* (target length minus characters so far, clamped to
@@ -70,12 +83,13 @@ class CharGRU(nn.Module):
         super().__init__()
         self.config = config
         self.embed = nn.Embedding(config.vocab_size, config.embed_dim)
-        if config.max_length:
+        if config.max_length and config.length_input:
             self.length_embed = nn.Embedding(config.max_length + 1, config.embed_dim)
             # Zero at the start: the model begins as the plain one and learns to use the length. A
             # random start added noise to every input and cost 0.08-0.11 bits/char in the first
             # 2,000 steps (bench/RESULTS.md, issue 8).
             nn.init.zeros_(self.length_embed.weight)
+        if config.max_length:
             # length_prior[L]: how many training texts have L characters (L = 0 unused).
             self.register_buffer("length_prior", torch.zeros(config.max_length + 1))
         self.gru = nn.GRU(
@@ -107,14 +121,16 @@ class CharGRU(nn.Module):
             shapes[f"gru.bias_hh_l{layer}"] = (3 * c.hidden_size,)
         shapes["decoder.weight"] = (c.vocab_size, c.hidden_size)
         shapes["decoder.bias"] = (c.vocab_size,)
-        if c.max_length:
+        if c.max_length and c.length_input:
             shapes["length_embed.weight"] = (c.max_length + 1, c.embed_dim)
+        if c.max_length:
             shapes["length_prior"] = (c.max_length + 1,)
         return shapes
 
     @property
     def length_aware(self) -> bool:
-        return bool(self.config.max_length)
+        """Told the remaining length at every input position (a model of tweetgen 0.2's issue-8 recipe, or --length-input)."""
+        return bool(self.config.max_length and self.config.length_input)
 
     def forward(
         self, ids: torch.Tensor, hidden: torch.Tensor | None = None, remaining: torch.Tensor | None = None
@@ -124,7 +140,7 @@ class CharGRU(nn.Module):
         ``remaining`` is required by a length-aware model and ignored by one without.
         """
         x = self.embed(ids)  # (B, T, E)
-        if self.config.max_length:
+        if self.length_aware:
             if remaining is None:
                 raise ValueError("this model is length-aware: pass the remaining characters at every position")
             x = x + self.length_embed(remaining.clamp(0, self.config.max_length))  # (B, T, E)
@@ -166,8 +182,8 @@ class CharGRU(nn.Module):
         return prior / prior.sum()
 
     def length_cost_bits(self, lengths: list[int]) -> float:
-        """-log2 of each length's corpus probability, summed: what knowing the lengths is worth."""
-        if not self.config.max_length:
+        """-log2 of each length's corpus probability, summed: what knowing the lengths is worth (0 when not told)."""
+        if not self.length_aware:
             return 0.0
         probs = self.length_probs(1, smooth=True)
         idx = torch.as_tensor(lengths, dtype=torch.long).clamp(1, self.config.max_length)
@@ -218,7 +234,7 @@ class GRUStepper:
             self.input_table = torch.addmm(b_ih, model.embed.weight.detach(), w_ih_t)  # (V, 3H)
             self.max_length = c.max_length
             # x @ W_ih is linear, so (char + length embedding) projects as the sum of two table rows.
-            self.length_table = model.length_embed.weight.detach() @ w_ih_t if c.max_length else None  # (R, 3H)
+            self.length_table = model.length_embed.weight.detach() @ w_ih_t if model.length_aware else None  # (R, 3H)
             self.dec_w_t = model.decoder.weight.detach().t().contiguous()  # (H, V)
             self.dec_b = model.decoder.bias.detach().clone()  # (V,)
 
@@ -251,9 +267,9 @@ class GRUStepper:
 def new_model(vocab: CharVocab, *, seed: int = 0, max_length: int = defaults.MAX_TWEET_LEN, **model_kwargs: Any) -> CharGRU:
     """A freshly initialised model, seeded so the same arguments give the same weights.
 
-    ``max_length``: the corpus filter's length limit; the model is told how many
-    characters remain, up to this (capped at MAX_LENGTH_TABLE; 0 = a model without
-    length conditioning, like those of tweetgen 0.1).
+    ``max_length``: the corpus filter's length limit, the range of the length counts
+    (capped at MAX_LENGTH_TABLE; 0 = none, like a model of tweetgen 0.1).
+    ``length_input=True`` also tells it the remaining characters at every position.
     """
     torch.manual_seed(seed)
     return CharGRU(ModelConfig(vocab_size=len(vocab), max_length=min(int(max_length), MAX_LENGTH_TABLE), **model_kwargs))

@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from core.trainer import TrainConfig, Trainer
 
 BUDGET_KEYS = ("epochs", "max_steps", "minutes")
-MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout")  # what a caller may choose for a new run
+MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout", "length_input")  # what a caller may choose for a new run
 MEMORY_HINT = "use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-len"
 
 

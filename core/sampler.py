@@ -29,10 +29,10 @@ class SampleConfig:
     temperature: float = 1.0  # 0 = greedy
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1.0 = off
-    max_len: int = 140  # characters generated after the prime
+    max_len: int = 140  # characters generated after the prime (a hard cut; default_max_len(model) suits the model)
     prime: str = ""
     seed: int | None = None
-    length: int | None = None  # target length, prime included (length-aware models); None = drawn from the corpus's lengths
+    length: int | None = None  # target length, prime included; None = drawn from the corpus's lengths (see end_weight)
 
     def __post_init__(self) -> None:
         if not (self.temperature >= 0 and math.isfinite(self.temperature)):
@@ -125,6 +125,103 @@ def _next_plain(logits: torch.Tensor, banned: torch.Tensor, temperature: float, 
     return inverse_cdf(weights, float(torch.rand((), generator=gen, device=gen.device)))
 
 
+LENGTH_TOLERANCE = 0.1  # a target length N is met within N +- 10%
+RISE = 4.0  # across the window of a --length the weight of a break rises from 1 to e^4 (x55)...
+OVERSHOOT = 2.0  # ...and past it by e^2 with every character, so the next break ends the text
+BREAK_GATE = 0.2  # a break counts only where the model expects one this much (not mid-word, not mid-link)
+FINAL_MARKS = frozenset("!?\u2026\u3002\uff01\uff1f")  # ! ? ... and the CJK full stop, !, ?: a text may end right after one
+
+
+def length_window(target: int) -> tuple[int, int]:
+    """(shortest, longest) length that counts as ``target`` +- 10% (at least +-1 character)."""
+    tol = max(1, round(LENGTH_TOLERANCE * target))
+    return max(1, target - tol), target + tol
+
+
+def end_weight(written: int, target: int | None, longest: int = 0, *, asked: bool = True) -> float | None:
+    """How much of the model's break probability becomes ``<eos>`` when ``written`` characters are on the page.
+
+    None: ``<eos>`` is banned. How a model without a length input is steered to a length
+    while still ending where a writer would. Forcing ``<eos>`` at a count (what a length
+    input learns) cut the last word (issue 17). Instead the sampler lets the text end where
+    the model itself expects a break: ``<eos>`` takes ``p(eos) + w * p(break)``, p(break)
+    being the model's probability of white space next (1 right after a final ``!``/``?``/
+    ``。``, so scripts without spaces end after a sentence), counted only where it is at
+    least :data:`BREAK_GATE`. After a word or a complete link p(break) is large, so the
+    text ends there; mid-word and mid-link it is small, so nothing is cut.
+
+    ``asked`` (``--length N``, a promise of N +- 10%): banned below N - 10%, then w rises
+    from 1 to e^4 across the window, and by e^2 a character after it. A target drawn from
+    the corpus's lengths (``asked=False``) only has to make the lengths corpus-like, so it
+    leans less: w is e^-3 at N - 10%, 1 at N, e^3 at N + 10%, then the same rise. Without
+    a target (a tweetgen 0.1 model has no length counts): 0, the model's own ``<eos>``,
+    until the longest text it was trained on (``longest``; 0 = unknown), then that rise.
+    """
+    if target is not None:
+        low, high = length_window(target)
+        if written < low:
+            return None
+        if asked:
+            return math.exp(RISE * min(1.0, (written - low) / max(1, high - low)) + OVERSHOOT * max(0, written - high))
+        if written <= target:
+            return math.exp(-3.0 * (target - written) / max(1, target - low))
+        return math.exp(3.0 * min(1.0, (written - target) / max(1, high - target)) + OVERSHOOT * max(0, written - high))
+    if longest and written > longest:
+        return math.exp(RISE + OVERSHOOT * (written - longest))
+    return 0.0
+
+
+def longest_trained(model: CharGRU) -> int:
+    """The longest training text's length, from the model's length counts (0 when it has none)."""
+    if not model.config.max_length:
+        return 0
+    seen = torch.nonzero(model.length_prior.detach() > 0)
+    return int(seen.max()) if seen.numel() else 0
+
+
+def default_max_len(model: CharGRU, length: int | None = None) -> int:
+    """The hard cut for a sample: a quarter past the longest training text (or the target), at least 140."""
+    base = max(longest_trained(model), length or 0) or 140
+    return max(140, base + max(1, base // 4))
+
+
+def break_ids(vocab: CharVocab) -> list[int]:
+    """Ids of white-space characters (any script): a text may end where the model expects one next."""
+    return [i for i in range(UNK_ID + 1, len(vocab)) if vocab.token(i).isspace()]
+
+
+def final_ids(vocab: CharVocab) -> list[int]:
+    """Ids of :data:`FINAL_MARKS`: right after one, a text may end."""
+    return [i for i in range(UNK_ID + 1, len(vocab)) if vocab.token(i) in FINAL_MARKS]
+
+
+class _Steer:
+    """Moves part of each stream's break probability to ``<eos>`` (:func:`end_weight`)."""
+
+    def __init__(self, vocab: CharVocab, targets: list[int | None], longest: int, device: torch.device, *, asked: bool) -> None:
+        self.targets, self.longest, self.asked = targets, longest, asked
+        self.breaks = torch.tensor(break_ids(vocab), dtype=torch.long, device=device)
+        self.finals = torch.tensor(final_ids(vocab), dtype=torch.long, device=device)
+
+    def __call__(self, logits: torch.Tensor, written: int, last: torch.Tensor) -> torch.Tensor:
+        """logits (B, V), last (B,) ids just written -> log-weights (B, V) to choose from.
+
+        The model's own logits still score the text; these only choose it."""
+        weights = [end_weight(written, t, self.longest, asked=self.asked) for t in self.targets]
+        if all(x == 0.0 for x in weights):
+            return logits
+        logp = torch.log_softmax(torch.nan_to_num(logits.float(), nan=-math.inf), dim=-1)  # (B, V) at T=1
+        w = torch.tensor([0.0 if x is None else x for x in weights], device=logits.device)  # (B,)
+        p_break = logp.index_select(-1, self.breaks).exp().sum(-1) if self.breaks.numel() else torch.zeros_like(w)  # (B,)
+        if self.finals.numel():
+            p_break = torch.where(torch.isin(last, self.finals), torch.ones_like(p_break), p_break)
+        w = torch.where(p_break < BREAK_GATE, torch.zeros_like(w), w)
+        eos = torch.logaddexp(logp[:, EOS_ID], torch.log(w * p_break))  # (B,): p(eos) + w * p(break)
+        banned = torch.tensor([x is None for x in weights], device=logits.device)  # (B,)
+        logp[:, EOS_ID] = eos.masked_fill(banned, -math.inf)
+        return logp
+
+
 def _generator(seed: int | None, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     if seed is None:
@@ -135,18 +232,21 @@ def _generator(seed: int | None, device: torch.device) -> torch.Generator:
 
 
 def target_lengths(model: CharGRU, cfg: SampleConfig, n: int, gen: torch.Generator) -> torch.Tensor | None:
-    """(n,) target lengths for a length-aware model, else None.
+    """(n,) target lengths, or None for a model without length counts and no ``cfg.length``.
 
     ``cfg.length`` when given (raised to the prime's length if shorter), else drawn from
     the model's corpus length counts, among lengths at least as long as the prime (at
-    temperature 0, the most common of them).
+    temperature 0, the most common of them). A model with a length input is told them;
+    the others are steered to them (:func:`end_weight`).
     """
-    if not model.length_aware:
+    if not model.config.max_length and cfg.length is None:
         return None
     device = next(model.parameters()).device
     floor = max(1, len(cfg.prime))
     if cfg.length is not None:
         return torch.full((n,), max(cfg.length, floor), dtype=torch.long, device=device)
+    if not model.length_aware and not float(model.length_prior.sum()):
+        return None  # counts never filled in (a model built outside a trainer): no target to steer to
     weights = model.length_probs(floor).tolist()
     if cfg.temperature == 0:  # greedy stays deterministic: the most common length
         return torch.full((n,), max(range(len(weights)), key=weights.__getitem__), dtype=torch.long, device=device)
@@ -179,17 +279,22 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
     gen = _generator(cfg.seed, device)
     with torch.inference_mode():
         lengths = target_lengths(model, cfg, 1, gen)  # (1,) or None
-        logits, hidden = _prime(model, vocab, cfg.prime, 1, lengths)
-        step = model.stepper()  # one fast GRU step per character (same function as model.step)
+        told = lengths if model.length_aware else None  # a length input is told; the others are steered
+        steer = _Steer(vocab, [None if lengths is None else int(lengths[0])], longest_trained(model), device,
+                       asked=cfg.length is not None)
+        logits, hidden = _prime(model, vocab, cfg.prime, 1, told)
+        step = model.stepper()
+        last_primed = vocab.encode(cfg.prime, eos=False)[-1]  # <bos>, or the prime's last character  # one fast GRU step per character (same function as model.step)
         plain = cfg.top_k == 0 and cfg.top_p >= 1.0
         banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)  # (V,)
         banned[list(NEVER_SAMPLED)] = True
-        fed = torch.zeros(1, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
-        left = None if lengths is None else lengths - len(cfg.prime)  # (1,): remaining before the next character
-        for _ in range(cfg.max_len):
-            token = _next_plain(logits[0], banned, cfg.temperature, gen) if plain else None
+        fed = torch.full((1,), last_primed, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
+        left = None if told is None else told - len(cfg.prime)  # (1,): remaining before the next character
+        for written in range(len(cfg.prime), len(cfg.prime) + cfg.max_len):
+            pick = logits if told is not None else steer(logits, written, fed)  # (1, V)
+            token = _next_plain(pick[0], banned, cfg.temperature, gen) if plain else None
             if token is None:
-                token = int(_choose(next_token_logprobs(logits, cfg), cfg, gen))
+                token = int(_choose(next_token_logprobs(pick, cfg), cfg, gen))
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
             yield token, prob
             if token == EOS_ID:
@@ -265,16 +370,22 @@ def sample_batch(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig = S
     done = torch.zeros(n, dtype=torch.bool, device=device)
     with torch.inference_mode():
         lengths = target_lengths(model, cfg, n, gen)  # (n,) or None
-        logits, hidden = _prime(model, vocab, cfg.prime, n, lengths)
+        told = lengths if model.length_aware else None  # a length input is told; the others are steered
+        steer = _Steer(vocab, [None] * n if lengths is None else lengths.tolist(), longest_trained(model), device,
+                       asked=cfg.length is not None)
+        logits, hidden = _prime(model, vocab, cfg.prime, n, told)
         step = model.stepper()
+        last = torch.full((n,), vocab.encode(cfg.prime, eos=False)[-1], dtype=torch.long, device=device)  # (n,)
         for t in range(cfg.max_len):
-            idx = _choose(next_token_logprobs(logits, cfg), cfg, gen)  # (n,)
+            pick = logits if told is not None else steer(logits, len(cfg.prime) + t, last)  # (n, V)
+            idx = _choose(next_token_logprobs(pick, cfg), cfg, gen)  # (n,)
             idx = idx.masked_fill(done, PAD_ID)
             out[:, t] = idx
             done |= idx == EOS_ID
             if bool(done.all()):
                 break
-            left = None if lengths is None else lengths - len(cfg.prime) - (t + 1)  # (n,)
+            left = None if told is None else told - len(cfg.prime) - (t + 1)  # (n,)
+            last = idx
             logits, hidden = step(idx, hidden, left)
     return [cfg.prime + vocab.decode(row.tolist()) for row in out.cpu()]
 

@@ -270,7 +270,7 @@ class Trainer:
         # one batch of the epoch order is a *global* batch: every rank takes its share of it (run())
         self.batcher = BucketBatcher(self.train_ids, config.batch_size * self.world, seed=config.seed)
         self.optimizer = make_optimizer(self.model, config)
-        if resume_from is None and self.model.length_aware and float(self.model.length_prior.sum()) == 0:
+        if resume_from is None and self.model.config.max_length and float(self.model.length_prior.sum()) == 0:
             self.model.set_length_prior([len(ids) - 2 for ids in self.train_ids])
         self.val_length_bpc = length_cost_bpc(self.model, self.val_ids)  # constant: the prior is fixed at the start
         self._shadow: CharGRU | None = None  # the averaged model (averaged_model)

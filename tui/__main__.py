@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--gap", type=number(float, 0), default=2.0, metavar="SECONDS",
                    help="pause between one tweet and the next (default 2)")
     g.add_argument("--max-len", type=number(int, 1), metavar="N",
-                   help="characters per generated tweet at most (default 140, or --max-tweet-len when larger)")
+                   help="characters per generated tweet at most (default: a quarter past the longest training tweet, at least 140)")
     g.add_argument("--copy-threshold", type=number(int, 1), default=40, metavar="N",
                    help="flag a sample as copied when it shares N or more characters verbatim with a training text (default 40)")
     g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
@@ -108,7 +108,7 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
         temperature=args.temperature,
         pace=args.pace,
         gap_s=args.gap,
-        max_len=args.max_len or max(140, args.max_tweet_len or 0),
+        max_len=args.max_len,
         seed=args.seed,
         copy_threshold=args.copy_threshold,
         train=train,

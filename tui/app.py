@@ -432,10 +432,14 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ sampling
 
     def sample_config(self, temperature: float, seed: int | None) -> Any:
-        """The :class:`core.sampler.SampleConfig` of a new sample: the app's settings now."""
-        from core.sampler import SampleConfig
+        """The :class:`core.sampler.SampleConfig` of a new sample: the app's settings now.
 
-        return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=self.settings.max_len,
+        The hard cut is --max-len, else a quarter past the current model's longest training text
+        (a model trained on 280-character tweets gets room for them; the model ends on its own first)."""
+        from core.sampler import SampleConfig, default_max_len
+
+        max_len = self.settings.max_len or (default_max_len(self.source.model) if self.source is not None else 140)
+        return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 
     def start_sample(self) -> None:

@@ -36,7 +36,7 @@ class AppSettings:
     temperature: float = 0.8
     pace: float = 30.0  # characters per second on screen; 0 = as fast as the model writes
     gap_s: float | None = 2.0  # pause between samples; None = only on `r`
-    max_len: int = 140
+    max_len: int | None = None  # --max-len; None = a quarter past the model's longest training text (core.sampler.default_max_len)
     seed: int | None = None  # sample i uses seed + i; None = fresh randomness
     copy_threshold: int = 40  # a sample sharing a verbatim run this long with a training text is flagged as copied
     # training (see core.background.TrainJob: the budget is "this much more per start")

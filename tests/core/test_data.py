@@ -11,7 +11,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.corpus import CorpusError, FilterConfig, load_corpus, split_texts
+from core.corpus import CorpusError, FilterConfig, LoadReport, clean_items, load_corpus, split_texts
 
 from core.batching import BucketBatcher, make_batch
 from core.vocab import PAD_ID, CharVocab
@@ -67,18 +67,42 @@ def test_json_and_jsonl(tmp_path: Path) -> None:
 
 
 def test_filters_and_report(tmp_path: Path) -> None:
-    lines = ["ok tweet", "https://t.co/abc", "ok tweet", "x" * 141, "see https://t.co/abc now"]
+    lines = ["ok tweet", "https://t.co/abc", "ok tweet", "x" * 281, "see https://t.co/abc now"]
     texts, report = load_corpus(write(tmp_path / "f.txt", "\n".join(lines)), FilterConfig(strip_urls=True))
     assert texts == ["ok tweet", "see now"]
     assert dict(report.dropped) == {"url_only": 1, "duplicate": 1, "too_long": 1}
     assert "2 of 5 items kept" in report.summary()
-    longer, _ = load_corpus(tmp_path / "f.txt", FilterConfig(max_len=280, dedupe=False))
+    longer, _ = load_corpus(tmp_path / "f.txt", FilterConfig(max_len=300, dedupe=False))
     assert len(longer) == 4  # only the URL-only line is still dropped
 
 
 def test_no_usable_tweets_names_the_reasons(tmp_path: Path) -> None:
-    with pytest.raises(CorpusError, match=r"no usable tweets.*too_long 2.*--max-len 280"):
-        load_corpus(write(tmp_path / "long.txt", "a" * 200 + "\n" + "b" * 150))
+    with pytest.raises(CorpusError, match=r"no usable tweets.*too_long 2.*--max-len 560"):
+        load_corpus(write(tmp_path / "long.txt", "a" * 400 + "\n" + "b" * 300))
+
+
+def test_the_default_limit_keeps_280_character_tweets_and_drops_longer_ones() -> None:
+    """Twitter's limit since 2017: a 280-character tweet is kept whole by default, a 281 one dropped."""
+    texts, report = load_corpus_items(["a" * 280, "b" * 281, "short"])
+    assert texts == ["a" * 280, "short"] and report.dropped["too_long"] == 1
+
+
+def test_the_report_says_how_to_keep_long_texts_when_many_are_dropped() -> None:
+    """Over 5% of the usable texts dropped as too long: the report names the share and the --max-len that keeps them."""
+    few = ["a tweet %d" % i for i in range(40)]
+    _, report = load_corpus_items(few + ["x" * 300])  # 1 of 41: 2.4%, no note
+    assert not any("--max-len" in n for n in report.notes)
+    _, report = load_corpus_items(few + ["x" * 300, "y" * 333, "z" * 290])  # 3 of 43: 7%
+    note = [n for n in report.notes if "--max-len" in n]
+    assert note == ["3 texts (7%) are longer than 280 characters and were dropped; try --max-len 340 to keep them"]
+    # retweets, empty and URL-only items are not part of the share
+    _, report = load_corpus_items(few + ["x" * 300] + ["RT @a: b"] * 30, FilterConfig(drop_retweets=True))
+    assert not any("--max-len" in n for n in report.notes)
+
+
+def load_corpus_items(items: list[str], cfg: FilterConfig | None = None) -> tuple[list[str], LoadReport]:
+    report = LoadReport(path="items")
+    return clean_items(items, cfg or FilterConfig(), report), report
 
 
 def test_split_is_seeded_and_disjoint() -> None:

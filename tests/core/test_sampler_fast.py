@@ -20,7 +20,7 @@ def test_stepper_equals_full_sequence_forward(layers: int, batch: int, max_lengt
     with and without length conditioning (remaining counts that go below 0 and above the table)."""
     torch.manual_seed(0)
     model = CharGRU(ModelConfig(vocab_size=30, embed_dim=12, hidden_size=24, num_layers=layers, dropout=0.2,
-                                max_length=max_length)).eval()
+                                max_length=max_length, length_input=bool(max_length))).eval()
     if max_length:
         torch.nn.init.normal_(model.length_embed.weight)
     ids = torch.randint(0, 30, (batch, 17))

@@ -23,7 +23,8 @@ from core.vocab import CharVocab
     "config",
     [ModelConfig(vocab_size=7), ModelConfig(vocab_size=40, embed_dim=8, hidden_size=16, num_layers=3, dropout=0.1),
      ModelConfig(vocab_size=5, embed_dim=33, hidden_size=1, num_layers=2),
-     ModelConfig(vocab_size=9, embed_dim=6, hidden_size=5, max_length=140)],
+     ModelConfig(vocab_size=9, embed_dim=6, hidden_size=5, max_length=140),
+     ModelConfig(vocab_size=9, embed_dim=6, hidden_size=5, max_length=140, length_input=True)],
 )
 def test_state_shapes_match_the_model(config: ModelConfig) -> None:
     real = {k: tuple(v.shape) for k, v in CharGRU(config).state_dict().items()}

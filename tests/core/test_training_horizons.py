@@ -16,6 +16,7 @@ from corehelpers import REPO, TINY_TWEETS, run_all, tiny_trainer
 from core import checkpoints
 
 from core import registry
+from core import defaults
 from core.background import TrainJob, build_trainer
 from core.checkpoints import load_checkpoint, save_checkpoint
 from core.cli import main
@@ -215,7 +216,7 @@ class _Recorder:
 @pytest.mark.parametrize("prime", ["", "the "])
 def test_the_sampler_counts_down_from_the_target_length_through_the_prime(prime: str) -> None:
     vocab = CharVocab.build(TINY_TWEETS)
-    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=40).eval()
+    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=40, length_input=True).eval()
     recorder = _Recorder(model)
     text = "".join(c.char for c in stream(model, vocab, SampleConfig(length=12, prime=prime, max_len=30, seed=3)))
     primed, *steps = recorder.seen
@@ -224,7 +225,7 @@ def test_the_sampler_counts_down_from_the_target_length_through_the_prime(prime:
     assert flat == [12 - len(prime) - 1 - k for k in range(len(flat))]  # one less for every character written
     assert len(flat) == len(text)  # one step after every character written
     # a batch counts down per row, each from its own drawn length
-    model2 = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=40).eval()
+    model2 = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=40, length_input=True).eval()
     model2.set_length_prior([5, 9, 30])
     rec2 = _Recorder(model2)
     sample_batch(model2, vocab, 3, SampleConfig(prime=prime, max_len=4, seed=1))
@@ -233,7 +234,7 @@ def test_the_sampler_counts_down_from_the_target_length_through_the_prime(prime:
 
 def test_lengths_are_drawn_from_the_corpus_counts_and_greedy_takes_the_mode() -> None:
     vocab = CharVocab.build(TINY_TWEETS)
-    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=50).eval()
+    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=50, length_input=True).eval()
     model.set_length_prior([10] * 30 + [20] * 10)
     from core.sampler import target_lengths
 
@@ -250,7 +251,7 @@ def test_resume_keeps_the_length_prior_and_the_length_limit(tmp_path: Path) -> N
     first = tiny_trainer(tmp_path / "run", max_steps=6, ckpt_every=3)
     run_all(first)
     ckpt = load_checkpoint(first.last_checkpoint)
-    assert ckpt.model_config.max_length == 140
+    assert ckpt.model_config.max_length == defaults.MAX_TWEET_LEN
     counts = ckpt.model_state["length_prior"]
     assert int(counts.sum()) == len(TINY_TWEETS) and int(counts[len(TINY_TWEETS[0])]) >= 1
     second = tiny_trainer(tmp_path / "run", max_steps=9, resume_from=ckpt)
@@ -260,13 +261,14 @@ def test_resume_keeps_the_length_prior_and_the_length_limit(tmp_path: Path) -> N
 
 def test_honest_bits_per_char_adds_the_length_cost() -> None:
     vocab = CharVocab.build(TINY_TWEETS)
-    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=60)
+    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=60, length_input=True)
     model.set_length_prior([len(t) for t in TINY_TWEETS])
     ids = [vocab.encode(t) for t in TINY_TWEETS[:3]]
     probs = model.length_probs(smooth=True)
     expected = float(sum(-torch.log2(probs[len(t)]) for t in TINY_TWEETS[:3])) / sum(len(s) - 1 for s in ids)
     assert length_cost_bpc(model, ids) == pytest.approx(expected)
     assert length_cost_bpc(new_model(vocab, max_length=0), ids) == 0.0
+    assert length_cost_bpc(new_model(vocab, max_length=60), ids) == 0.0  # counts lengths, is not told them: free
 
 
 # ---------------------------------------------------------------- checkpoints of tweetgen 0.1
@@ -294,9 +296,10 @@ def test_an_old_checkpoint_loads_samples_and_resumes_with_adam(tmp_path: Path, c
     assert ckpt.model_config.max_length == 0 and not ckpt.model().length_aware
     assert main(["sample", str(path), "-n", "2", "--seed", "1", "--max-len", "20"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
-    assert main(["sample", str(path), "--length", "50"]) == 1
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "length" in err[0] and str(path) in err[0]
+    # no length input and no length counts: --length still steers it, through <eos> (core.sampler.eos_bias)
+    assert main(["sample", str(path), "--length", "12", "-n", "3", "--seed", "2"]) == 0
+    texts = capsys.readouterr().out.splitlines()
+    assert len(texts) == 3 and all(len(t) >= 11 for t in texts)  # <eos> is banned below 12 - 10%
 
     data = tmp_path / "t.txt"
     data.write_text("\n".join(TINY_TWEETS) + "\n")
@@ -308,13 +311,16 @@ def test_an_old_checkpoint_loads_samples_and_resumes_with_adam(tmp_path: Path, c
     assert load_checkpoint(resumed.path).train_state["train_config"]["optimizer"] == "adam"
 
 
-def test_sample_length_beyond_the_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    trainer = tiny_trainer(tmp_path / "run", max_steps=2, ckpt_every=2)
-    run_all(trainer)
-    assert main(["sample", str(trainer.last_checkpoint), "--length", "500"]) == 1
+def test_sample_length_beyond_a_length_input_model_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A model told the remaining length has a table up to its limit: a longer --length is refused in one line."""
+    vocab = CharVocab.build(TINY_TWEETS)
+    model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=140, length_input=True)
+    path = save_checkpoint(tmp_path / "run" / "step-00000001.pt", model=model, vocab=vocab, optimizer=None,
+                           train_state={"step": 1}, metrics={})
+    assert main(["sample", str(path), "--length", "500"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "140" in err[0]
-    assert main(["sample", str(trainer.last_checkpoint), "--length", "30", "-n", "2", "--seed", "4"]) == 0
+    assert main(["sample", str(path), "--length", "30", "-n", "2", "--seed", "4"]) == 0
 
 
 def test_a_stop_checkpoint_scores_its_own_weights_so_it_can_be_the_best(tmp_path: Path) -> None:
