@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
                         "(default: the corpus file's name; demo-run for the demo corpus)")
     d.add_argument("--max-tweet-len", type=number(int, 1, 100_000), metavar="N",
-                   help="train on corpus items of up to N characters; longer ones are dropped (default 140)")
+                   help=f"train on corpus items of up to N characters; longer ones are dropped (default {defaults.MAX_TWEET_LEN})")
     d.add_argument("--keep-retweets", action="store_true",
                    help="keep retweets ('RT @...') of a Twitter/X archive; by default they are dropped as someone else's words")
     d.add_argument("--home", type=Path, metavar="DIR",
