@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core import defaults
-from core.archive_records import LongPostText, RetweetText, tweet_of
+from core.archive_records import LongPostText, RetweetText, grailbird_rows, is_grailbird_header, tweet_of
 from core.jsonstream import JsonStream, StreamDecodeError, iter_top_level
 
 FORMATS = ("auto", "csv", "tweets-js", "json", "jsonl", "text")
-ARCHIVE_FORMATS = ("twitter archive", "tweets-js")  # Twitter/X's own exports: retweets dropped by default
+ARCHIVE_FORMATS = ("twitter archive", "tweets-js", "grailbird csv")  # Twitter/X's own exports: retweets dropped by default
 TEXT_COLUMNS = ("text", "full_text", "tweet", "content")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v]+")
@@ -558,6 +558,29 @@ def _csv_items(lines: Iterable[str], name: str, column: str | None, tab_separate
         csv.field_size_limit(old_limit)
 
 
+def _grailbird_csv(head: str) -> bool:
+    """Does the text start with the header of a Grailbird (2012-2018 archive) ``tweets.csv``?"""
+    try:
+        first = next(csv.reader([head.split("\n", 1)[0]]), [])
+    except csv.Error:
+        return False
+    return is_grailbird_header(first)
+
+
+def _grailbird_items(lines: Iterable[str], name: str) -> Iterator[str]:
+    """A Grailbird ``tweets.csv``: the texts, a retweet marked by its ``retweeted_status_id``."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    rows = csv.reader(lines)
+    try:
+        for tweet in grailbird_rows(rows, name):
+            yield tweet.item()
+    except csv.Error as exc:
+        raise CorpusError(f"{name}: unreadable CSV near line {rows.line_num} ({exc}); check the quoting") from None
+    finally:
+        csv.field_size_limit(old_limit)
+
+
 def _looks_like_header(cells: Sequence[str]) -> bool:
     return all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_ .-]{0,40}", c.strip() or "?") for c in cells)
 
@@ -670,9 +693,13 @@ def iter_items(
                     fmt = "jsonl"
                 except CorpusError:
                     fmt = "text"
+        if fmt == "csv" and column is None and _grailbird_csv(facts.head):
+            fmt = "grailbird csv"  # a pre-2019 archive's tweets.csv given alone: read as the archive reads it
         if report is not None:
             report.format = fmt
-        if fmt == "tweets-js":
+        if fmt == "grailbird csv":
+            yield from _grailbird_items(lines(_CSV_LINE_END), name)
+        elif fmt == "tweets-js":
             chunks = _text_chunks(fh, enc, name, progress)
             yield from _record_items(iter_json_records(chunks, name, _INVALID_TWEETS_JS, assignment=True), name)
         elif fmt == "json":

@@ -420,3 +420,16 @@ def test_a_part_of_nul_bytes_is_refused_from_its_first_chunk(tmp_path: Path, for
     with pytest.raises(CorpusError, match="looks like a binary file"):
         read_archive(path, LoadReport(path=str(path)))
     assert read[0] <= 1 << 20, f"read {read[0]:,} bytes before refusing"
+
+
+def test_a_grailbird_tweets_csv_given_alone_is_read_as_the_archive_reads_it(tmp_path: Path) -> None:
+    """Like a lone tweets.js: ``archive/tweets.csv`` and ``archive/`` give the same corpus (retweets dropped, by the column)."""
+    tweets = [dict(t, text=f"quoted words of somebody else {i}") if t["retweet_of"] else t for i, t in enumerate(ACCOUNT)]
+    path = tmp_path / "tweets.csv"
+    path.write_text(grailbird_csv(tweets), encoding="utf-8")
+    texts, report = load_corpus(path)
+    assert sorted(texts) == OWN and report.dropped["retweet"] == RETWEETS and report.format == "grailbird csv"
+    assert len(load_corpus(path, FilterConfig(drop_retweets=False))[0]) == len(ACCOUNT)
+    other = tmp_path / "other.csv"  # any other CSV keeps its retweets, as before
+    other.write_text("text,id\nRT @a: quoted,1\nmine,2\n", encoding="utf-8")
+    assert load_corpus(other)[0] == ["RT @a: quoted", "mine"]
