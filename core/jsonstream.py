@@ -113,7 +113,9 @@ class JsonStream:
                     raise self.error(exc.msg, exc.pos) from None
                 self._more(max(len(self.buf) - self.pos, 1))  # double what this value holds so far
                 continue
-            if end >= len(self.buf) and not self.eof:  # a number or literal may go on in the next chunk
+            number = isinstance(obj, (int, float)) and not isinstance(obj, bool)
+            if not self.eof and (end >= len(self.buf) or (number and end > len(self.buf) - _MARGIN)):
+                # a value that ends where the buffer does, or a number near it ("12." + "5"), may go on in the next chunk
                 self._more(max(len(self.buf) - self.pos, 1))
                 continue
             self.pos = end
