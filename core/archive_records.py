@@ -33,11 +33,12 @@ cut copy.
 
 from __future__ import annotations
 
+import calendar
 import html
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 
 class RetweetText(str):
@@ -54,8 +55,13 @@ class Tweet:
 
     text: str
     id: str | None = None
-    created: int | None = None  # seconds since the epoch, UTC
+    created_at: object = None  # as the record has it (parsed only when there are long posts to match: it costs)
     retweet: bool = False
+
+    @property
+    def created(self) -> int | None:
+        """Seconds since the epoch, UTC."""
+        return parse_time(self.created_at)
 
     def item(self) -> str:
         """The text as the cleaner takes it: marked when the data says it is a retweet."""
@@ -79,32 +85,37 @@ _ISO_TIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(?:\.\d+)?
 
 def parse_time(value: object) -> int | None:
     """Seconds since the epoch (UTC, fractions dropped) of an archive's time stamp, or None if it is not one."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     if not isinstance(value, str):
         return None
     value = value.strip()
-    try:
-        m = _TWITTER_TIME.fullmatch(value)
-        if m:
-            month = _MONTHS.get(m.group(1).lower())
-            if month is None:
-                return None
-            when = datetime(int(m.group(7)), month, int(m.group(2)), int(m.group(3)), int(m.group(4)), int(m.group(5)),
-                            tzinfo=_zone(m.group(6)))
-            return int(when.timestamp())
+    m = _TWITTER_TIME.fullmatch(value)
+    if m:
+        month = _MONTHS.get(m.group(1).lower())
+        fields = (m.group(7), month, m.group(2), m.group(3), m.group(4), m.group(5))
+        zone = m.group(6)
+    else:
         m = _ISO_TIME.fullmatch(value)
-        if m:
-            zone = m.group(7) or "Z"
-            when = datetime(*(int(m.group(i)) for i in range(1, 7)), tzinfo=timezone.utc if zone == "Z" else _zone(zone))  # type: ignore[misc]
-            return int(when.timestamp())
-    except (ValueError, OverflowError):
+        if m is None:
+            return None
+        fields = (m.group(1), m.group(2), m.group(3), m.group(4), m.group(5), m.group(6))
+        zone = m.group(7) or "Z"
+    try:
+        year, mon, day, hour, minute, second = (int(f) for f in fields)  # type: ignore[arg-type]
+        datetime(year, mon, day, hour, minute, second)  # a real date and time, or ValueError
+    except (TypeError, ValueError):
         return None
-    return None
+    return calendar.timegm((year, mon, day, hour, minute, second)) - _offset(zone)
 
 
-def _zone(offset: str) -> timezone:
-    offset = offset.replace(":", "")
-    sign = -1 if offset[0] == "-" else 1
-    return timezone(sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5])))
+def _offset(zone: str) -> int:
+    """Seconds east of UTC of "+0200", "-05:00" or "Z"."""
+    if zone == "Z":
+        return 0
+    zone = zone.replace(":", "")
+    sign = -1 if zone[0] == "-" else 1
+    return sign * (int(zone[1:3]) * 3600 + int(zone[3:5]) * 60)
 
 
 def _id_of(obj: dict[str, object], *keys: str) -> str | None:
@@ -129,8 +140,7 @@ def tweet_of(record: object) -> Tweet | None:
     text = next((v for v in (record.get("full_text"), record.get("text")) if isinstance(v, str)), None)
     if text is None:
         return None
-    return Tweet(text, _id_of(record, "id_str", "id"), parse_time(record.get("created_at")),
-                 retweet=isinstance(record.get("retweeted_status"), dict))
+    return Tweet(text, _id_of(record, "id_str", "id"), record.get("created_at"), retweet=isinstance(record.get("retweeted_status"), dict))
 
 
 def note_of(record: object) -> Note | None:
@@ -176,7 +186,7 @@ def grailbird_rows(rows: Iterator[list[str]], where: str) -> Iterator[Tweet]:
             i = col.get(name, len(row))
             return row[i].strip() if i < len(row) else ""
 
-        yield Tweet(row[col["text"]], cell("tweet_id") or None, parse_time(cell("timestamp")), retweet=bool(cell("retweeted_status_id")))
+        yield Tweet(row[col["text"]], cell("tweet_id") or None, cell("timestamp") or None, retweet=bool(cell("retweeted_status_id")))
 
 
 # ---------------------------------------------------------------- long posts and their cut copies
@@ -231,12 +241,15 @@ class LongPosts:
 
     def whole_text(self, tweet: Tweet) -> str | None:
         """The whole text of the long post ``tweet`` is a cut copy of, or None (see the module docstring)."""
-        if tweet.created is None or tweet.created not in self._by_second:
+        if not self._by_second:
+            return None
+        created = tweet.created
+        if created is None or created not in self._by_second:
             return None
         key = cut_key(tweet.text)
         if not key:
             return None
-        for i in self._by_second[tweet.created]:
+        for i in self._by_second[created]:
             if i in self._used:
                 continue
             if i not in self._keys:

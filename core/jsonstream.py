@@ -19,6 +19,7 @@ import re
 from collections.abc import Iterable, Iterator
 
 _WS = re.compile(r"[ \t\n\r]*")
+_COMMA = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")  # between two elements: the common case, taken in one step
 _DECODER = json.JSONDecoder()
 _MARGIN = 16  # characters: past any token a cut-off buffer could end in (an escape, a literal)
 
@@ -102,7 +103,8 @@ class JsonStream:
 
         Raises :class:`StreamDecodeError` on invalid JSON, and what ``json`` raises on JSON it
         cannot hold (``RecursionError`` for deep nesting, ``ValueError`` for a huge integer)."""
-        if not self.skip_ws():
+        self.pos = _WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+        if self.pos >= len(self.buf) and not self.skip_ws():
             raise self.error("Expecting value")
         while True:
             try:
@@ -137,6 +139,10 @@ def iter_top_level(stream: JsonStream, semicolons: bool = False) -> Iterator[tup
     else:
         while True:
             yield True, stream.value()
+            comma = _COMMA.match(stream.buf, stream.pos)
+            if comma is not None and comma.end() < len(stream.buf) and stream.buf[comma.end()] != "]":
+                stream.pos = comma.end()
+                continue
             c = stream.peek()
             if c == ",":
                 stream.pos += 1
