@@ -406,7 +406,7 @@ class _Zip(_Archive):
         return _member_stream(self._zf, info, self.where(member), self.left, self.limits, self.ratio_cap, self.zip_size)
 
     def __exit__(self, *exc: object) -> None:
-        self._zf.close() if hasattr(self, "_zf") else None
+        self._zf.close()
         self._fh.close()
 
 

@@ -433,3 +433,15 @@ def test_a_grailbird_tweets_csv_given_alone_is_read_as_the_archive_reads_it(tmp_
     other = tmp_path / "other.csv"  # any other CSV keeps its retweets, as before
     other.write_text("text,id\nRT @a: quoted,1\nmine,2\n", encoding="utf-8")
     assert load_corpus(other)[0] == ["RT @a: quoted", "mine"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-32", "cp1252"])
+@pytest.mark.parametrize("form", ["zip", "folder"])
+def test_parts_in_other_encodings_decode_as_whole_files_do(tmp_path: Path, encoding: str, form: str) -> None:
+    """Parts are decoded a chunk at a time, in two passes over the member: the same rules as a file's."""
+    record = modern_record({"id": "1", "when": POSTED, "text": "caf\u00e9 \u2013 na\u00efve"})
+    text = "window.YTD.tweets.part0 = " + json.dumps([record], ensure_ascii=False)  # the characters themselves, not \u escapes
+    path = write(tmp_path, {"data/tweets.js": text.encode(encoding)}, form)
+    report = LoadReport(path=str(path))
+    assert read_archive(path, report) == ["caf\u00e9 \u2013 na\u00efve"]
+    assert report.encoding == {"cp1252": "latin-1"}.get(encoding, encoding)
