@@ -284,8 +284,10 @@ def _tweets(archive: _Archive, report: LoadReport | None) -> Iterator[str]:
     long_posts = LongPosts(_notes(archive, sources.notes, report))
     seen: set[str] = set()
     repeated = 0
-    for member, tweets in [*((m, _json_tweets(archive, m, report)) for m in sources.parts + sources.months),
-                           *(((sources.csv, _csv_tweets(archive, sources.csv, report)),) if sources.csv else ())]:
+    files = [_json_tweets(archive, m, report) for m in sources.parts + sources.months]
+    if sources.csv:
+        files.append(_csv_tweets(archive, sources.csv, report))
+    for tweets in files:  # each generator opens its file when its turn comes
         for tweet in tweets:
             if tweet.id is not None:
                 if tweet.id in seen:

@@ -445,3 +445,23 @@ def test_parts_in_other_encodings_decode_as_whole_files_do(tmp_path: Path, encod
     report = LoadReport(path=str(path))
     assert read_archive(path, report) == ["caf\u00e9 \u2013 na\u00efve"]
     assert report.encoding == {"cp1252": "latin-1"}.get(encoding, encoding)
+
+
+def test_train_on_a_grailbird_zip_with_a_long_post_report(tmp_path: Path) -> None:
+    """``tweetgen train`` end to end: a pre-2019 zip trains, and a modern one's long post is reported with the option."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "COLUMNS": "1000"}  # the load report on one line, not wrapped by Rich
+    common = ["--max-steps", "1", "--hidden", "8", "--embed", "8", "--batch-size", "4", "--val-every", "0"]
+    old = write(tmp_path, layout("grailbird-both"), "zip", "tweets-2017")
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(old), *common, "--out", str(tmp_path / "r1")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{len(OWN)} of {len(ACCOUNT)} items kept" in proc.stderr and "twitter archive" in proc.stderr
+    new = write(tmp_path, modern_with_notes([(cut_copy(LONG), POSTED)], [(LONG, POSTED)]), "zip", "twitter-2024")
+    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(new), *common, "--max-len", "280", "--out", str(tmp_path / "r2")],
+                          capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "dropped 1 long post (over 280 characters whole" in proc.stderr and f"try --max-len {len(LONG)} to keep them" in proc.stderr
