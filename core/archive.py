@@ -44,7 +44,7 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from core.archive_records import LongPosts, LongPostText, Note, Tweet, grailbird_rows, note_of, tweet_of
-from core.corpus import (_CSV_LINE_END, _INVALID_TWEETS_JS, CorpusError, LoadReport, _split_lines, iter_json_records,
+from core.corpus import (_CSV_LINE_END, CorpusError, LoadReport, _split_lines, iter_json_records,
                          open_regular_file, text_chunks)
 
 ARCHIVE_FORMAT = "twitter archive"
@@ -58,6 +58,7 @@ _MONTH = re.compile(r"\d{4}_\d{2}\.js", re.IGNORECASE)  # Grailbird's data/js/tw
 _CSV = "tweets.csv"
 EXPECTED = ("data/tweets.js (and data/tweets-part1.js ... for large accounts), the older data/tweet.js, "
             "or before 2019 tweets.csv and data/js/tweets/YYYY_MM.js")
+_INVALID_PART = "holds invalid JSON at line {line} ({msg}); re-export the archive"
 _CHUNK = 1 << 20
 try:  # Python builds without lzma still read deflated zips, which is what Twitter/X sends
     from lzma import LZMAError as _LZMAError
@@ -323,7 +324,7 @@ def _records(archive: _Archive, member: str, report: LoadReport | None) -> Itera
     """The JSON records of one ``X = [...]`` file, one at a time; its bytes are taken from the budget once read."""
     where = archive.where(member)
     with archive.open(member) as fh:
-        yield from iter_json_records(text_chunks(fh, where, report), where, _INVALID_TWEETS_JS, assignment=True)  # type: ignore[arg-type]
+        yield from iter_json_records(text_chunks(fh, where, report), where, _INVALID_PART, assignment=True)  # type: ignore[arg-type]
     archive.left -= fh.most
 
 
