@@ -27,9 +27,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core import defaults
+from core.archive_records import LongPostText, RetweetText, grailbird_rows, is_grailbird_header, tweet_of
+from core.jsonstream import JsonStream, StreamDecodeError, iter_top_level
 
 FORMATS = ("auto", "csv", "tweets-js", "json", "jsonl", "text")
-ARCHIVE_FORMATS = ("twitter archive", "tweets-js")  # Twitter/X's own exports: retweets dropped by default
+ARCHIVE_FORMATS = ("twitter archive", "tweets-js", "grailbird csv")  # Twitter/X's own exports: retweets dropped by default
 TEXT_COLUMNS = ("text", "full_text", "tweet", "content")
 _URL = re.compile(r"https?://\S+|www\.\S+", re.IGNORECASE)
 _SPACES = re.compile(r"[ \t\f\v]+")
@@ -84,6 +86,7 @@ class LoadReport:
     kept: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
+    longest_long_post: int = 0  # characters of the longest long post dropped as ``long_post``: the --max-len that keeps them
 
     def summary(self) -> str:
         parts = [f"{self.kept:,} of {self.read:,} items kept from {self.path} ({self.format}, {self.encoding})"]
@@ -309,7 +312,7 @@ def _text_chunks(fh: BinaryIO, enc: _Encoding, name: str, progress: Progress | N
     """The file's text (NULs removed) a chunk at a time; ``progress(bytes read, file size)`` on the way."""
     fh.seek(enc.skip)
     decoder = codecs.getincrementaldecoder(enc.codec)(enc.errors)
-    total = os.fstat(fh.fileno()).st_size
+    total = _size_of(fh)
     done, last = enc.skip, time.monotonic()
     if progress is not None:
         progress(done, total)
@@ -331,6 +334,30 @@ def _text_chunks(fh: BinaryIO, enc: _Encoding, name: str, progress: Progress | N
             last = now
     if progress is not None:
         progress(done, max(total, done))
+
+
+def _size_of(fh: BinaryIO) -> int:
+    """The bytes a stream holds: a file's size, or the ``size`` a stream that is not a file says it has."""
+    size = getattr(fh, "size", None)
+    return size if isinstance(size, int) else os.fstat(fh.fileno()).st_size
+
+
+def text_chunks(fh: BinaryIO, name: str, report: LoadReport | None = None) -> Iterator[str]:
+    """A stream's text a chunk at a time, decoded as :func:`decode_bytes` would decode all of it.
+
+    Binary data is refused from the first 64 KiB, before anything else is read. ``fh`` needs ``read``
+    and ``seek`` (it is read twice: once to settle the encoding, then for the text), and a file
+    descriptor or a ``size``. ``report`` gets the encoding and the notes (NULs removed, Latin-1)."""
+    sniffed = _sniff(fh, name)
+    if sniffed is None:
+        return
+    enc, facts = sniffed
+    if report is not None:
+        report.encoding = enc.label
+        report.notes.extend(enc.notes)
+        if facts.nuls:
+            report.notes.append(f"removed {facts.nuls:,} NUL characters")
+    yield from _text_chunks(fh, enc, name)
 
 
 def _split_lines(chunks: Iterable[str], ends: re.Pattern[str]) -> Iterator[str]:
@@ -400,53 +427,64 @@ def _text_of(obj: object) -> str | None:
     return None
 
 
-def _json_items(records: object, name: str) -> list[str]:
-    if isinstance(records, dict):
-        for key in ("tweets", "data", "items"):
-            if isinstance(records.get(key), list):
-                records = records[key]
-                break
-        else:
-            records = [records]
-    if not isinstance(records, list):
-        raise CorpusError(f"{name}: JSON must be a list of objects with a 'text' field")
-    items = [t for t in map(_text_of, records) if t is not None]
-    if records and not items:
-        raise CorpusError(f"{name}: no record has a 'text' (or 'full_text') string field; each item needs one")
-    return items
-
-
 def _unusable_json(where: str, exc: BaseException) -> CorpusError:
     """Valid-looking JSON that ``json`` still refuses: nesting too deep, an integer of thousands of digits."""
     if isinstance(exc, RecursionError):
         why = "arrays or objects nested too deeply"
     else:
-        why = str(exc).split(";")[0]
+        why = str(exc).split(";")[0].split(": value has")[0]  # the digit count depends on where a chunk ended
     return CorpusError(f"{where}: JSON that cannot be read as tweets ({why}); give objects with a 'text' string field")
 
 
-def _parse_json_items(body: str, name: str, invalid: str) -> list[str]:
-    """The items of a JSON array of tweets; ``invalid`` (with {line}, {col}, {msg}) says what bad JSON means here."""
+_INVALID_JSON = "not valid JSON at line {line} column {col} ({msg}); fix the file or use JSONL"
+_INVALID_TWEETS_JS = "tweets.js holds invalid JSON at line {line} ({msg}); re-export the archive"
+
+
+def iter_json_records(chunks: Iterable[str], name: str, invalid: str = _INVALID_JSON, *, assignment: bool = False) -> Iterator[object]:
+    """The records of a JSON list of tweets, one at a time, from text in chunks (memory: one record).
+
+    A top-level array gives its elements; an object gives the list under ``tweets``, ``data`` or
+    ``items``, else itself. With ``assignment``, the text is a ``tweets.js``: JSON after its
+    ``window.YTD.tweets.part0 =`` (or ``Grailbird.data.tweets_2013_01 =``). ``invalid`` (with
+    {line}, {col}, {msg}) says what bad JSON means here."""
+    stream = JsonStream(chunks)
     try:
-        records = json.loads(body)
-    except json.JSONDecodeError as exc:
+        if assignment and not stream.skip_past("="):
+            raise CorpusError(f"{name}: not a Twitter archive tweets.js (no 'window.YTD... =' assignment)")
+        for in_array, value in iter_top_level(stream, semicolons=assignment):
+            if in_array:
+                yield value
+            elif isinstance(value, dict):
+                inner = next((value[k] for k in ("tweets", "data", "items") if isinstance(value.get(k), list)), None)
+                yield from inner if inner is not None else [value]
+            else:
+                raise CorpusError(f"{name}: JSON must be a list of objects with a 'text' field")
+    except StreamDecodeError as exc:
         raise CorpusError(f"{name}: " + invalid.format(line=exc.lineno, col=exc.colno, msg=exc.msg)) from None
     except (RecursionError, ValueError) as exc:
         raise _unusable_json(name, exc) from None
-    return _json_items(records, name)
+
+
+def _record_items(records: Iterable[object], name: str) -> Iterator[str]:
+    """The texts of JSON records (a retweet the data marks as one is a :class:`RetweetText`)."""
+    seen = found = 0
+    for record in records:
+        seen += 1
+        tweet = tweet_of(record)
+        if tweet is not None:
+            found += 1
+            yield tweet.item()
+    if seen and not found:
+        raise CorpusError(f"{name}: no record has a 'text' (or 'full_text') string field; each item needs one")
 
 
 def read_json(text: str, name: str) -> list[str]:
-    return _parse_json_items(text, name, "not valid JSON at line {line} column {col} ({msg}); fix the file or use JSONL")
+    return list(_record_items(iter_json_records((text,), name), name))
 
 
 def read_tweets_js(text: str, name: str) -> list[str]:
     """A Twitter archive's ``data/tweets.js``: ``window.YTD.tweets.part0 = [ ... ]``."""
-    start = text.find("=")
-    if start < 0:
-        raise CorpusError(f"{name}: not a Twitter archive tweets.js (no 'window.YTD... =' assignment)")
-    body = text[start + 1 :].strip().rstrip(";")
-    return _parse_json_items(body, name, "tweets.js holds invalid JSON at line {line} ({msg}); re-export the archive")
+    return list(_record_items(iter_json_records((text,), name, _INVALID_TWEETS_JS, assignment=True), name))
 
 
 def read_jsonl(text: str, name: str) -> list[str]:
@@ -516,6 +554,29 @@ def _csv_items(lines: Iterable[str], name: str, column: str | None, tab_separate
             raise CorpusError(f"{name}: unreadable CSV near line {rows.line_num} ({exc}); check the quoting") from None
         if has_header and not rows_read:
             raise CorpusError(f"{name}: CSV has a header but no rows; add tweets below the header")
+    finally:
+        csv.field_size_limit(old_limit)
+
+
+def _grailbird_csv(head: str) -> bool:
+    """Does the text start with the header of a Grailbird (2012-2018 archive) ``tweets.csv``?"""
+    try:
+        first = next(csv.reader([head.split("\n", 1)[0]]), [])
+    except csv.Error:
+        return False
+    return is_grailbird_header(first)
+
+
+def _grailbird_items(lines: Iterable[str], name: str) -> Iterator[str]:
+    """A Grailbird ``tweets.csv``: the texts, a retweet marked by its ``retweeted_status_id``."""
+    old_limit = csv.field_size_limit()
+    csv.field_size_limit(1 << 30)
+    rows = csv.reader(lines)
+    try:
+        for tweet in grailbird_rows(rows, name):
+            yield tweet.item()
+    except csv.Error as exc:
+        raise CorpusError(f"{name}: unreadable CSV near line {rows.line_num} ({exc}); check the quoting") from None
     finally:
         csv.field_size_limit(old_limit)
 
@@ -592,7 +653,7 @@ def iter_items(
     from core import archive  # a Twitter/X archive: its zip, or the unpacked folder (refused there if it is not one)
 
     if path.is_dir() or (fmt in ("auto", "tweets-js") and archive.is_zip(path)):
-        yield from archive.read_archive(path, report)
+        yield from archive.iter_archive(path, report)
         return
     with open_regular_file(path, name) as fh:
         sniffed = _sniff(fh, name)
@@ -632,12 +693,17 @@ def iter_items(
                     fmt = "jsonl"
                 except CorpusError:
                     fmt = "text"
+        if fmt == "csv" and column is None and _grailbird_csv(facts.head):
+            fmt = "grailbird csv"  # a pre-2019 archive's tweets.csv given alone: read as the archive reads it
         if report is not None:
             report.format = fmt
-        if fmt == "tweets-js":
-            yield from read_tweets_js(whole_text(), name)
+        if fmt == "grailbird csv":
+            yield from _grailbird_items(lines(_CSV_LINE_END), name)
+        elif fmt == "tweets-js":
+            chunks = _text_chunks(fh, enc, name, progress)
+            yield from _record_items(iter_json_records(chunks, name, _INVALID_TWEETS_JS, assignment=True), name)
         elif fmt == "json":
-            yield from read_json(whole_text(), name)
+            yield from _record_items(iter_json_records(_text_chunks(fh, enc, name, progress), name), name)
         elif fmt == "csv":
             yield from _csv_items(lines(_CSV_LINE_END), name, column, facts.tab_separated)
         elif fmt == "jsonl":
@@ -671,9 +737,9 @@ class _Cleaner:
         if self._drop_retweets is None:
             self._drop_retweets = cfg.drop_retweets if cfg.drop_retweets is not None else report.format in ARCHIVE_FORMATS
         report.read += 1
+        long_post = isinstance(item, LongPostText)  # a note tweet's whole text: never trained cut, so dropped whole
         if len(item) > 64 * cfg.max_len:  # far too long: skip the regex work on megabyte lines
-            dropped["too_long"] += 1
-            self.longest_dropped = max(self.longest_dropped, len(item))
+            self._too_long(item, long_post)
             return
         text = html.unescape(item)
         if _LONE_SURROGATE.search(text):
@@ -683,7 +749,7 @@ class _Cleaner:
         if not text:
             dropped["empty"] += 1
             return
-        if self._drop_retweets and text.startswith("RT @"):
+        if self._drop_retweets and (isinstance(item, RetweetText) or text.startswith("RT @")):
             dropped["retweet"] += 1
             return
         without_urls = _SPACES.sub(" ", _URL.sub("", text)).strip()
@@ -693,8 +759,7 @@ class _Cleaner:
         if cfg.strip_urls:
             text = without_urls
         if len(text) > cfg.max_len:
-            dropped["too_long"] += 1
-            self.longest_dropped = max(self.longest_dropped, len(text))
+            self._too_long(text, long_post)
             return
         if len(text) < cfg.min_len:
             dropped["too_short"] += 1
@@ -705,6 +770,14 @@ class _Cleaner:
                 return
             self.seen.add(text)
         self.kept.append(text)
+
+    def _too_long(self, text: str, long_post: bool) -> None:
+        if long_post:
+            self.report.dropped["long_post"] += 1
+            self.report.longest_long_post = max(self.report.longest_long_post, len(text))
+        else:
+            self.report.dropped["too_long"] += 1
+            self.longest_dropped = max(self.longest_dropped, len(text))
 
     def finish(self) -> list[str]:
         report, dropped = self.report, self.report.dropped
@@ -717,6 +790,8 @@ class _Cleaner:
         if too_long and too_long > TOO_LONG_SHARE * usable:
             report.notes.append(f"{too_long:,} texts ({too_long / usable:.0%}) are longer than {self.cfg.max_len} characters "
                                 f"and were dropped; try --max-len {keep_all_len(self.longest_dropped)} to keep them")
+        if dropped["long_post"]:
+            report.notes.append(long_post_note(dropped["long_post"], self.cfg.max_len, report.longest_long_post))
         self.seen = set()
         return self.kept
 
@@ -727,6 +802,12 @@ TOO_LONG_SHARE = 0.05  # above this share of usable texts dropped as too long, t
 def keep_all_len(longest: int) -> int:
     """A --max-len that keeps a text of ``longest`` characters: rounded up to a multiple of 10."""
     return -(-longest // 10) * 10
+
+
+def long_post_note(n: int, max_len: int, longest: int) -> str:
+    """The load report's line on long posts dropped whole, with the option that keeps them."""
+    return (f"dropped {n:,} long post{'s' if n != 1 else ''} (over {max_len:,} characters whole; the copies cut short "
+            f"in tweets.js are not trained on; try --max-len {longest} to keep them)")
 
 
 def clean_items(items: Iterable[str], cfg: FilterConfig, report: LoadReport) -> list[str]:
@@ -757,6 +838,8 @@ def load_corpus(
     if not texts:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "no items"
         hint = f"; try --max-len {keep_all_len(max(280, 2 * cfg.max_len))}" if report.dropped.get("too_long") else ""
+        if report.dropped.get("long_post"):
+            hint += "; " + long_post_note(report.dropped["long_post"], cfg.max_len, report.longest_long_post)
         if cfg.drop_retweets is None and report.dropped.get("retweet"):
             hint += "; add --keep-retweets to train on retweets"
         raise CorpusError(f"{path}: no usable tweets: none of {report.read:,} items passed the filters ({why}){hint}")
@@ -805,6 +888,7 @@ def load_corpora(
         part, report = load_corpus(path, cfg, fmt=fmt, column=column)
         total.read += report.read
         total.dropped.update(report.dropped)
+        total.longest_long_post = max(total.longest_long_post, report.longest_long_post)
         total.notes.extend(f"{Path(path).name}: {note}" for note in report.notes)
         formats.append(report.format)
         encodings.append(report.encoding)

@@ -886,7 +886,7 @@ class TweetgenApp(App[None]):
         except CorpusError as exc:
             self._post(m.CorpusFailed(s.data_path, app_flags(str(exc))), panel)
             return None
-        self._post(m.CorpusLoaded(s.data_path, s.data_label, len(texts), report.summary()), panel)
+        self._post(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())), panel)
         return texts
 
     @staticmethod

@@ -46,6 +46,8 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert res["corpus"].endswith((".csv", ".txt")), "the corpus' path, not overwritten by a section's results"
     assert res["novelty"]["scales"] and res["corpus_memory"]["loads"]
     assert "7 novelty" in proc.stdout and "8 corpus" in proc.stdout
+    assert [r["generation"] for r in res["archives"]["generations"]["rows"]] and res["archives"]["huge"]["alone"]["kept"] == 3
+    assert "9 archives" in proc.stdout
 
 
 def test_the_table_of_one_section_leaves_the_others_out() -> None:
