@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -19,9 +20,15 @@ EXIT_USAGE = 2
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports errors as a single line (no usage dump), exit status 2."""
+    """argparse that reports errors as a single line (no usage dump), exit status 2.
+
+    Messages are written in ``tweetgen``'s flags; ``tweetgen-tui``'s parser words them in
+    its own (:func:`for_app`)."""
 
     def error(self, message: str) -> NoReturn:
+        if self.prog.startswith("tweetgen-tui"):  # the hint after "argument --flag: ", not the app's own flag
+            flag, sep, rest = message.partition(": ")
+            message = flag + sep + for_app(rest) if sep and flag.startswith("argument ") else for_app(message)
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
@@ -65,3 +72,77 @@ def run_name(text: str) -> str:
             f"{text!r} is not a run name: use a plain folder name without '/', '\\' or '..' (for a path, use --out DIR)"
         )
     return text
+
+
+# ---------------------------------------------------------------- the one table of numbers
+
+MAX_COUNT = 10**12  # steps, epochs, intervals, texts, characters
+
+# Every numeric setting of both front ends, keyed by setting, with its bounds: ``tweetgen``
+# and ``tweetgen-tui`` take their ``type=`` from here, so a value one refuses the other
+# refuses too. Every number has an upper bound: an absurd value is refused in one line
+# instead of overflowing later (an ETA of 1e30 steps, a 1e300-minute budget, a seed
+# torch cannot take, a 1e9-wide model).
+NUMBERS: dict[str, Callable[[str], Any]] = {
+    # training budget and schedule
+    "max_steps": number(int, 1, MAX_COUNT),
+    "epochs": number(int, 1, 10**9),
+    "minutes": number(float, 0, 1e7, low_open=True),  # about 19 years
+    "val_every": number(int, 0, MAX_COUNT),
+    "ckpt_every": number(int, 0, MAX_COUNT),
+    "sample_every": number(int, 0, MAX_COUNT),
+    "keep_last": number(int, 0, MAX_COUNT),
+    "keep_best": number(int, 0, MAX_COUNT),
+    "seed": number(int, 0, 2**63 - 1),  # torch.manual_seed takes 64 bits; the app adds the tweet's number
+    "threads": number(int, 1, 4096),
+    # model and optimizer (larger than memory allows is refused later, by the memory check)
+    "hidden_size": number(int, 1, 2**20),
+    "embed_dim": number(int, 1, 2**20),
+    "num_layers": number(int, 1, 64),
+    "batch_size": number(int, 1, 2**20),
+    "dropout": number(float, 0, 0.95),
+    "lr": number(float, 0, 1e3, low_open=True),
+    "clip": number(float, 0, 1e12, low_open=True),
+    "val_fraction": number(float, 0, 0.5),
+    # corpus filters
+    "max_tweet_len": number(int, 1, MAX_COUNT),  # tweetgen train/eval --max-len, tweetgen-tui --max-tweet-len
+    "min_len": number(int, 1, MAX_COUNT),
+    # generation
+    "num_samples": number(int, 1, MAX_COUNT),
+    "sample_max_len": number(int, 1, MAX_COUNT),  # tweetgen sample --max-len, tweetgen-tui --max-len
+    "length": number(int, 1, 1024),
+    "temperature": number(float, 0, 100),  # tweetgen sample; the app's own range is below
+    "app_temperature": number(float, 0.1, 5.0),  # tweetgen-tui: + and - step it by 0.1 (tui.settings)
+    "top_k": number(int, 0, 2**20),
+    "top_p": number(float, 0, 1, low_open=True),
+    "copy_threshold": number(int, 1, 10_000),
+    "pace": number(float, 0, 1e6),  # characters per second on screen
+    "gap": number(float, 0, 86_400),  # seconds between tweets: a day at most
+}
+for _name, _parse in NUMBERS.items():
+    _parse.setting = _name  # type: ignore[attr-defined]  # tests check every numeric flag comes from here
+
+
+# ---------------------------------------------------------------- hints, worded per front end
+
+# Messages from core name tweetgen's flags (its hint for a setting). tweetgen-tui words the
+# same hint in its own flags, or in words of its own where it has no flag for the setting.
+# Keyed by setting: (tweetgen's words, as a regex; tweetgen-tui's words). A `tweetgen ...`
+# command between backquotes is left as it is: it names the command it is for.
+APP_WORDING: dict[str, tuple[str, str]] = {
+    "run_dir": (r"--out\b", "--checkpoint"),  # the app's --checkpoint DIR is also where new checkpoints go
+    "resume": (r"--resume\b", "--checkpoint"),  # the app resumes from its --checkpoint DIR (or --run) by itself
+    "max_tweet_len_and_min_len": (r"--max-len and --min-len", "--max-tweet-len"),  # the app has no --min-len
+    "max_tweet_len": (r"--max-len\b", "--max-tweet-len"),  # in core's messages --max-len is always the corpus filter
+    "column": (r"or pass --column NAME", "(tweetgen-tui reads the 'text' column; `tweetgen train --column NAME` reads another)"),
+}
+_NOT_FLAG_AFTER = r"(?![\w-])"
+
+
+def for_app(message: str) -> str:
+    """A message in tweetgen's flags, worded in tweetgen-tui's (backquoted `tweetgen ...` commands kept)."""
+    parts = message.split("`")
+    for i in range(0, len(parts), 2):  # outside backquotes
+        for cli, app in APP_WORDING.values():
+            parts[i] = re.sub(r"(?<![\w-])" + cli + _NOT_FLAG_AFTER, app, parts[i])
+    return "`".join(parts)
