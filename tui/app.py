@@ -100,6 +100,12 @@ CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far re
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (torch's run to several)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
+
+
 def while_running(handler: _Handler) -> _Handler:
     """For handlers of worker messages: a message can still be delivered while the app
     shuts down, after its widgets are gone; it is dropped then."""
@@ -344,7 +350,7 @@ class TweetgenApp(App[None]):
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
-            self._error(f"could not start the training process: {type(exc).__name__}: {exc}")
+            self._error(f"could not start the training process: {one_line(exc)}")
             return
         self.training = process
         self.train_state = "starting"
@@ -711,7 +717,7 @@ class TweetgenApp(App[None]):
         except BuildCancelled:
             return
         except Exception as exc:  # noqa: BLE001 - the app works on without the check, and says so
-            self._post(m.NoveltyReady(None, f"{type(exc).__name__}: {exc}"))
+            self._post(m.NoveltyReady(None, one_line(exc)))
             return
         self._post(m.NoveltyReady(index))
 
@@ -1040,9 +1046,12 @@ class TweetgenApp(App[None]):
         """The training process' pump thread: one message per event, a burst coalesced. Most go to the
         TrainingPanel, in order (what the App acts on bubbles up from there); checkpoints written, which
         only the App acts on and which can come once a step, go straight to the App."""
-        for event in m.coalesce(batch):
-            message = m.training_message(event)
-            self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
+        try:
+            for event in m.coalesce(batch):
+                message = m.training_message(event)
+                self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
+        except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
+            self._post(m.Failed("training events", one_line(exc)))
 
     @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:
@@ -1083,7 +1092,7 @@ class TweetgenApp(App[None]):
         self.train_state = "idle"
         if event.reason in ("diverged", "error"):
             self.training_panel.set_state("error", app_flags(event.message))
-            self._error(app_flags(event.message))
+            self._error(event.message)
         else:
             self.training_panel.set_state("idle", f"{event.message} · space to train more")
             if not self._quitting:
@@ -1122,6 +1131,7 @@ class TweetgenApp(App[None]):
             pass
 
     def _error(self, text: str) -> None:
+        text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
         self.errors.append(text)
         # plain text: an error may quote a corpus line or a file name ([ ], control characters)
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)
@@ -1131,8 +1141,13 @@ class TweetgenApp(App[None]):
         worker = event.worker
         if event.state != WorkerState.ERROR:
             return
-        error = worker.error
-        detail = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        detail = one_line(worker.error) if worker.error is not None else "unknown error"
         self._error(f"{worker.name or worker.group} failed: {detail}")
+        if worker.group in ("sample", "columns"):  # generation stopped: say so where the tweets were, not only in a toast
+            self.generation.note(f"Generation stopped: {detail}. Press r to try again.")
         if worker.group == "sample":
             self.sampling = False
+
+    @while_running
+    def on_failed(self, message: m.Failed) -> None:
+        self._error(f"{message.what} failed: {message.error}")
