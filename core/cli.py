@@ -346,6 +346,18 @@ def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> list[str]:
     return load_corpora(paths, filters)[0]
 
 
+def _sampling_what(streams: int, max_len: int) -> str:
+    texts = "a text" if streams == 1 else f"{streams:,} texts"
+    return f"sampling {texts} of up to {max_len:,} characters"
+
+
+def _sampling_hint(streams: int) -> str:
+    """What lowers the memory a sampling needs: only what was not done already (one stream: only --max-len)."""
+    if streams == 1:
+        return "use a lower --max-len"
+    return "ask for fewer texts (-n) or a lower --max-len, or use --stream (one text at a time)"
+
+
 def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     import json
     import random
@@ -379,8 +391,8 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
         raise UserError("--copy-threshold applies to --check-novelty; add --check-novelty [DATA]")
     one_by_one = args.stream or args.json or index is not None
     streams = 1 if one_by_one else args.num
-    check_memory(sampling_bytes(ckpt.model_config, streams, args.max_len), f"sampling {streams:,} texts of up to {args.max_len:,} characters",
-                 "ask for fewer texts (-n) or a lower --max-len, or use --stream", device)
+    check_memory(sampling_bytes(ckpt.model_config, streams, args.max_len), _sampling_what(streams, args.max_len),
+                 _sampling_hint(streams), device)
     model = ckpt.model(device)
     if device.type == "cpu":
         import torch
