@@ -212,6 +212,7 @@ class TweetgenApp(App[None]):
         self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
         self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
         self._follow_loading = False
+        self._follow_new_run = False  # space pressed while another run's model generates: follow this run once it has a checkpoint
         self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
         self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
         self.novelty: NoveltyIndex | None = None
@@ -353,6 +354,7 @@ class TweetgenApp(App[None]):
             self._error(f"could not start the training process: {one_line(exc)}")
             return
         self.training = process
+        self._follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
         self.train_state = "starting"
         self.training_panel.set_state("starting", "starting the training process…")
 
@@ -738,7 +740,10 @@ class TweetgenApp(App[None]):
         self.refresh_bindings()
 
     def _check_novelty(self, record: SampleRecord) -> None:
-        if self.novelty is None:
+        if not policy.novelty_applies(record.checkpoint, run_dir=self.run_dir, demo=self.settings.demo_checkpoint,
+                                      demo_corpus=self.settings.is_demo_corpus):
+            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
+        elif self.novelty is None:
             record.novelty_note = self.novelty_note
         else:
             record.novelty = self.novelty.check(record.text)
@@ -980,6 +985,7 @@ class TweetgenApp(App[None]):
 
     def switch_to(self, path: Path) -> None:
         """Generate from this checkpoint: the current tweet stops once it is loaded."""
+        self._follow_new_run = False  # the user's choice stands
         self._load_model(path, True)
 
     @on(CheckpointPanel.MarksChanged)
@@ -1014,6 +1020,9 @@ class TweetgenApp(App[None]):
         if self.source is not None:
             self.checkpoint_panel.set_active(self.source.path)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
+        if self._follow_new_run and self.run_checkpoints:  # the run being trained has a checkpoint: show its tweets
+            self._follow_new_run = False
+            self.follow_best = True
         if self.follow_best and self.source is not None:
             target = policy.follow_target(self.source.path, self.run_checkpoints)
             if target is not None:
