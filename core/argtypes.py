@@ -39,8 +39,8 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
     ``low_open`` makes the lower bound exclusive (``> low``). NaN and infinities are refused.
     """
 
-    def num(x: float) -> str:
-        return str(int(x)) if float(x).is_integer() and abs(x) < 1e7 else f"{x:g}"
+    def num(x: float) -> str:  # an int bound exactly (a seed's 9223372036854775807, not 9.22337e+18)
+        return str(int(x)) if float(x).is_integer() and (kind is int or abs(x) < 1e7) else f"{x:g}"
 
     def bounds() -> str:
         lower = f"{'>' if low_open else '>='} {num(low)}" if low is not None else ""
@@ -64,12 +64,23 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
     return parse
 
 
+NAME_MAX_BYTES = 255  # the longest file name most file systems take (ext4, APFS, NTFS in UTF-16 units)
+
+
 def run_name(text: str) -> str:
-    """An argparse ``type=`` for a run name: one folder name, no path separators, not ``.``/``..``, not empty."""
+    """An argparse ``type=`` for a run name: one folder name, no path separators, not ``.``/``..``, not
+    empty, no control characters (a newline in a folder name breaks every listing), and short enough
+    to be a file name (else the run would fail only when its folder is made)."""
     seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
-    if not text.strip() or text in (".", "..") or any(s in text for s in seps) or "\x00" in text:
+    if not text.strip() or text in (".", "..") or any(s in text for s in seps) or not text.isprintable():
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a run name: use a plain folder name without '/', '\\' or '..' (for a path, use --out DIR)"
+            f"{text!r} is not a run name: use a plain folder name without '/', '\\', '..' or control characters "
+            "(for a path, use --out DIR)"
+        )
+    if len(text.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"a run name is at most {NAME_MAX_BYTES} bytes, this one is {len(text.encode('utf-8', 'surrogatepass')):,}; "
+            "use a shorter one"
         )
     return text
 

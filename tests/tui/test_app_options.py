@@ -100,10 +100,11 @@ def test_values_at_the_bounds_are_taken() -> None:
     assert settings.train["keep_last"] == 3 and settings.train["keep_best"] == 2
 
 
-BAD_RUN_NAMES = ["../../escape", "..", ".", "a/b", "/abs", "", "  ", "a\\b", "x\x00y", "../x"]
+BAD_RUN_NAMES = ["../../escape", "..", ".", "a/b", "/abs", "", "  ", "a\\b", "x\x00y", "../x", "a\nb", "tab\there",
+                 "x" * 256, "é" * 128]
 
 
-@pytest.mark.parametrize("name", BAD_RUN_NAMES, ids=[repr(n) for n in BAD_RUN_NAMES])
+@pytest.mark.parametrize("name", BAD_RUN_NAMES, ids=[repr(n)[:16] for n in BAD_RUN_NAMES])
 def test_the_app_refuses_run_names_the_cli_refuses(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     for parser, argv, prog in ((cli_parser(), ["train", "x.txt", "--run", name], "tweetgen train"),
                                (app_parser(), ["--run", name], "tweetgen-tui")):
@@ -111,14 +112,23 @@ def test_the_app_refuses_run_names_the_cli_refuses(name: str, capsys: pytest.Cap
             parser.parse_args(argv)
         assert exc.value.code == EXIT_USAGE, (prog, name)
         line = _one_line(capsys)
-        assert line.startswith(f"{prog}: error: argument --run: ") and "is not a run name" in line, line
-        if prog == "tweetgen-tui":  # the app words the hint in its own flags
+        assert line.startswith(f"{prog}: error: argument --run: "), line
+        assert "is not a run name" in line or "a run name is at most 255 bytes" in line, line
+        if prog == "tweetgen-tui" and "is not a run name" in line:  # the app words the hint in its own flags
             assert "--out" not in line and "--checkpoint DIR" in line, line
 
 
 def test_a_plain_run_name_still_goes_under_the_home(tmp_path: Path) -> None:
-    settings = settings_from_args(app_parser().parse_args(["--run", "evening-2", "--home", str(tmp_path)]))
-    assert settings.run_dir() == tmp_path / "runs" / "evening-2"
+    for name in ("evening-2", "é" * 127, "x" * 255, "2024 run"):
+        settings = settings_from_args(app_parser().parse_args(["--run", name, "--home", str(tmp_path)]))
+        assert settings.run_dir() == tmp_path / "runs" / name
+        settings.run_dir().mkdir(parents=True)  # a name taken is one the file system takes
+
+
+def test_a_bound_is_said_exactly(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        app_parser().parse_args(["--seed", "18446744073709551615"])
+    assert "must be between 0 and 9223372036854775807, got 18446744073709551615" in _one_line(capsys)
 
 
 # ---------------------------------------------------------------- hints in the app's own flags
