@@ -97,6 +97,7 @@ TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
 COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
+MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
 
 
@@ -491,7 +492,8 @@ class TweetgenApp(App[None]):
             return
         self.sampling = False
         if message.complete and self.settings.gap_s is not None:
-            self._next_sample = self.set_timer(self.settings.gap_s, self.start_sample)
+            # a 0 s Timer divides by zero inside Textual (and ended generation after one tweet): --gap 0 waits a frame
+            self._next_sample = self.set_timer(max(self.settings.gap_s, MIN_TIMER_S), self.start_sample)
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
 
@@ -930,7 +932,7 @@ class TweetgenApp(App[None]):
         if self._listing_timer is not None or self._exiting:
             return
         interval = max(LIST_MIN_INTERVAL_S, self._listing_cost / LIST_DUTY)  # thousands of files take longer to list
-        delay = max(0.01, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
+        delay = max(MIN_TIMER_S, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
         self._listing_timer = self.set_timer(delay, self._start_listing)
 
     def _start_listing(self) -> None:

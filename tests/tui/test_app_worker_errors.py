@@ -87,3 +87,13 @@ async def test_core_hints_reach_the_screen_in_the_apps_flags(tui_assets: Assets,
         assert "--out" not in shown and "choose another --checkpoint directory" in shown, shown
         status = str(app.query_one("#train-status", Static).render())
         assert "--out" not in status, status
+
+
+@run_async
+async def test_gap_0_keeps_generating(tui_assets: Assets, home: Path) -> None:
+    """--gap 0 set a 0-second Timer, which divides by zero inside Textual: generation stopped after one
+    tweet and the error surfaced only when the app exited."""
+    app = TweetgenApp(make_settings(tui_assets, home, gap_s=0.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sample_id >= 4, "four tweets in a row")
+        assert not app.errors
