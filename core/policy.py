@@ -111,7 +111,7 @@ def novelty_applies(current: Path | None, *, run_dir: Path | None, demo: Path | 
     return True
 
 
-NOT_TRAINED_ON_IT = "not checked: this model was not trained on this corpus"
+NOT_TRAINED_ON_IT = "not checked (the demo model never saw this corpus)"
 
 
 # ---------------------------------------------------------------- start-up
