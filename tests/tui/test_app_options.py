@@ -204,3 +204,14 @@ def test_the_wording_table_only_names_app_flags_and_cli_flags() -> None:
 ])
 def test_core_hints_are_worded_in_the_apps_flags(cli_message: str, app_message: str) -> None:
     assert for_app(cli_message) == app_message
+
+
+def test_the_apps_own_messages_are_left_as_written() -> None:
+    """Every error the app shows passes through for_app; the app's own words must come through unchanged
+    (its --max-len is the tweet length on screen, core's the corpus filter)."""
+    changed = []
+    for path in sorted((REPO / "tui").glob("*.py")):
+        if path.name == "__main__.py":
+            continue
+        changed += [f"{path.name}: {text!r}" for text in _literals(path) if for_app(text) != text]
+    assert not changed, changed
