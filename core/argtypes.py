@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -19,9 +20,15 @@ EXIT_USAGE = 2
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse that reports errors as a single line (no usage dump), exit status 2."""
+    """argparse that reports errors as a single line (no usage dump), exit status 2.
+
+    Messages are written in ``tweetgen``'s flags; ``tweetgen-tui``'s parser words them in
+    its own (:func:`for_app`)."""
 
     def error(self, message: str) -> NoReturn:
+        if self.prog.startswith("tweetgen-tui"):  # the hint after "argument --flag: ", not the app's own flag
+            flag, sep, rest = message.partition(": ")
+            message = flag + sep + for_app(rest) if sep and flag.startswith("argument ") else for_app(message)
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
@@ -32,8 +39,8 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
     ``low_open`` makes the lower bound exclusive (``> low``). NaN and infinities are refused.
     """
 
-    def num(x: float) -> str:
-        return str(int(x)) if float(x).is_integer() and abs(x) < 1e7 else f"{x:g}"
+    def num(x: float) -> str:  # an int bound exactly (a seed's 9223372036854775807, not 9.22337e+18)
+        return str(int(x)) if float(x).is_integer() and (kind is int or abs(x) < 1e7) else f"{x:g}"
 
     def bounds() -> str:
         lower = f"{'>' if low_open else '>='} {num(low)}" if low is not None else ""
@@ -57,11 +64,96 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
     return parse
 
 
+NAME_MAX_BYTES = 255  # the longest file name most file systems take (ext4, APFS, NTFS in UTF-16 units)
+
+
 def run_name(text: str) -> str:
-    """An argparse ``type=`` for a run name: one folder name, no path separators, not ``.``/``..``, not empty."""
+    """An argparse ``type=`` for a run name: one folder name, no path separators, not ``.``/``..``, not
+    empty, no control characters (a newline in a folder name breaks every listing), and short enough
+    to be a file name (else the run would fail only when its folder is made)."""
     seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
-    if not text.strip() or text in (".", "..") or any(s in text for s in seps) or "\x00" in text:
+    if not text.strip() or text in (".", "..") or any(s in text for s in seps) or not text.isprintable():
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not a run name: use a plain folder name without '/', '\\' or '..' (for a path, use --out DIR)"
+            f"{text!r} is not a run name: use a plain folder name without '/', '\\', '..' or control characters "
+            "(for a path, use --out DIR)"
+        )
+    if len(text.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES:
+        raise argparse.ArgumentTypeError(
+            f"a run name is at most {NAME_MAX_BYTES} bytes, this one is {len(text.encode('utf-8', 'surrogatepass')):,}; "
+            "use a shorter one"
         )
     return text
+
+
+# ---------------------------------------------------------------- the one table of numbers
+
+MAX_COUNT = 10**12  # steps, epochs, intervals, texts, characters
+
+# Every numeric setting of both front ends, keyed by setting, with its bounds: ``tweetgen``
+# and ``tweetgen-tui`` take their ``type=`` from here, so a value one refuses the other
+# refuses too. Every number has an upper bound: an absurd value is refused in one line
+# instead of overflowing later (an ETA of 1e30 steps, a 1e300-minute budget, a seed
+# torch cannot take, a 1e9-wide model).
+NUMBERS: dict[str, Callable[[str], Any]] = {
+    # training budget and schedule
+    "max_steps": number(int, 1, MAX_COUNT),
+    "epochs": number(int, 1, 10**9),
+    "minutes": number(float, 0, 1e7, low_open=True),  # about 19 years
+    "val_every": number(int, 0, MAX_COUNT),
+    "ckpt_every": number(int, 0, MAX_COUNT),
+    "sample_every": number(int, 0, MAX_COUNT),
+    "keep_last": number(int, 0, MAX_COUNT),
+    "keep_best": number(int, 0, MAX_COUNT),
+    "seed": number(int, 0, 2**63 - 1),  # torch.manual_seed takes 64 bits; the app adds the tweet's number
+    "threads": number(int, 1, 4096),
+    # model and optimizer (larger than memory allows is refused later, by the memory check)
+    "hidden_size": number(int, 1, 2**20),
+    "embed_dim": number(int, 1, 2**20),
+    "num_layers": number(int, 1, 64),
+    "batch_size": number(int, 1, 2**20),
+    "dropout": number(float, 0, 0.95),
+    "lr": number(float, 0, 1e3, low_open=True),
+    "clip": number(float, 0, 1e12, low_open=True),
+    "val_fraction": number(float, 0, 0.5),
+    # corpus filters
+    "max_tweet_len": number(int, 1, MAX_COUNT),  # tweetgen train/eval --max-len, tweetgen-tui --max-tweet-len
+    "min_len": number(int, 1, MAX_COUNT),
+    # generation
+    "num_samples": number(int, 1, MAX_COUNT),
+    "sample_max_len": number(int, 1, MAX_COUNT),  # tweetgen sample --max-len, tweetgen-tui --max-len
+    "length": number(int, 1, 1024),
+    "temperature": number(float, 0, 100),  # tweetgen sample; the app's own range is below
+    "app_temperature": number(float, 0.1, 5.0),  # tweetgen-tui: + and - step it by 0.1 (tui.settings)
+    "top_k": number(int, 0, 2**20),
+    "top_p": number(float, 0, 1, low_open=True),
+    "copy_threshold": number(int, 1, 10_000),
+    "pace": number(float, 0, 1e6),  # characters per second on screen
+    "gap": number(float, 0, 86_400),  # seconds between tweets: a day at most
+}
+for _name, _parse in NUMBERS.items():
+    _parse.setting = _name  # type: ignore[attr-defined]  # tests check every numeric flag comes from here
+
+
+# ---------------------------------------------------------------- hints, worded per front end
+
+# Messages from core name tweetgen's flags (its hint for a setting). tweetgen-tui words the
+# same hint in its own flags, or in words of its own where it has no flag for the setting.
+# Keyed by setting: (tweetgen's words, as a regex; tweetgen-tui's words). A `tweetgen ...`
+# command between backquotes is left as it is: it names the command it is for.
+APP_WORDING: dict[str, tuple[str, str]] = {
+    "run_dir": (r"--out\b", "--checkpoint"),  # the app's --checkpoint DIR is also where new checkpoints go
+    "resume": (r"--resume\b", "--checkpoint"),  # the app resumes from its --checkpoint DIR (or --run) by itself
+    "max_tweet_len_and_min_len": (r"--max-len and --min-len", "--max-tweet-len"),  # the app has no --min-len
+    "max_tweet_len": (r"--max-len\b", "--max-tweet-len"),  # in core's messages --max-len is always the corpus filter
+    "column": (r"or pass --column NAME", "(tweetgen-tui reads the 'text' column; `tweetgen train --column NAME` reads another)"),
+}
+_NOT_FLAG_AFTER = r"(?![\w-])"
+
+
+def for_app(message: str) -> str:
+    """A message in tweetgen's flags, worded in tweetgen-tui's (backquoted `tweetgen ...` commands kept)."""
+    parts = message.split("`")
+    for i in range(0, len(parts), 2):  # outside backquotes
+        for cli, app in APP_WORDING.values():
+            parts[i] = re.sub(r"(?<![\w-])" + cli + _NOT_FLAG_AFTER, app, parts[i])
+    return "`".join(parts)

@@ -29,7 +29,7 @@ from rich.table import Table
 
 import core
 from core import defaults
-from core.argtypes import OneLineParser, number, run_name
+from core.argtypes import NUMBERS, OneLineParser, run_name
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.argtypes.EXIT_USAGE (2)
 EVAL_POSITIONS = 1 << 18  # `eval` batches hold at most this many character positions (or one longer text)
@@ -42,19 +42,8 @@ class UserError(Exception):
 # ---------------------------------------------------------------- argument types
 
 
-# Every number has an upper bound too: an absurd value is refused in one line instead of
-# overflowing later (an ETA of 1e30 steps, a 1e300-minute budget).
-MAX_COUNT = 10**12  # steps, epochs, intervals, texts, characters
-POS_INT = number(int, low=1, high=MAX_COUNT)
-NONNEG_INT = number(int, low=0, high=MAX_COUNT)
-POS_FLOAT = number(float, low=0, low_open=True, high=1e12)
-SIZE = number(int, low=1, high=2**20)  # --hidden, --embed: larger is refused here, smaller but too big for memory later
-LAYERS = number(int, low=1, high=64)
-EPOCHS = number(int, low=1, high=10**9)
-MINUTES = number(float, low=0, low_open=True, high=1e7)  # about 19 years
-LR = number(float, low=0, low_open=True, high=1e3)
-SEED = number(int, low=0, high=2**63 - 1)
-THREADS = number(int, low=1, high=4096)
+# Every number's bounds come from the one table both front ends read (core.argtypes.NUMBERS).
+N = NUMBERS
 RUN_NAME = run_name
 
 
@@ -63,8 +52,8 @@ def _add_filter_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--format", choices=("auto", "csv", "tweets-js", "json", "jsonl", "text"), default="auto",
                    help="input format (default: detected from content and extension)")
     g.add_argument("--column", help="CSV column holding the text (default: 'text', or the first column without a header)")
-    g.add_argument("--max-len", type=POS_INT, default=None, help=f"drop texts longer than this (default {defaults.MAX_TWEET_LEN})")
-    g.add_argument("--min-len", type=POS_INT, default=None, help="drop texts shorter than this (default 1)")
+    g.add_argument("--max-len", type=N["max_tweet_len"], default=None, help=f"drop texts longer than this (default {defaults.MAX_TWEET_LEN})")
+    g.add_argument("--min-len", type=N["min_len"], default=None, help="drop texts shorter than this (default 1)")
     g.add_argument("--strip-urls", action="store_true", default=None, help="remove URLs from texts")
     rt = g.add_mutually_exclusive_group()
     rt.add_argument("--drop-retweets", action="store_true", default=None,
@@ -85,37 +74,37 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("data", type=Path, nargs="+", metavar="DATA",
                    help="corpus files or Twitter/X archives (zip or folder); several are read as one corpus")
     m = t.add_argument_group("model (ignored when resuming)")
-    m.add_argument("--hidden", type=SIZE, default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE})")
-    m.add_argument("--layers", type=LAYERS, default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
-    m.add_argument("--embed", type=SIZE, default=None, help=f"character embedding size (default {defaults.EMBED_DIM})")
-    m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help=f"dropout (default {defaults.DROPOUT:g})")
+    m.add_argument("--hidden", type=N["hidden_size"], default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE})")
+    m.add_argument("--layers", type=N["num_layers"], default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
+    m.add_argument("--embed", type=N["embed_dim"], default=None, help=f"character embedding size (default {defaults.EMBED_DIM})")
+    m.add_argument("--dropout", type=N["dropout"], default=None, help=f"dropout (default {defaults.DROPOUT:g})")
     m.add_argument("--length-input", action="store_true", default=None,
                    help="also tell the model how many characters remain at every position (off by default: it costs "
                         "bits/char and cuts last words; sample --length steers any model)")
     r = t.add_argument_group("training")
-    r.add_argument("--epochs", type=EPOCHS, default=None, help=f"this many more passes over the data (with no budget: {defaults.EPOCHS_WITHOUT_BUDGET}, or what is left of a resumed run's)")
-    r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this many more minutes of training")
-    r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many more steps (resumed at 900, --max-steps 100 ends at 1,000)")
-    r.add_argument("--batch-size", type=SIZE, default=None, help=f"tweets per batch (default {defaults.BATCH_SIZE})")
+    r.add_argument("--epochs", type=N["epochs"], default=None, help=f"this many more passes over the data (with no budget: {defaults.EPOCHS_WITHOUT_BUDGET}, or what is left of a resumed run's)")
+    r.add_argument("--minutes", type=N["minutes"], default=None, help="stop after this many more minutes of training")
+    r.add_argument("--max-steps", type=N["max_steps"], default=None, help="stop after this many more steps (resumed at 900, --max-steps 100 ends at 1,000)")
+    r.add_argument("--batch-size", type=N["batch_size"], default=None, help=f"tweets per batch (default {defaults.BATCH_SIZE})")
     r.add_argument("--until-stopped", action="store_true",
                    help="no budget: train as the app does until Ctrl-C or SIGTERM, then save and exit 0")
     r.add_argument("--optimizer", choices=("schedulefree", "adam"), default=None,
                    help="schedulefree (default: AdamW that needs no horizon) or adam")
-    r.add_argument("--lr", type=LR, default=None, help=f"learning rate (default {defaults.LR:g})")
+    r.add_argument("--lr", type=N["lr"], default=None, help=f"learning rate (default {defaults.LR:g})")
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None,
                    help="after warm-up: constant (default) or cosine over the budget (for --optimizer adam)")
-    r.add_argument("--clip", type=POS_FLOAT, default=None, help=f"gradient-norm clip (default {defaults.CLIP:g})")
-    r.add_argument("--val-fraction", type=number(float, low=0, high=0.5), default=None, help=f"held-out share of a new run (default {defaults.VAL_FRACTION:g})")
-    r.add_argument("--val-every", type=NONNEG_INT, default=None,
+    r.add_argument("--clip", type=N["clip"], default=None, help=f"gradient-norm clip (default {defaults.CLIP:g})")
+    r.add_argument("--val-fraction", type=N["val_fraction"], default=None, help=f"held-out share of a new run (default {defaults.VAL_FRACTION:g})")
+    r.add_argument("--val-every", type=N["val_every"], default=None,
                    help=f"validate every N steps (default {defaults.VAL_EVERY}; 0 = never)")
-    r.add_argument("--ckpt-every", type=NONNEG_INT, default=None,
+    r.add_argument("--ckpt-every", type=N["ckpt_every"], default=None,
                    help=f"checkpoint every N steps (default {defaults.CKPT_EVERY}; 0 = only at the end)")
-    r.add_argument("--sample-every", type=NONNEG_INT, default=None, help="print a sample every N steps (default 0 = never)")
-    r.add_argument("--keep-last", type=NONNEG_INT, default=None, help="keep only the newest N checkpoints (default 0 = all)")
-    r.add_argument("--keep-best", type=NONNEG_INT, default=None, help=f"with --keep-last, also keep the N best (default {defaults.KEEP_BEST})")
-    r.add_argument("--seed", type=SEED, default=None, help=f"seed for the split, init and batch order (default {defaults.SEED})")
+    r.add_argument("--sample-every", type=N["sample_every"], default=None, help="print a sample every N steps (default 0 = never)")
+    r.add_argument("--keep-last", type=N["keep_last"], default=None, help="keep only the newest N checkpoints (default 0 = all)")
+    r.add_argument("--keep-best", type=N["keep_best"], default=None, help=f"with --keep-last, also keep the N best (default {defaults.KEEP_BEST})")
+    r.add_argument("--seed", type=N["seed"], default=None, help=f"seed for the split, init and batch order (default {defaults.SEED})")
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
-    r.add_argument("--threads", type=THREADS, default=None, help="CPU threads for torch (default: torch's choice)")
+    r.add_argument("--threads", type=N["threads"], default=None, help="CPU threads for torch (default: torch's choice)")
     o = t.add_argument_group("output")
     o.add_argument("--out", type=Path, help="directory for this run's checkpoints (default: RUNS/<run>)")
     o.add_argument("--run", type=RUN_NAME, help="run name under the checkpoint home (default: DATA name + time)")
@@ -128,23 +117,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("sample", help="generate texts from a checkpoint")
     s.add_argument("checkpoint", type=Path, metavar="CKPT")
-    s.add_argument("-n", "--num", type=POS_INT, default=5, help="how many texts (default 5)")
-    s.add_argument("-t", "--temperature", type=number(float, low=0, high=100), default=1.0, help="0 = greedy (default 1.0)")
-    s.add_argument("--top-k", type=number(int, low=0, high=2**20), default=0, help="sample from the k most likely characters (0 = off)")
-    s.add_argument("--top-p", type=number(float, low=0, high=1, low_open=True), default=1.0, help="nucleus sampling (1 = off)")
+    s.add_argument("-n", "--num", type=N["num_samples"], default=5, help="how many texts (default 5)")
+    s.add_argument("-t", "--temperature", type=N["temperature"], default=1.0, help="0 = greedy (default 1.0)")
+    s.add_argument("--top-k", type=N["top_k"], default=0, help="sample from the k most likely characters (0 = off)")
+    s.add_argument("--top-p", type=N["top_p"], default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--prime", default="", help="text to start from")
-    s.add_argument("--max-len", type=POS_INT, default=None,
+    s.add_argument("--max-len", type=N["sample_max_len"], default=None,
                    help="characters to generate at most (default: a quarter past the longest training text, at least 140)")
-    s.add_argument("--length", type=number(int, low=1, high=1024), default=None, metavar="N",
-                   help="aim at N characters, prime included: 90%% land within N +- 10%%, ending where the model sees a natural end (default: the model's own choice)")
-    s.add_argument("--seed", type=SEED, default=None, help="seed for reproducible output")
+    s.add_argument("--length", type=N["length"], default=None, metavar="N",
+                   help="aim at N characters, prime included: 90%% land within N +- 10%%, ending where the model sees a natural end (default: drawn from the training corpus' lengths)")
+    s.add_argument("--seed", type=N["seed"], default=None, help="seed for reproducible output")
     s.add_argument("--stream", action="store_true", help="print characters as they are generated")
     s.add_argument("--json", action="store_true",
                    help="one JSON object per line: text, ended, seed, settings, checkpoint, step, bits_per_char, novelty")
     s.add_argument("--check-novelty", nargs="?", const=True, default=None, type=Path, metavar="DATA",
                    help="find each text's longest verbatim run in the training texts (the checkpoint's recorded "
                         "corpus, or DATA); flag copies of --copy-threshold characters or more")
-    s.add_argument("--copy-threshold", type=number(int, low=1, high=10_000), default=None, metavar="N",
+    s.add_argument("--copy-threshold", type=N["copy_threshold"], default=None, metavar="N",
                    help="a shared run this long counts as a copy (default 40)")
     s.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
 
@@ -363,6 +352,18 @@ def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> list[str]:
     return load_corpora(paths, filters)[0]
 
 
+def _sampling_what(streams: int, max_len: int) -> str:
+    texts = "a text" if streams == 1 else f"{streams:,} texts"
+    return f"sampling {texts} of up to {max_len:,} characters"
+
+
+def _sampling_hint(streams: int) -> str:
+    """What lowers the memory a sampling needs: only what was not done already (one stream: only --max-len)."""
+    if streams == 1:
+        return "use a lower --max-len"
+    return "ask for fewer texts (-n) or a lower --max-len, or use --stream (one text at a time)"
+
+
 def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     import json
     import random
@@ -395,8 +396,8 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
         raise UserError("--copy-threshold applies to --check-novelty; add --check-novelty [DATA]")
     one_by_one = args.stream or args.json or index is not None
     streams = 1 if one_by_one else args.num
-    check_memory(sampling_bytes(ckpt.model_config, streams, cap), f"sampling {streams:,} texts of up to {cap:,} characters",
-                 "ask for fewer texts (-n) or a lower --max-len, or use --stream", device)
+    check_memory(sampling_bytes(ckpt.model_config, streams, cap), _sampling_what(streams, cap),
+                 _sampling_hint(streams), device)
     model = ckpt.model(device)
     if args.max_len is None:
         cfg = replace(cfg, max_len=default_max_len(model, args.length))

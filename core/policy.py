@@ -89,6 +89,31 @@ def follow_target(current: Path | None, infos: Sequence[CheckpointInfo]) -> Path
     return choice.path
 
 
+def of_run(path: Path | None, run_dir: Path | None) -> bool:
+    """Whether ``path`` is one of the run directory's own checkpoints."""
+    return path is not None and run_dir is not None and Path(path).resolve().parent == run_dir.resolve()
+
+
+def follow_when_trained(current: Path | None, run_dir: Path) -> bool:
+    """Whether generation should move to the run being trained once it has a checkpoint: yes when
+    what generates now is not of that run (the demo, a file from elsewhere), whose tweets say
+    nothing about this training. (The untrained model and the run's own choice follow already.)"""
+    return current is not None and not of_run(current, run_dir)
+
+
+def novelty_applies(current: Path | None, *, run_dir: Path | None, demo: Path | None, demo_corpus: bool) -> bool:
+    """Whether a tweet of ``current`` is checked for copies against the session's corpus: only when the
+    corpus is what that model learned from. The demo checkpoint learned the demo corpus, so its tweets
+    are checked only on it; the run's checkpoints and the untrained model (its characters are the
+    corpus') always; a ``--checkpoint`` file is taken as trained on ``--data``, as training goes on from it."""
+    if same_file(current, demo) and not of_run(current, run_dir):
+        return demo_corpus
+    return True
+
+
+NOT_TRAINED_ON_IT = "not checked (the demo model never saw this corpus)"
+
+
 # ---------------------------------------------------------------- start-up
 
 

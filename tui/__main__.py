@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from core import defaults
-from core.argtypes import OneLineParser, number
-from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings
+from core.argtypes import NUMBERS as N
+from core.argtypes import OneLineParser, run_name
+from tui.settings import AppSettings
 
 DESCRIPTION = """\
 Train a character-level GRU on tweets and watch it write new ones, live.
@@ -45,10 +46,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--checkpoint", type=Path, metavar="FILE|DIR",
                    help="generate from this checkpoint file, or from the newest in this run directory "
                         "(a directory is also where new checkpoints go)")
-    d.add_argument("--run", metavar="NAME",
+    d.add_argument("--run", type=run_name, metavar="NAME",
                    help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
                         "(default: the corpus file's name; demo-run for the demo corpus)")
-    d.add_argument("--max-tweet-len", type=number(int, 1, 100_000), metavar="N",
+    d.add_argument("--max-tweet-len", type=N["max_tweet_len"], metavar="N",
                    help=f"train on corpus items of up to N characters; longer ones are dropped (default {defaults.MAX_TWEET_LEN})")
     d.add_argument("--keep-retweets", action="store_true",
                    help="keep retweets ('RT @...') of a Twitter/X archive; by default they are dropped as someone else's words")
@@ -56,33 +57,37 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint home (default: $TWEETGEN_HOME, else the user data directory)")
 
     g = p.add_argument_group("generation")
-    g.add_argument("--temperature", type=number(float, TEMPERATURE_MIN, TEMPERATURE_MAX), default=0.8,
+    g.add_argument("--temperature", type=N["app_temperature"], default=0.8,
                    help="starting temperature, 0.1-5.0 in steps of 0.1 (default 0.8; + and - change it)")
-    g.add_argument("--pace", type=number(float, 0), default=30.0, metavar="CPS",
+    g.add_argument("--pace", type=N["pace"], default=30.0, metavar="CPS",
                    help="characters per second on screen (default 30; 0 = as fast as the model writes)")
-    g.add_argument("--gap", type=number(float, 0), default=2.0, metavar="SECONDS",
+    g.add_argument("--gap", type=N["gap"], default=2.0, metavar="SECONDS",
                    help="pause between one tweet and the next (default 2)")
-    g.add_argument("--max-len", type=number(int, 1), metavar="N",
+    g.add_argument("--max-len", type=N["sample_max_len"], metavar="N",
                    help="characters per generated tweet at most (default: a quarter past the longest training tweet, at least 140)")
-    g.add_argument("--copy-threshold", type=number(int, 1), default=40, metavar="N",
+    g.add_argument("--copy-threshold", type=N["copy_threshold"], default=40, metavar="N",
                    help="flag a sample as copied when it shares N or more characters verbatim with a training text (default 40)")
-    g.add_argument("--seed", type=int, metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
+    g.add_argument("--seed", type=N["seed"], metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
     t = p.add_argument_group("training (space trains until you pause or quit; a budget here stops each press after that much)")
-    t.add_argument("--epochs", type=number(int, 1), metavar="N", help="passes over the corpus per press of space (default: no budget)")
-    t.add_argument("--minutes", type=number(float, 0.01), metavar="M", help="training time instead of epochs")
-    t.add_argument("--max-steps", type=number(int, 1), metavar="N", help="optimizer steps instead of epochs")
-    t.add_argument("--hidden", type=number(int, 1), metavar="N", help=f"GRU hidden size of a new run (default {defaults.HIDDEN_SIZE})")
-    t.add_argument("--layers", type=number(int, 1), metavar="N", help=f"GRU layers of a new run (default {defaults.NUM_LAYERS})")
-    t.add_argument("--embed", type=number(int, 1), metavar="N", help=f"character embedding size of a new run (default {defaults.EMBED_DIM})")
-    t.add_argument("--batch-size", type=number(int, 1), metavar="N", help=f"tweets per batch (default {defaults.BATCH_SIZE})")
-    t.add_argument("--lr", type=number(float, 0, low_open=True), metavar="LR", help=f"learning rate (default {defaults.LR:g}, schedule-free AdamW)")
-    t.add_argument("--val-every", type=number(int, 0), metavar="N",
+    t.add_argument("--epochs", type=N["epochs"], metavar="N", help="passes over the corpus per press of space (default: no budget)")
+    t.add_argument("--minutes", type=N["minutes"], metavar="M", help="training time instead of epochs")
+    t.add_argument("--max-steps", type=N["max_steps"], metavar="N", help="optimizer steps instead of epochs")
+    t.add_argument("--hidden", type=N["hidden_size"], metavar="N", help=f"GRU hidden size of a new run (default {defaults.HIDDEN_SIZE})")
+    t.add_argument("--layers", type=N["num_layers"], metavar="N", help=f"GRU layers of a new run (default {defaults.NUM_LAYERS})")
+    t.add_argument("--embed", type=N["embed_dim"], metavar="N", help=f"character embedding size of a new run (default {defaults.EMBED_DIM})")
+    t.add_argument("--batch-size", type=N["batch_size"], metavar="N", help=f"tweets per batch (default {defaults.BATCH_SIZE})")
+    t.add_argument("--lr", type=N["lr"], metavar="LR", help=f"learning rate (default {defaults.LR:g}, schedule-free AdamW)")
+    t.add_argument("--val-every", type=N["val_every"], metavar="N",
                    help=f"validate every N steps, a point on the chart (default {defaults.VAL_EVERY})")
-    t.add_argument("--ckpt-every", type=number(int, 0), metavar="N",
+    t.add_argument("--ckpt-every", type=N["ckpt_every"], metavar="N",
                    help=f"write a checkpoint every N steps (default {defaults.CKPT_EVERY}; also on s, at the end and on quit)")
+    t.add_argument("--keep-last", type=N["keep_last"], metavar="N",
+                   help="keep only the run's newest N checkpoints, and its best (default 0 = keep all)")
+    t.add_argument("--keep-best", type=N["keep_best"], metavar="N",
+                   help=f"with --keep-last, also keep the run's N best (default {defaults.KEEP_BEST})")
     t.add_argument("--device", metavar="NAME", help="auto (default), cpu, cuda or mps")
-    t.add_argument("--threads", type=number(int, 1), metavar="N", help="torch threads for training (default: all cores but one)")
+    t.add_argument("--threads", type=N["threads"], metavar="N", help="torch threads for training (default: all cores but one)")
     return p
 
 
@@ -91,7 +96,8 @@ def settings_from_args(args: argparse.Namespace) -> AppSettings:
     from core.assets import demo_checkpoint_path, demo_corpus_path
 
     train: dict[str, Any] = {}
-    for flag in ("epochs", "minutes", "max_steps", "batch_size", "lr", "device", "val_every", "ckpt_every"):
+    for flag in ("epochs", "minutes", "max_steps", "batch_size", "lr", "device", "val_every", "ckpt_every",
+                 "keep_last", "keep_best"):
         value = getattr(args, flag)
         if value is not None:
             train[flag] = value

@@ -97,7 +97,14 @@ TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
 COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
+MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (torch's run to several)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
 
 
 def while_running(handler: _Handler) -> _Handler:
@@ -206,6 +213,7 @@ class TweetgenApp(App[None]):
         self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
         self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
         self._follow_loading = False
+        self._follow_new_run = False  # space pressed while another run's model generates: follow this run once it has a checkpoint
         self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
         self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
         self.novelty: NoveltyIndex | None = None
@@ -344,9 +352,10 @@ class TweetgenApp(App[None]):
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
-            self._error(f"could not start the training process: {type(exc).__name__}: {exc}")
+            self._error(f"could not start the training process: {one_line(exc)}")
             return
         self.training = process
+        self._follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
         self.train_state = "starting"
         self.training_panel.set_state("starting", "starting the training process…")
 
@@ -487,7 +496,8 @@ class TweetgenApp(App[None]):
             return
         self.sampling = False
         if message.complete and self.settings.gap_s is not None:
-            self._next_sample = self.set_timer(self.settings.gap_s, self.start_sample)
+            # a 0 s Timer divides by zero inside Textual (and ended generation after one tweet): --gap 0 waits a frame
+            self._next_sample = self.set_timer(max(self.settings.gap_s, MIN_TIMER_S), self.start_sample)
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
 
@@ -715,7 +725,7 @@ class TweetgenApp(App[None]):
         except BuildCancelled:
             return
         except Exception as exc:  # noqa: BLE001 - the app works on without the check, and says so
-            self._post(m.NoveltyReady(None, f"{type(exc).__name__}: {exc}"))
+            self._post(m.NoveltyReady(None, one_line(exc)))
             return
         self._post(m.NoveltyReady(index))
 
@@ -736,7 +746,10 @@ class TweetgenApp(App[None]):
         self.refresh_bindings()
 
     def _check_novelty(self, record: SampleRecord) -> None:
-        if self.novelty is None:
+        if not policy.novelty_applies(record.checkpoint, run_dir=self.run_dir, demo=self.settings.demo_checkpoint,
+                                      demo_corpus=self.settings.is_demo_corpus):
+            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
+        elif self.novelty is None:
             record.novelty_note = self.novelty_note
         else:
             record.novelty = self.novelty.check(record.text)
@@ -923,7 +936,7 @@ class TweetgenApp(App[None]):
         if self._listing_timer is not None or self._exiting:
             return
         interval = max(LIST_MIN_INTERVAL_S, self._listing_cost / LIST_DUTY)  # thousands of files take longer to list
-        delay = max(0.01, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
+        delay = max(MIN_TIMER_S, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
         self._listing_timer = self.set_timer(delay, self._start_listing)
 
     def _start_listing(self) -> None:
@@ -978,6 +991,7 @@ class TweetgenApp(App[None]):
 
     def switch_to(self, path: Path) -> None:
         """Generate from this checkpoint: the current tweet stops once it is loaded."""
+        self._follow_new_run = False  # the user's choice stands
         self._load_model(path, True)
 
     @on(CheckpointPanel.MarksChanged)
@@ -1012,6 +1026,9 @@ class TweetgenApp(App[None]):
         if self.source is not None:
             self.checkpoint_panel.set_active(self.source.path)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
+        if self._follow_new_run and self.run_checkpoints:  # the run being trained has a checkpoint: show its tweets
+            self._follow_new_run = False
+            self.follow_best = True
         if self.follow_best and self.source is not None:
             target = policy.follow_target(self.source.path, self.run_checkpoints)
             if target is not None:
@@ -1044,9 +1061,12 @@ class TweetgenApp(App[None]):
         """The training process' pump thread: one message per event, a burst coalesced. Most go to the
         TrainingPanel, in order (what the App acts on bubbles up from there); checkpoints written, which
         only the App acts on and which can come once a step, go straight to the App."""
-        for event in m.coalesce(batch):
-            message = m.training_message(event)
-            self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
+        try:
+            for event in m.coalesce(batch):
+                message = m.training_message(event)
+                self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
+        except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
+            self._post(m.Failed("training events", one_line(exc)))
 
     @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:
@@ -1087,7 +1107,7 @@ class TweetgenApp(App[None]):
         self.train_state = "idle"
         if event.reason in ("diverged", "error"):
             self.training_panel.set_state("error", app_flags(event.message))
-            self._error(app_flags(event.message))
+            self._error(event.message)
         else:
             self.training_panel.set_state("idle", f"{event.message} · space to train more")
             if not self._quitting:
@@ -1126,6 +1146,7 @@ class TweetgenApp(App[None]):
             pass
 
     def _error(self, text: str) -> None:
+        text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
         self.errors.append(text)
         # plain text: an error may quote a corpus line or a file name ([ ], control characters)
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)
@@ -1135,8 +1156,13 @@ class TweetgenApp(App[None]):
         worker = event.worker
         if event.state != WorkerState.ERROR:
             return
-        error = worker.error
-        detail = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        detail = one_line(worker.error) if worker.error is not None else "unknown error"
         self._error(f"{worker.name or worker.group} failed: {detail}")
+        if worker.group in ("sample", "columns"):  # generation stopped: say so where the tweets were, not only in a toast
+            self.generation.note(f"Generation stopped: {detail}. Press r to try again.")
         if worker.group == "sample":
             self.sampling = False
+
+    @while_running
+    def on_failed(self, message: m.Failed) -> None:
+        self._error(f"{message.what} failed: {message.error}")

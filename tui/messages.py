@@ -89,6 +89,14 @@ class ModelFailed(Message):
 
 
 @dataclass
+class Failed(Message):
+    """Work off the UI thread that is not a Textual worker (the training pump's delivery) failed."""
+
+    what: str
+    error: str
+
+
+@dataclass
 class FollowLoaded(Message):
     """A load that follows the run's newest checkpoint is over (loaded or not): the next may start."""
 

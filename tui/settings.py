@@ -77,12 +77,8 @@ class AppSettings:
         return run_dir_for(self.run_name(), explicit_run=bool(self.run), checkpoint=self.checkpoint, home=self.home)
 
 
-# core's messages name the headless CLI's flags; where the app's flag differs, the app says its own
-APP_FLAGS = {"try --max-len ": "try --max-tweet-len ", "or a lower --max-len": "or a lower --max-tweet-len"}
-
-
 def app_flags(message: str) -> str:
-    """A core error message with the flags it suggests renamed to tweetgen-tui's."""
-    for cli, app in APP_FLAGS.items():
-        message = message.replace(cli, app)
-    return message
+    """A core error message with the flags it suggests worded in tweetgen-tui's (:func:`core.argtypes.for_app`)."""
+    from core.argtypes import for_app
+
+    return for_app(message)

@@ -14,10 +14,11 @@ from core.vocab import CharVocab
 pytestmark = [needs_dev_csv, pytest.mark.realdata, pytest.mark.slow]
 
 
-def test_dev_corpus_loads_with_the_notebook_filters() -> None:
+def test_dev_corpus_loads_with_the_default_filters() -> None:
+    """The default limit is 280: the dev corpus's few 2017 tweets over 140 are kept, nothing over 280."""
     texts, report = load_corpus(DEV_CSV)
     assert report.format == "csv" and report.read > 19000
-    assert len(texts) > 19000 and max(map(len, texts)) <= 140
+    assert len(texts) > 20000 and max(map(len, texts)) <= 280 and sum(len(t) > 140 for t in texts) > 0
     assert not any("&amp;" in t for t in texts)  # entities unescaped
 
 

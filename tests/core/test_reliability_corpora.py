@@ -45,7 +45,7 @@ CASES: dict[str, tuple[str, bytes, tuple[str, object]]] = {
     "nul-bytes-sprinkled": ("nul.txt", b"hel\x00lo there\n" + b"a normal tweet line here\n" * 30, ("ok", ["hello there", "a normal tweet line here"])),
     "mostly-nul": ("nuls.txt", b"\x00" * 500 + b"hi\n", ("error", "looks like a binary file")),
     "nothing-passes-filters": ("urls.txt", b"https://t.co/abc\nhttp://example.com/x\nwww.example.com\n", ("error", "url_only 3)")),
-    "all-too-long": ("long.txt", b"x" * 300 + b"\n" + b"y" * 200 + b"\n", ("error", "try --max-len 280")),
+    "all-too-long": ("long.txt", b"x" * 600 + b"\n" + b"y" * 400 + b"\n", ("error", "try --max-len 560")),
     "json-deeply-nested": ("deep.json", b"[" * 100_000 + b"]" * 100_000, ("error", "nested too deeply")),
     "json-huge-integer": ("big.json", b"[" + b"7" * 5000 + b"]", ("error", "JSON that cannot be read as tweets")),
     "jsonl-huge-integer": ("big.jsonl", b'{"text": "ok"}\n{"text": ' + b"7" * 5000 + b"}\n", ("error", "line 2: JSON that cannot be read as tweets")),

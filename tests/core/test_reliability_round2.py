@@ -282,6 +282,25 @@ def test_sampling_and_eval_too_big_for_memory_are_refused(trained: Path, tmp_pat
     assert "evaluating texts of up to 2,099,999 characters needs about" in line and "--max-len" in line, line
 
 
+@pytest.mark.parametrize("argv,said,not_said", [
+    (["--stream", "-n", "1"], "sampling a text of up to", ("--stream", "-n)", "1 texts")),
+    (["--json", "-n", "3"], "sampling a text of up to", ("--stream", "-n)", "texts")),
+    (["-n", "1"], "sampling a text of up to", ("--stream", "-n)", "1 texts")),
+    (["-n", "5"], "sampling 5 texts of up to", ()),
+], ids=lambda a: " ".join(a) if isinstance(a, list) else None)
+def test_sampling_too_big_for_memory_suggests_only_what_would_help(argv: list[str], said: str, not_said: tuple[str, ...],
+                                                                   trained: Path, four_gb: None,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """--stream -n 1 --max-len 1e12 was told to "use --stream", which it did, about "1 texts"."""
+    assert main(["sample", str(trained), "--max-len", str(10**12), *argv]) == 1
+    line = _one_line(capsys)
+    assert said in line and "needs about" in line and "--max-len" in line, line
+    for words in not_said:
+        assert words not in line, line
+    if "--stream" not in argv and "--json" not in argv and argv[-1] != "1":
+        assert "--stream" in line and "(-n)" in line, line
+
+
 def test_eval_batches_stay_bounded_when_texts_are_long(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     import core.trainer
