@@ -87,12 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--hidden", type=SIZE, default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE})")
     m.add_argument("--layers", type=LAYERS, default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
     m.add_argument("--embed", type=SIZE, default=None, help=f"character embedding size (default {defaults.EMBED_DIM})")
-    m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help=f"dropout (default {defaults.DROPOUT:g})")
+    m.add_argument("--dropout", type=number(float, low=0, high=0.95), default=None, help=f"dropout (default {defaults.DROPOUT:g}; {defaults.SMALL_DROPOUT:g} for a corpus under {defaults.SMALL_CORPUS:,} texts)")
     r = t.add_argument_group("training")
     r.add_argument("--epochs", type=EPOCHS, default=None, help=f"this many more passes over the data (with no budget: {defaults.EPOCHS_WITHOUT_BUDGET}, or what is left of a resumed run's)")
     r.add_argument("--minutes", type=MINUTES, default=None, help="stop after this many more minutes of training")
     r.add_argument("--max-steps", type=POS_INT, default=None, help="stop after this many more steps (resumed at 900, --max-steps 100 ends at 1,000)")
-    r.add_argument("--batch-size", type=SIZE, default=None, help=f"tweets per batch (default {defaults.BATCH_SIZE})")
+    r.add_argument("--batch-size", type=SIZE, default=None,
+                   help=f"tweets per batch (default {defaults.BATCH_SIZE}; {defaults.SMALL_BATCH_SIZE} for a corpus under {defaults.SMALL_CORPUS:,} texts)")
     r.add_argument("--until-stopped", action="store_true",
                    help="no budget: train as the app does until Ctrl-C or SIGTERM, then save and exit 0")
     r.add_argument("--optimizer", choices=("schedulefree", "adam"), default=None,
