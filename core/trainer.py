@@ -676,11 +676,10 @@ class Trainer:
             return None
         p.overfit_since = p.best_step
         best = self._write_best("periodic")  # the best stays on disk, marked best by its score
-        where = f"best {p.best_val:.3f} bits/char, {best.path.name}"
-        message = (f"validation stopped improving at step {p.best_step} ({where}); "
-                   "the model now memorises: more data or dropout helps")
+        message = (f"validation stopped improving at step {p.best_step}; the model now memorises: more data or dropout helps "
+                   f"(best {p.best_val:.3f} bits/char, kept: {best.path.name})")
         if c.early_stop:
-            self._early_stopped = f"{message}. Stopped early (--early-stop); best checkpoint: {best.path}"
+            self._early_stopped = f"{message}. Stopped early, as asked; best checkpoint: {best.path}"
             return GuardEvent(p.step, val, p.best_val, p.best_step, "early stop", self.lr_at(p.step, p.elapsed), best.path,
                               self._early_stopped)
         return GuardEvent(p.step, val, p.best_val, p.best_step, "overfit", self.lr_at(p.step, p.elapsed), best.path, message)
