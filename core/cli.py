@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--keep-last", type=N["keep_last"], default=None, help="keep only the newest N checkpoints (default 0 = all)")
     r.add_argument("--keep-best", type=N["keep_best"], default=None, help=f"with --keep-last, also keep the N best (default {defaults.KEEP_BEST})")
     r.add_argument("--seed", type=N["seed"], default=None, help=f"seed for the split, init and batch order (default {defaults.SEED})")
+    r.add_argument("--early-stop", action="store_true", default=None,
+                   help="stop when validation stops improving while training still does (overfitting); "
+                        "without it training goes on and the best checkpoint is kept")
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     r.add_argument("--threads", type=N["threads"], default=None, help="CPU threads for torch (default: torch's choice)")
     o = t.add_argument_group("output")
@@ -244,7 +247,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
                "clip": args.clip, "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
                "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
                "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
-               "device": args.device, "threads": args.threads},
+               "device": args.device, "threads": args.threads, "early_stop": args.early_stop},
         model={"hidden_size": args.hidden, "num_layers": args.layers, "embed_dim": args.embed, "dropout": args.dropout,
                "length_input": args.length_input},
         filters=_filter_args(args), until_stopped=args.until_stopped, val_fraction=args.val_fraction,
@@ -298,8 +301,10 @@ def _train(args: argparse.Namespace, console: Console) -> int:
                 elif isinstance(event, CheckpointEvent):
                     if not show and not args.quiet:
                         err.print(f"step {event.step}: checkpoint {event.path}", highlight=False)
-                elif isinstance(event, GuardEvent):
-                    progress.console.print(f"step {event.step}: {event.message}", highlight=False, markup=False)
+                elif isinstance(event, GuardEvent) and rank == 0 and event.action not in ("stop", "early stop"):
+                    # (a stop is said once, by the run's last line)
+                    kind = "overfitting: " if event.action == "overfit" else ""
+                    progress.console.print(f"step {event.step}: {kind}{event.message}", highlight=False, markup=False)
                 elif isinstance(event, DoneEvent):
                     done = event
     finally:
@@ -311,7 +316,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
         return 1 if done.reason == "diverged" else 0  # rank 0 says why
     if done.reason == "diverged":
         raise UserError(done.message)
-    if done.reason == "degraded":  # the guard gave up: the best checkpoint is the one to use
+    if done.reason in ("degraded", "early stop"):  # the guard stopped the run: the best checkpoint is the one to use
         err.print(done.message, highlight=False, soft_wrap=True)
         print(done.best_checkpoint or done.last_checkpoint)
         return 0

@@ -36,6 +36,26 @@ EPOCHS_WITHOUT_BUDGET = 5  # `tweetgen train` with no budget, no --until-stopped
 # the limit only drops texts, and the model is not sized by it (its length counts are, up to 1,024).
 MAX_TWEET_LEN = 280
 
+# Small corpora (issue 16): a personal archive keeps 700-2,000 tweets, and on so few the
+# default model memorises them within minutes (validation rises from about 2 minutes on, on
+# 1,000 tweets). Below SMALL_CORPUS texts a new run gets these instead of the defaults above
+# unless the user chose them; measured side by side in bench/small_corpora.py (bench/RESULTS.md,
+# "Issue 16 — small corpora"). At and above SMALL_CORPUS nothing changes (the full 20,000-tweet
+# dev corpus trains exactly as before).
+SMALL_CORPUS = 5000
+SMALL_DROPOUT = 0.5  # on the GRU's output, before the decoder (core.model.CharGRU)
+SMALL_BATCH_SIZE = 16  # more, smaller steps in the same minutes
+SMALL_WEIGHT_DECAY = 0.0  # screened (0.1): no better than dropout alone
+
+
+def corpus_settings(n_texts: int) -> dict[str, dict[str, Any]]:
+    """The defaults that depend on the corpus's size, for a new run on ``n_texts`` texts:
+    ``{"model": {...}, "train": {...}}`` by ``ModelConfig``/``TrainConfig`` names (empty: the plain defaults)."""
+    if n_texts >= SMALL_CORPUS:
+        return {"model": {}, "train": {}}
+    return {"model": {"dropout": SMALL_DROPOUT},
+            "train": {"batch_size": SMALL_BATCH_SIZE, "weight_decay": SMALL_WEIGHT_DECAY}}
+
 
 def known_fields(cls: type, stored: dict[str, Any] | None) -> dict[str, Any]:
     """The entries of a *stored* settings dict that dataclass ``cls`` still has.

@@ -14,7 +14,8 @@ from typing import Literal
 # on a stop, or on request (the app's ``s``).
 CheckpointReason = Literal["periodic", "final", "stop", "request"]
 # How a run ended (DoneEvent.reason).
-DoneReason = Literal["finished", "time", "stopped", "diverged", "degraded", "error"]
+# "early stop": the guard found the model overfitting and the user asked for early stopping.
+DoneReason = Literal["finished", "time", "stopped", "diverged", "degraded", "early stop", "error"]
 # Where training stands, one vocabulary for the process handle, the app and its panel:
 # none running ("idle": not started, or over), its process starting, training, paused,
 # saving its last checkpoint before quitting, or the last run ended in an error.
@@ -54,8 +55,11 @@ class EvalEvent:
 class GuardEvent:
     """Validation got clearly and persistently worse than its best, and training responded.
 
-    ``action``: "rollback" (best weights restored, learning rate lowered to ``lr``) or
-    "stop" (the run ends next with DoneEvent reason "degraded").
+    Why decides how (``core.trainer.Trainer._guard``). Divergence (training loss rising too):
+    ``action`` "rollback" (best weights restored, learning rate lowered to ``lr``) or "stop"
+    (the run ends next with DoneEvent reason "degraded"). Overfitting (training loss still
+    at its best): "overfit" (said once; training goes on, the best checkpoint is kept) or,
+    with early stopping asked for, "early stop" (the run ends next, reason "early stop").
     """
 
     step: int

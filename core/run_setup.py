@@ -15,7 +15,8 @@ app and its CLI alike).
 
 **Settings**: a caller's settings must all be known (an unknown one is a ``ValueError``);
 only a stored checkpoint's settings, written by another version, are filtered to the
-known ones. The defaults are :mod:`core.defaults`'s, the same for every run; a resumed
+known ones. The defaults are :mod:`core.defaults`'s, the same for every run except those
+that follow the corpus's size (``corpus_settings``: a new run on a small corpus); a resumed
 run keeps its stored settings except the device and threads, which belong to the
 machine it runs on now.
 
@@ -180,6 +181,8 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
         if unknown:
             note(unknown)
 
+    if resume is None:
+        request = _sized(request, len(texts))
     start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
     rank, world = distributed.rank_world()
     stored_world = stored.get("world_size", 1)
@@ -204,6 +207,15 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     for line in trainer.notes:
         note(line)
     return PreparedRun(trainer, run_dir, resume, report, lock)
+
+
+def _sized(request: RunRequest, n_texts: int) -> RunRequest:
+    """The request with the corpus-size defaults (:func:`core.defaults.corpus_settings`) under the settings it chose."""
+    from dataclasses import replace
+
+    sized = defaults.corpus_settings(n_texts)
+    chosen = {part: {k: v for k, v in getattr(request, part).items() if v is not None} for part in ("model", "train")}
+    return replace(request, model={**sized["model"], **chosen["model"]}, train={**sized["train"], **chosen["train"]})
 
 
 def _filters(request: RunRequest, resume: Checkpoint | None) -> Any:

@@ -86,13 +86,17 @@ class TrainConfig:
     threads: int | None = None
     log_interval_s: float = 0.1
     divergence_factor: float = 4.0  # stop when loss exceeds this times the starting loss
-    # The degradation guard: when validation is more than guard_margin bits/char above its
-    # best for guard_patience evaluations in a row, restore the best weights and multiply
-    # the rate by guard_lr_factor; after guard_max_rollbacks of those, stop (reason "degraded").
+    # The degradation guard (Trainer._guard): when validation is more than guard_margin
+    # bits/char above its best for guard_patience evaluations in a row, it asks why.
+    # Training loss clearly above its own best too (divergence): restore the best weights
+    # and multiply the rate by guard_lr_factor; after guard_max_rollbacks of those, stop
+    # (reason "degraded"). Training loss still at its best or falling (overfitting): say so
+    # once and keep training, or stop if early_stop (reason "early stop").
     guard_margin: float = 0.05
     guard_patience: int = 2
     guard_lr_factor: float = 0.5
     guard_max_rollbacks: int = 3
+    early_stop: bool = False  # stop when the guard finds the model overfitting (the best checkpoint is kept)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -232,10 +236,25 @@ class _Progress:
     val_step: int = -1  # the step last_val was measured at
     lr_scale: float = 1.0  # lowered by the degradation guard; saved, so a resumed run keeps it
     rollbacks: int = 0
-    worse_evals: int = 0  # evaluations in a row clearly worse than the best
+    worse_evals: int = 0  # evaluations in a row clearly worse than the best, with training loss clearly worse too
+    overfit_evals: int = 0  # evaluations in a row clearly worse than the best, with training loss still at its best
+    overfit_since: int = -1  # the best step when the guard last said "overfitting" (-1: it has not)
+    train_best: float = float("inf")  # the lowest interval training bits/char so far (the guard's statistic)
+    interval_nats: float = 0.0  # training loss summed over the characters since the last validation
+    interval_chars: int = 0
     last_val: float | None = None
     last_loss: float | None = None
     history: list[list[float]] = field(default_factory=list)  # [step, train_bpc, val_bpc or nan]
+
+
+class _StateOnly:
+    """Stands in for an optimizer when writing a checkpoint from a snapshot of its state."""
+
+    def __init__(self, state: dict[str, Any]) -> None:
+        self._state = state
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._state
 
 
 class Trainer:
@@ -277,6 +296,10 @@ class Trainer:
         self._shadow_map: dict[int, torch.Tensor] | None = None
         # (averaged weights, optimizer state, training weights) at the best validation, for the guard's rollback
         self._best_snapshot: tuple[dict[str, Any], dict[str, Any], Any] | None = None
+        # (train_state, metrics) at the best validation: the rest of a checkpoint of the best, to write it when the
+        # guard needs it on disk (_write_best) and no periodic checkpoint fell on that step
+        self._best_record: tuple[dict[str, Any], dict[str, Any]] | None = None
+        self._restored_at = -1  # the step at which the guard restored the best weights (nothing trained since)
         self.extra_state = dict(extra_state or {})
         self.extra_state.setdefault("data_fingerprint", fingerprint(train_texts))
         self.progress = _Progress()
@@ -444,6 +467,8 @@ class Trainer:
             "best_step": p.best_step,
             "lr_scale": p.lr_scale,
             "rollbacks": p.rollbacks,
+            "overfit_since": p.overfit_since,
+            "train_best": p.train_best if math.isfinite(p.train_best) else None,
             "rng_state": torch.get_rng_state(),
             "world_size": self.world,  # processes it trained with (torchrun); the batch is config batch_size * world_size
             "train_weights": self._training_state(),
@@ -482,6 +507,9 @@ class Trainer:
         p.best_val = float(best) if best is not None else float("inf")
         p.best_step = _count(ts.get("best_step"), -1)
         p.rollbacks = _count(ts.get("rollbacks"), 0)
+        p.overfit_since = _count(ts.get("overfit_since"), -1)
+        train_best = ts.get("train_best")
+        p.train_best = float(train_best) if isinstance(train_best, (int, float)) and math.isfinite(train_best) else float("inf")
         scale = ts.get("lr_scale", 1.0)
         p.lr_scale = float(scale) if isinstance(scale, (int, float)) and 0 < scale <= 1 else 1.0
         p.val_step = _count(ckpt.metrics.get("val_step"), -1)
@@ -527,7 +555,17 @@ class Trainer:
                           "is cut differently from the uninterrupted run's")
 
     def save(self, reason: str) -> CheckpointEvent:
-        """Write a checkpoint of the current step (atomic), then apply retention."""
+        """Write a checkpoint of the current step (atomic), then apply retention.
+
+        A checkpoint's name and step always match the weights inside it: right after the
+        guard restored the best weights (no step trained since), the weights are the best
+        step's, so they are not written under this step's name; the best step's own file
+        is written instead when it is missing (:meth:`_write_best`).
+        """
+        if self._restored_at == self.progress.step:
+            event = self._write_best(reason)
+            self.last_checkpoint = event.path
+            return event
         path = self.run_dir / checkpoints.checkpoint_name(self.progress.step)
         tags = [reason]
         state = self.state()  # on every rank: it gathers their random states
@@ -541,6 +579,32 @@ class Trainer:
         self.last_checkpoint = path
         return CheckpointEvent(self.progress.step, path, reason, self.progress.last_val)
 
+    def _write_best(self, reason: str, guard: tuple[float, int] | None = None) -> CheckpointEvent:
+        """The best validation's checkpoint, under its own step's name: written from the snapshot
+        taken at that validation when no checkpoint fell on that step (validations are more
+        frequent than checkpoints), so the best the guard keeps is always on disk.
+
+        The file carries the best step's weights, optimizer state, position and metrics, with
+        the guard's present rate scale and rollback count (or ``guard``'s, about to be set):
+        resuming it continues the run as the guard left it. An existing file of that step is
+        left alone (it is those weights).
+        """
+        p = self.progress
+        path = self.run_dir / checkpoints.checkpoint_name(max(p.best_step, 0))
+        if self._best_snapshot is None or self._best_record is None or p.best_step < 0:
+            best = registry.best_checkpoint(self.run_dir)  # after a resume: the run's best file is the snapshot
+            path = best.path if best is not None else (self.last_checkpoint or path)
+        elif self.rank == 0 and not path.exists():
+            weights, optimizer_state, _train_weights = self._best_snapshot
+            state, metrics = self._best_record
+            lr_scale, rollbacks = guard or (p.lr_scale, p.rollbacks)
+            state = {**state, "lr_scale": lr_scale, "rollbacks": rollbacks, "overfit_since": p.overfit_since}
+            model = copy.deepcopy(self.averaged_model())
+            model.load_state_dict(weights)
+            checkpoints.save_checkpoint(path, model=model, vocab=self.vocab, optimizer=_StateOnly(optimizer_state),
+                                        train_state=state, metrics=metrics, tags=[reason])
+        return CheckpointEvent(max(p.best_step, 0), path, reason, p.best_val if math.isfinite(p.best_val) else None)
+
     # ------------------------------------------------------------ the loop
 
     def _finished(self) -> str | None:
@@ -553,25 +617,72 @@ class Trainer:
         return None
 
     def _validate(self) -> Iterator[TrainEvent]:
-        """Validate (honest bits/char: length cost included), then let the guard respond."""
+        """Validate (honest bits/char: length cost included), then let the guard respond (:meth:`_guard`)."""
         if not self.val_ids:
             return
         c, p = self.config, self.progress
         val = self._val_bpc() + self.val_length_bpc
-        if val < p.best_val:
-            p.best_val, p.best_step, p.worse_evals = val, p.step, 0
-            self._best_snapshot = ({k: v.detach().clone() for k, v in self.averaged_model().state_dict().items()},
-                                   copy.deepcopy(self.optimizer.state_dict()), self._training_state())
-        elif val > p.best_val + c.guard_margin:
-            p.worse_evals += 1
-        else:
-            p.worse_evals = 0
+        interval = p.interval_nats / p.interval_chars / LN2 if p.interval_chars else None  # training bits/char since the last
+        p.interval_nats, p.interval_chars = 0.0, 0
         p.last_val, p.val_step = val, p.step
         train_bpc = (p.last_loss or float("nan")) / LN2
+        if val < p.best_val:
+            p.best_val, p.best_step, p.worse_evals, p.overfit_evals = val, p.step, 0, 0
+            p.overfit_since = -1  # learning again: a later stall is news
+            self._best_snapshot = ({k: v.detach().clone() for k, v in self.averaged_model().state_dict().items()},
+                                   copy.deepcopy(self.optimizer.state_dict()), self._training_state())
+            self._best_record = (self.state(), {**self.metrics(), "history": p.history[-1999:] + [[float(p.step), train_bpc, val]]})
         p.history.append([float(p.step), train_bpc, val])
         yield EvalEvent(p.step, val, p.best_val, train_bpc, p.best_step, self.val_length_bpc)
-        if p.worse_evals >= c.guard_patience:
-            yield self._respond_to_degradation(val)
+        guard = self._guard(val, interval)
+        if guard is not None:
+            yield guard
+
+    def _guard(self, val: float, interval: float | None) -> GuardEvent | None:
+        """Tell overfitting from divergence, and respond to each (None: nothing to do).
+
+        The statistic: validation is *clearly worse* when it is more than ``guard_margin``
+        bits/char above its best. Then the training loss decides why. The training figure is
+        the mean training bits/char over every character since the previous validation
+        (``val_every`` steps, by default 200 batches): one batch is noisy (tweets are
+        batched by length, and short ones cost more per character), the interval mean
+        over hundreds of batches is not, and it is the same on every rank. It is compared
+        with its own best interval so far:
+
+        - *divergence*: the interval training loss is also more than ``guard_margin`` above
+          its best (the optimizer is making the fit worse, on the data it trains on);
+        - *overfitting*: it is not (training still improves or holds while validation
+          rises: the model memorises its training texts).
+
+        Each needs ``guard_patience`` clearly-worse validations in a row of its own kind, so
+        one noisy validation does nothing. Divergence: roll back to the best weights and
+        lower the rate, and after ``guard_max_rollbacks`` stop (:meth:`_respond_to_degradation`).
+        Overfitting: never roll back (the weights now are better trained, not broken); make
+        sure the best is on disk, say once that validation stopped improving, and carry on,
+        or stop when the user asked for ``early_stop``.
+        """
+        c, p = self.config, self.progress
+        train_worse = interval is not None and interval > p.train_best + c.guard_margin
+        if interval is not None:
+            p.train_best = min(p.train_best, interval)
+        if not val > p.best_val + c.guard_margin:
+            p.worse_evals = p.overfit_evals = 0
+            return None
+        if train_worse:
+            p.worse_evals, p.overfit_evals = p.worse_evals + 1, 0
+            return self._respond_to_degradation(val, interval) if p.worse_evals >= c.guard_patience else None
+        p.worse_evals, p.overfit_evals = 0, p.overfit_evals + 1
+        if p.overfit_evals < c.guard_patience or (p.overfit_since == p.best_step and not c.early_stop):
+            return None
+        p.overfit_since = p.best_step
+        best = self._write_best("periodic")  # the best stays on disk, marked best by its score
+        message = (f"validation stopped improving at step {p.best_step}; the model now memorises: more data or dropout helps "
+                   f"(best {p.best_val:.3f} bits/char, kept: {best.path.name})")
+        if c.early_stop:
+            self._early_stopped = f"{message}. Stopped early, as asked; best checkpoint: {best.path}"
+            return GuardEvent(p.step, val, p.best_val, p.best_step, "early stop", self.lr_at(p.step, p.elapsed), best.path,
+                              self._early_stopped)
+        return GuardEvent(p.step, val, p.best_val, p.best_step, "overfit", self.lr_at(p.step, p.elapsed), best.path, message)
 
     def _val_bpc(self) -> float:
         """Bits/char of the averaged model on the validation texts; with several ranks each
@@ -588,7 +699,7 @@ class Trainer:
         if self.config.val_every and self.val_ids and self.progress.val_step != self.progress.step:
             yield from self._validate()
 
-    def _respond_to_degradation(self, val: float) -> GuardEvent:
+    def _respond_to_degradation(self, val: float, interval: float | None = None) -> GuardEvent:
         """Validation stayed clearly worse than its best: roll back and slow down, or give up.
 
         Rolling back restores the weights and optimizer state of the best validation
@@ -598,6 +709,10 @@ class Trainer:
         """
         c, p = self.config, self.progress
         p.worse_evals = 0
+        if p.rollbacks >= c.guard_max_rollbacks:
+            self._write_best("periodic")  # the stop names the best: on disk first
+        else:  # the rollback names it: on disk first, carrying the rate lowered below (a resume from it goes on from there)
+            self._write_best("periodic", guard=(p.lr_scale * c.guard_lr_factor, p.rollbacks + 1))
         best_info = registry.best_checkpoint(self.run_dir)
         best_path = best_info.path if best_info else None
         where = f"best {p.best_val:.3f} bits/char at step {p.best_step}"
@@ -620,11 +735,14 @@ class Trainer:
         if snapshot is not None:
             self._load_training_point(*snapshot)
             p.last_val, p.val_step = p.best_val, p.step
+            self._restored_at = p.step  # these weights are the best step's: never saved under this step's name
             restored = f"restored the weights of step {p.best_step}, "
         p.rollbacks += 1
         p.lr_scale *= c.guard_lr_factor
         lr = self.lr_at(p.step, p.elapsed)
-        message = f"validation {val:.3f} bits/char stayed worse than the {where}: {restored}learning rate lowered to {lr:.2g}"
+        rising = f"training loss rose too ({interval:.3f} vs its best {p.train_best:.3f}): diverging; " if interval is not None else ""
+        message = (f"validation {val:.3f} bits/char stayed worse than the {where}, {rising}"
+                   f"{restored}learning rate lowered to {lr:.2g}")
         return GuardEvent(p.step, val, p.best_val, p.best_step, "rollback", lr, best_path, message)
 
     def _weights_finite(self) -> bool:
@@ -694,6 +812,7 @@ class Trainer:
         if c.optimizer == "schedulefree":
             self.optimizer.train()  # train mode for good: the averaged model is a separate copy (averaged_model)
         self._degraded: str | None = None
+        self._early_stopped: str | None = None
         yield StartEvent(p.step, self.run_dir, str(self.device), len(self.train_ids), len(self.val_ids),
                          self.model.num_parameters(), self.total_steps, self.resumed_from, self.world)
         if c.val_every and p.last_val is None and self.val_ids:
@@ -734,6 +853,10 @@ class Trainer:
                 p.batch_in_epoch += 1
                 p.elapsed = self._clock() if self._ddp is None else self._agreed_elapsed  # ranks agree on the clock
                 p.last_loss = loss if p.last_loss is None else 0.9 * p.last_loss + 0.1 * loss
+                if not math.isfinite(p.train_best):  # the first step's loss (before it) is the baseline training must beat
+                    p.train_best = loss / LN2
+                p.interval_nats += loss * n_chars
+                p.interval_chars += n_chars
                 window_loss += loss * n_chars
                 window_chars += n_chars
                 now = time.perf_counter()
@@ -751,6 +874,8 @@ class Trainer:
                     if self._degraded:
                         reason = "degraded"
                         break
+                    if self._early_stopped:
+                        reason = "early stop"
                 if c.sample_every and p.step % c.sample_every == 0 and self.rank == 0:
                     text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=0.8, seed=p.step))
                     yield SampleEvent(p.step, text, 0.8)
@@ -764,7 +889,7 @@ class Trainer:
                         yield from self._validate_if_stale()
                     yield self.save(why)
                     window_start = time.perf_counter()
-                reason = self._finished()
+                reason = reason or self._finished()
             if p.batch_in_epoch >= len(order):
                 p.epoch += 1
                 p.batch_in_epoch = 0
@@ -779,6 +904,7 @@ class Trainer:
             yield from self._validate_if_stale()
             yield self.save("stop" if reason == "stopped" else "final")
         messages = {
+            "early stop": self._early_stopped or "stopped early",
             "finished": f"finished {p.step} steps",
             "time": f"time budget of {c.minutes:g} min reached at step {p.step}" if c.minutes else "time budget reached",
             "stopped": f"stopped at step {p.step}; checkpoint saved",

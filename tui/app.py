@@ -1088,8 +1088,12 @@ class TweetgenApp(App[None]):
 
     @while_running
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
-        """Validation stayed worse than its best: training rolled back (or will stop); say so loudly."""
-        self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
+        """Validation stayed worse than its best: overfitting (training goes on; the panel shows it) is news,
+        a rollback or a stop is a warning."""
+        if message.event.action == "overfit":
+            self.notify(message.event.message, title="Overfitting", timeout=10)
+        else:
+            self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
 
     @while_running
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:

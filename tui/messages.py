@@ -166,7 +166,7 @@ class TrainingEvaluated(Message):
 
 @dataclass
 class TrainingGuarded(Message):
-    """Validation stayed worse than its best and training responded (rolled back, or will stop)."""
+    """Validation stayed worse than its best and training responded (overfitting said, rolled back, or will stop)."""
 
     event: GuardEvent
 

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
 
-from core.events import EvalEvent, StartEvent, StepEvent, TrainingState
+from core.events import EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
 from tui.loss_chart import LossChart
@@ -41,6 +41,7 @@ class TrainingPanel(Vertical):
         self.val_bpc: float | None = None
         self.best_val_bpc: float | None = None
         self.best_step: int | None = None
+        self.overfit_since: int | None = None  # the guard found the model overfitting: the best step it kept
         self.corpus = ""
 
     def compose(self) -> ComposeResult:
@@ -87,6 +88,9 @@ class TrainingPanel(Vertical):
         message.stop()
         self.log.info(f"training at step {getattr(message.event, 'step', '?')}: {message.event!r}")
 
+    def on_training_guarded(self, message: m.TrainingGuarded) -> None:
+        self.guarded(message.event)  # and on to the App: a notification
+
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         self.reached(message.event.step)  # and on to the App: the state, a notification, quitting
 
@@ -103,6 +107,7 @@ class TrainingPanel(Vertical):
         self._render_status()
 
     def started(self, event: StartEvent) -> None:
+        self.overfit_since = None
         self.device = event.device
         self.step = event.step
         self.total_steps = event.total_steps
@@ -124,7 +129,14 @@ class TrainingPanel(Vertical):
     def evaluated(self, event: EvalEvent) -> None:
         self.val_bpc, self.best_val_bpc = event.val_bpc, event.best_val_bpc
         self.best_step = event.best_step if event.best_step >= 0 else None
+        if self.overfit_since is not None and event.best_step > self.overfit_since:
+            self.overfit_since = None  # a new best: learning again
         self.chart.add_val_bpc(event.step, event.val_bpc)
+        self._render_stats()
+
+    def guarded(self, event: GuardEvent) -> None:
+        """Overfitting (training goes on, the best is kept) is a state worth a line; a rollback ends it."""
+        self.overfit_since = event.best_step if event.action in ("overfit", "early stop") else None
         self._render_stats()
 
     # ------------------------------------------------------------ drawing
@@ -156,6 +168,8 @@ class TrainingPanel(Vertical):
             lines.append(f"val {fmt.bpc(self.val_bpc)} ", style="bold")
             lines.append(f"▲{worse:.2f} worse", style="bold red")  # 34 columns: fits the 80-column layout
             lines.append(f" · best {fmt.bpc(self.best_val_bpc)}")
+        if self.overfit_since is not None:  # 36 columns at most, like the lines above
+            lines.append(f"\noverfitting since step {self.overfit_since:,}", style="bold yellow")
         self.query_one("#train-stats", Static).update(lines)
 
 

@@ -112,7 +112,7 @@ def word_model(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str
     corpus = root / "words.txt"
     corpus.write_text("\n".join(texts) + "\n", encoding="utf-8")
     assert main(["train", str(corpus), "--out", str(root / "run"), "--max-steps", "500", "--hidden", "64", "--embed", "16",
-                 "--quiet", "--threads", "1", "--val-every", "0", "--ckpt-every", "0"]) == 0
+                 "--quiet", "--threads", "1", "--val-every", "0", "--ckpt-every", "0", "--dropout", "0", "--batch-size", "32"]) == 0
     return root / "run", texts
 
 

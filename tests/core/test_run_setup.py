@@ -87,8 +87,9 @@ def test_one_set_of_defaults_for_every_run(corpus: Path, tmp_path: Path) -> None
     budgetless = [{**c.to_dict(), "epochs": None, "threads": None} for c in configs]
     assert budgetless[0] == budgetless[1] == budgetless[2]
     c = configs[2]
+    sized = defaults.corpus_settings(len(TINY_TWEETS))["train"]  # a corpus this small: the small-corpus batch
     assert (c.val_every, c.ckpt_every, c.lr, c.batch_size) == (defaults.VAL_EVERY, defaults.CKPT_EVERY, defaults.LR,
-                                                               defaults.BATCH_SIZE)
+                                                               sized.get("batch_size", defaults.BATCH_SIZE))
     assert app.model.config.hidden_size == 8 and app.model.config.max_length == defaults.MAX_TWEET_LEN
 
 
@@ -144,3 +145,44 @@ def test_several_data_files_train_as_one_corpus(tmp_path: Path, capsys: pytest.C
     assert main(["train", str(a), str(bad), "--out", str(tmp_path / "run2"), "--max-steps", "2", "--quiet"]) == 1
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and str(bad) in lines[0]
+
+
+# ---------------------------------------------------------------- issue 16: defaults that follow the corpus's size
+
+
+def test_a_small_corpus_gets_the_small_corpus_defaults_and_a_large_one_todays(corpus: Path, tmp_path: Path,
+                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Below SMALL_CORPUS texts a new run gets the measured small-corpus dropout and batch (both front ends:
+    prepare_run); at or above it, exactly the defaults it always had; what the caller chose always wins."""
+    assert defaults.corpus_settings(defaults.SMALL_CORPUS) == {"model": {}, "train": {}}
+    assert defaults.corpus_settings(1000)["model"]["dropout"] == defaults.SMALL_DROPOUT > 0
+    run = prepare_run(RunRequest(corpus, run_dir=tmp_path / "small", model=TINY, train={"max_steps": 1}))
+    run.lock.release()
+    assert run.trainer.model.config.dropout == defaults.SMALL_DROPOUT
+    assert run.trainer.config.batch_size == defaults.SMALL_BATCH_SIZE
+    chosen = prepare_run(RunRequest(corpus, run_dir=tmp_path / "chosen", model={**TINY, "dropout": 0.1},
+                                    train={"max_steps": 1, "batch_size": 8}))
+    chosen.lock.release()
+    assert (chosen.trainer.model.config.dropout, chosen.trainer.config.batch_size) == (0.1, 8)
+    monkeypatch.setattr(defaults, "SMALL_CORPUS", len(TINY_TWEETS))  # this corpus now counts as large
+    large = prepare_run(RunRequest(corpus, run_dir=tmp_path / "large", model=TINY, train={"max_steps": 1}))
+    large.lock.release()
+    assert large.trainer.model.config.dropout == defaults.DROPOUT == 0.0
+    assert large.trainer.config.batch_size == defaults.BATCH_SIZE
+    assert large.trainer.config.weight_decay == 0.0
+
+
+def test_a_checkpoint_of_todays_defaults_still_loads_samples_and_resumes_with_its_own_settings(corpus: Path, tmp_path: Path) -> None:
+    """A run started before issue 16 (no dropout, batch 32) on a small corpus resumes as it was: the
+    small-corpus defaults are for new runs only."""
+    from core.sampler import SampleConfig, sample
+
+    old = prepare_run(RunRequest(corpus, run_dir=tmp_path / "old", model={**TINY, "dropout": 0.0},
+                                 train={"max_steps": 4, "batch_size": 32, "threads": 1}))
+    _finish(old)
+    path = latest_checkpoint(tmp_path / "old").path
+    ckpt = load_checkpoint(path)
+    assert isinstance(sample(ckpt.model(), ckpt.vocab, SampleConfig(seed=0, max_len=20)), str)
+    resumed = prepare_run(RunRequest(corpus, resume=path, train={"max_steps": 2, "threads": 1}))
+    assert resumed.trainer.model.config.dropout == 0.0 and resumed.trainer.config.batch_size == 32
+    assert _finish(resumed) == 6

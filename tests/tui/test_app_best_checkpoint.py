@@ -54,3 +54,22 @@ async def test_the_training_panel_shows_validation_getting_worse_and_the_guard_i
         app.training_panel.post_message(m.TrainingGuarded(guard))
         await wait_until(pilot, lambda: any("rolled back" in str(n.message) for n in app._notifications),
                          "a notification of the guard's response")
+
+
+@run_async
+async def test_the_training_panel_shows_overfitting_until_a_new_best(tui_assets: Assets, home: Path) -> None:
+    """Issue 16: the guard's "overfitting" is a state of the run (training goes on): the panel says since
+    when, under the validation line, within its 36 columns, and a new best clears it."""
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        stats = app.query_one("#train-stats", Static)
+        app.training_panel.post_message(m.TrainingEvaluated(EvalEvent(1400, 2.9, 2.64, 1.2, 1200)))
+        message = "validation stopped improving at step 1200; the model now memorises: more data or dropout helps"
+        app.training_panel.post_message(m.TrainingGuarded(GuardEvent(1400, 2.9, 2.64, 1200, "overfit", 0.006, None, message)))
+        await wait_until(pilot, lambda: "overfitting since step 1,200" in str(stats.render()), "the panel to show overfitting")
+        assert all(len(line) <= 36 for line in str(stats.render()).splitlines())
+        await wait_until(pilot, lambda: any("memorises" in str(n.message) for n in app._notifications), "a notification")
+        assert "best 2.640" in str(stats.render())
+        app.training_panel.post_message(m.TrainingEvaluated(EvalEvent(1600, 2.5, 2.5, 1.1, 1600)))
+        await wait_until(pilot, lambda: "overfitting" not in str(stats.render()), "a new best to clear it")
