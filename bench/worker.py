@@ -281,8 +281,14 @@ def task_novelty(args: dict[str, Any]) -> dict[str, Any]:
     return run(args)
 
 
+def task_scripts(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.many_scripts import run
+
+    return run(args)
+
+
 TASKS = {"train": task_train, "throughput": task_throughput, "sampling": task_sampling, "load": task_load,
-         "horizon": task_horizon, "novelty": task_novelty}
+         "horizon": task_horizon, "novelty": task_novelty, "scripts": task_scripts}
 
 
 def main() -> None:
