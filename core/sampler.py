@@ -177,6 +177,10 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
     model.eval()
     device = next(model.parameters()).device
     gen = _generator(cfg.seed, device)
+    # Inference mode is entered per step, never held across a yield: it is a thread-wide setting, and
+    # streams interleaved in one thread (the app's sweep writes five, a character of each in turn) would
+    # otherwise leave it on or off for each other. The first stream to end switched it off under the
+    # others, whose next in-place fill_ then raised "Inplace update to inference tensor outside InferenceMode".
     with torch.inference_mode():
         lengths = target_lengths(model, cfg, 1, gen)  # (1,) or None
         logits, hidden = _prime(model, vocab, cfg.prime, 1, lengths)
@@ -186,17 +190,19 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
         banned[list(NEVER_SAMPLED)] = True
         fed = torch.zeros(1, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
         left = None if lengths is None else lengths - len(cfg.prime)  # (1,): remaining before the next character
-        for _ in range(cfg.max_len):
+    for i in range(cfg.max_len):
+        with torch.inference_mode():
+            if i:
+                if left is not None:
+                    left = left - 1
+                logits, hidden = step(fed.fill_(token), hidden, left)
             token = _next_plain(logits[0], banned, cfg.temperature, gen) if plain else None
             if token is None:
                 token = int(_choose(next_token_logprobs(logits, cfg), cfg, gen))
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
-            yield token, prob
-            if token == EOS_ID:
-                return
-            if left is not None:
-                left = left - 1
-            logits, hidden = step(fed.fill_(token), hidden, left)
+        yield token, prob
+        if token == EOS_ID:
+            return
 
 
 def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:
