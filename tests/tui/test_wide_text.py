@@ -47,23 +47,21 @@ def cells(line: str) -> list[tuple[int, str]]:
     return out
 
 
-def border_columns(line: str) -> set[int]:
-    return {column for column, ch in cells(line) if ch in BORDERS}
-
-
 def screen_lines(app: TweetgenApp) -> list[str]:
     return [strip.text for strip in app.screen._compositor.render_strips()]
 
 
 def check_layout(lines: list[str], width: int, where: str) -> None:
-    """Every line is ``width`` cells; between the title row and the footer, borders only in the columns
-    the panels' top edges set, and every row ends on a border (nothing pushed past the right edge)."""
+    """Every line is ``width`` cells; between the title row and the footer, every row has a border in each
+    column the panels' top edges set, and ends on one (nothing pushed past the right edge)."""
     assert all(cell_len(line) == width for line in lines), \
         f"{where}: line widths {sorted({cell_len(line) for line in lines})}, not all {width}"
     top = next(i for i, line in enumerate(lines) if "╭" in line)
     columns = {c for c, ch in cells(lines[top]) if ch in "╭╮"}
     for row in lines[top:-1]:
-        assert border_columns(row) <= columns, f"{where}: a border out of its column in {row!r}"
+        at = dict(cells(row))
+        moved = sorted(c for c in columns if at.get(c) not in BORDERS)
+        assert not moved, f"{where}: no border at column(s) {moved} in {row!r}"
         assert row.rstrip(" ")[-1:] in BORDERS, f"{where}: the row does not end on a border: {row!r}"
 
 
@@ -107,7 +105,8 @@ async def test_wide_character_tweets_keep_every_column(tui_assets: Assets, home:
 
         await pilot.press("t")
         await wait_until(pilot, lambda: isinstance(app.screen, ColumnsScreen)
-                         and all(r.complete is not None for r in app.screen.records), "the sweep to finish")
+                         and all(r.complete is not None for r in app.screen.records),
+                         f"the sweep to finish ({app.errors}, {[r.complete for r in getattr(app.screen, 'records', [])]})")
         await pilot.pause(0.3)
         lines = screen_lines(app)
         assert sum(cell_len(ch) == 2 for ch in "".join(lines)) >= 20, "the sweep shows wide characters"
@@ -146,3 +145,13 @@ async def test_a_full_length_tweet_is_shown_whole_at_80x24(tui_assets: Assets, h
         flat, whole = shown.replace(" ", ""), tweet.replace(" ", "")
         assert whole in flat, "the whole tweet is on screen:\n" + "\n".join(lines)
         assert "bits/char" in flat[flat.index(whole) + len(whole):], "and its score line under it"
+
+
+def test_the_layout_check_sees_a_border_pushed_by_a_wide_character() -> None:
+    """The check itself: a wide character counted as one cell would move the border after it."""
+    good = ["  title ", "╭──╮╭──╮", "│語││cd│", "╰──╯╰──╯", "footer  "]
+    check_layout(good, 8, "good")
+    with pytest.raises(AssertionError, match="no border at column"):
+        check_layout(["  title ", "╭──╮╭──╮", "│a語││c│", "╰──╯╰──╯", "footer  "], 8, "pushed")
+    with pytest.raises(AssertionError, match="line widths"):
+        check_layout(["  title ", "╭──╮╭──╮", "│語b││cd│", "╰──╯╰──╯", "footer  "], 8, "too wide")
