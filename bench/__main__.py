@@ -21,13 +21,15 @@ FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "b
         "open_minutes": 30.0, "budgets": (2.0, 10.0), "marks": (2.0, 10.0),
         "novelty_scales": (1, 50), "novelty_reps": 5, "novelty_per_kind": 40,
         "corpus_scales": (1, 10, 100), "corpus_target_scale": 100, "corpus_unique_scale": 100, "corpus_train_scale": 1000,
-        "scripts_tweets": 20000, "scripts_train_s": 60.0, "scripts_sample_chars": 5000}
+        "scripts_tweets": 20000, "scripts_train_s": 30.0, "scripts_sample_chars": 2000,
+        "scripts_block_s": 10.0, "scripts_rounds": 4}
 QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, "block_s": 0.5, "rounds": 1, "first_reps": 3, "stream_chars": 500, "batch_reps": 1,
          "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4),
          "open_minutes": 0.1, "budgets": (0.05,), "marks": (0.05,),
          "novelty_scales": (1,), "novelty_reps": 1, "novelty_per_kind": 4,
          "corpus_scales": (1, 2), "corpus_target_scale": 100, "corpus_unique_scale": 1, "corpus_train_scale": 2,
-         "scripts_tweets": 300, "scripts_train_s": 1.0, "scripts_sample_chars": 200}
+         "scripts_tweets": 300, "scripts_train_s": 1.0, "scripts_sample_chars": 200,
+         "scripts_block_s": 0.5, "scripts_rounds": 1}
 
 
 SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "scripts")

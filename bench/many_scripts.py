@@ -167,6 +167,72 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def run_speed(args: dict[str, Any]) -> dict[str, Any]:
+    """``bench.worker scripts_speed``: training steps of both corpora's default models in alternating
+    blocks (``rounds`` x ``block_s`` each), then single-stream sampling likewise, in one interpreter, so
+    the neighbours' load hits both alike and the ratio holds where absolute figures drift."""
+    import statistics
+    import tempfile
+
+    import torch
+
+    from bench.worker import _default_trainer
+    from core.batching import make_batch
+    from core.corpus import split_texts
+    from core.sampler import SampleConfig, stream
+
+    threads = int(args.get("threads", 2))
+    setup_torch(threads)
+    n, block, rounds = int(args["n_tweets"]), float(args["block_s"]), int(args["rounds"])
+    trainers = {}
+    with tempfile.TemporaryDirectory(prefix="tweetgen-scripts-") as tmp:
+        for kind in ("latin", "cjk"):
+            train, val = split_texts(CORPORA[kind](n, 0), 0.1, seed=0)
+            trainers[kind] = _default_trainer(train, val, None, str(Path(tmp) / kind), {}, threads)
+
+    def batches(trainer: Any):
+        epoch = 0
+        while True:
+            for rows in trainer.batcher.epoch_order(epoch):
+                yield make_batch([trainer.batcher.encoded[i] for i in rows])
+            epoch += 1
+
+    its = {kind: batches(t) for kind, t in trainers.items()}
+    for kind, t in trainers.items():  # warm-up
+        for _ in range(2):
+            t.train_step(next(its[kind]))
+    train_cps: dict[str, list[float]] = {k: [] for k in trainers}
+    for _ in range(rounds):
+        for kind, t in trainers.items():
+            chars, start = 0, time.perf_counter()
+            while time.perf_counter() - start < block:
+                b = next(its[kind])
+                t.train_step(b)
+                chars += b.n_chars
+            train_cps[kind].append(chars / (time.perf_counter() - start))
+    torch.set_num_threads(1)  # the app samples on one thread
+    sample_cps: dict[str, list[float]] = {k: [] for k in trainers}
+    seeds = {k: 0 for k in trainers}
+    for _ in range(rounds):
+        for kind, t in trainers.items():
+            model = t.model.eval()
+            chars, start = 0, time.perf_counter()
+            while time.perf_counter() - start < block / 2:
+                for _ch in stream(model, t.vocab, SampleConfig(seed=seeds[kind], temperature=1.0, max_len=MAX_LEN)):
+                    chars += 1
+                seeds[kind] += 1
+            sample_cps[kind].append(chars / (time.perf_counter() - start))
+    out: dict[str, Any] = {"threads": threads, "block_s": block, "rounds": rounds}
+    for kind, t in trainers.items():
+        out[kind] = {"vocab_size": len(t.vocab), "flops_per_char_fwd": t.model.flops_per_char(),
+                     "train_chars_per_s": statistics.median(train_cps[kind]), "train_samples": train_cps[kind],
+                     "sample_chars_per_s": statistics.median(sample_cps[kind]), "sample_samples": sample_cps[kind]}
+    out["train_speed_ratio"] = out["cjk"]["train_chars_per_s"] / out["latin"]["train_chars_per_s"]
+    out["sample_speed_ratio"] = out["cjk"]["sample_chars_per_s"] / out["latin"]["sample_chars_per_s"]
+    out["flops_ratio"] = out["cjk"]["flops_per_char_fwd"] / out["latin"]["flops_per_char_fwd"]
+    return out
+
+
 def section_scripts(p: dict[str, Any], log: Callable[[str], None]) -> dict[str, Any]:
     """Both corpora, one after the other (latin first: the usual case is the baseline)."""
     import os
@@ -179,10 +245,10 @@ def section_scripts(p: dict[str, Any], log: Callable[[str], None]) -> dict[str, 
         out[kind] = run_worker("scripts", {"kind": kind, "n_tweets": p["scripts_tweets"], "train_s": p["scripts_train_s"],
                                            "sample_chars": p["scripts_sample_chars"]})
         out[kind]["load_avg_before"] = load
-    lat, cjk = out["latin"], out["cjk"]
-    if "train_chars_per_s" in lat and "train_chars_per_s" in cjk:
-        out["train_speed_ratio"] = cjk["train_chars_per_s"] / lat["train_chars_per_s"]
-        out["sample_speed_ratio"] = cjk["sample_chars_per_s"] / lat["sample_chars_per_s"]
+    log(f"scripts: both, alternating {p['scripts_rounds']} x {p['scripts_block_s']:.0f}s blocks")
+    out["speed"] = run_worker("scripts_speed", {"n_tweets": p["scripts_tweets"], "block_s": p["scripts_block_s"],
+                                                "rounds": p["scripts_rounds"]})
+    out["speed"]["load_avg_before"] = os.getloadavg()[0]
     return out
 
 
@@ -202,10 +268,16 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows.append(both("peak RSS growth in training, MB", "train_peak_rss_growth_mb", ",.0f"))
     rows.append(both("checkpoint MB", "checkpoint_mb", ".1f"))
     rows.append(both("sampling chars/s (1 thread)", "sample_chars_per_s", ",.0f"))
-    rows.append(("9 scripts", "cjk / latin: training, sampling speed",
-                 f"{fmt_or_dash(res.get('train_speed_ratio'), '.2f')}, {fmt_or_dash(res.get('sample_speed_ratio'), '.2f')}",
-                 ""))
-    for kind in ("latin", "cjk"):
-        if "error" in res.get(kind, {}):
+    sp = res.get("speed", {})
+    sl, sc = sp.get("latin", {}), sp.get("cjk", {})
+    rows.append(("9 scripts", "alternating blocks: training chars/s latin / cjk",
+                 f"{fmt_or_dash(sl.get('train_chars_per_s'), ',.0f')} / {fmt_or_dash(sc.get('train_chars_per_s'), ',.0f')}", ""))
+    rows.append(("9 scripts", "alternating blocks: sampling chars/s latin / cjk",
+                 f"{fmt_or_dash(sl.get('sample_chars_per_s'), ',.0f')} / {fmt_or_dash(sc.get('sample_chars_per_s'), ',.0f')}", ""))
+    rows.append(("9 scripts", "cjk / latin: training, sampling speed; FLOPs/char",
+                 f"{fmt_or_dash(sp.get('train_speed_ratio'), '.2f')}, {fmt_or_dash(sp.get('sample_speed_ratio'), '.2f')}; "
+                 f"{fmt_or_dash(sp.get('flops_ratio'), '.1f')}x", ""))
+    for kind in ("latin", "cjk", "speed"):
+        if "error" in (res.get(kind) or {}):
             rows.append(("9 scripts", f"{kind} failed", "-", str(res[kind]["error"])[:40]))
     return rows
