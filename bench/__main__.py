@@ -22,17 +22,21 @@ FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "b
         "novelty_scales": (1, 50), "novelty_reps": 5, "novelty_per_kind": 40,
         "corpus_scales": (1, 10, 100), "corpus_target_scale": 100, "corpus_unique_scale": 100, "corpus_train_scale": 1000,
         "archives_tweets": 5000, "archives_huge_mb": 300,
-        "small_sizes": (1000, 2000), "small_minutes": 10.0}
+        "small_sizes": (1000, 2000), "small_minutes": 10.0,
+        "scripts_tweets": 20000, "scripts_train_s": 30.0, "scripts_sample_chars": 2000,
+        "scripts_block_s": 10.0, "scripts_rounds": 4}
 QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, "block_s": 0.5, "rounds": 1, "first_reps": 3, "stream_chars": 500, "batch_reps": 1,
          "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4),
          "open_minutes": 0.1, "budgets": (0.05,), "marks": (0.05,),
          "novelty_scales": (1,), "novelty_reps": 1, "novelty_per_kind": 4,
          "corpus_scales": (1, 2), "corpus_target_scale": 100, "corpus_unique_scale": 1, "corpus_train_scale": 2,
          "archives_tweets": 300, "archives_huge_mb": 6,
-         "small_sizes": (1000,), "small_minutes": 0.05}
+         "small_sizes": (1000,), "small_minutes": 0.05,
+         "scripts_tweets": 300, "scripts_train_s": 1.0, "scripts_sample_chars": 200,
+         "scripts_block_s": 0.5, "scripts_rounds": 1}
 
 
-SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small")
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts")
 
 
 def _log(msg: str) -> None:
@@ -237,6 +241,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.small_corpora import table_rows as small_rows
 
         rows += small_rows(res["small"])
+    if "scripts" in res:
+        from bench.many_scripts import table_rows as scripts_rows
+
+        rows += scripts_rows(res["scripts"])
     return rows
 
 
@@ -294,6 +302,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.small_corpora import section_small
 
             res["small"] = section_small(p, tmp, _log)
+        if "scripts" in only:
+            from bench.many_scripts import section_scripts
+
+            res["scripts"] = section_scripts(p, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

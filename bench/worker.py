@@ -287,8 +287,21 @@ def task_small(args: dict[str, Any]) -> dict[str, Any]:
     return run(args)
 
 
+def task_scripts(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.many_scripts import run
+
+    return run(args)
+
+
+def task_scripts_speed(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.many_scripts import run_speed
+
+    return run_speed(args)
+
+
 TASKS = {"train": task_train, "throughput": task_throughput, "sampling": task_sampling, "load": task_load,
-         "horizon": task_horizon, "novelty": task_novelty, "small": task_small}
+         "horizon": task_horizon, "novelty": task_novelty, "small": task_small, "scripts": task_scripts,
+         "scripts_speed": task_scripts_speed}
 
 
 def main() -> None:

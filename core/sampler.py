@@ -277,31 +277,37 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
     model.eval()
     device = next(model.parameters()).device
     gen = _generator(cfg.seed, device)
+    # Inference mode is entered per step, never held across a yield: it is a thread-wide setting, and
+    # streams interleaved in one thread (the app's sweep writes five, a character of each in turn) would
+    # otherwise leave it on or off for each other. The first stream to end switched it off under the
+    # others, whose next in-place fill_ then raised "Inplace update to inference tensor outside InferenceMode".
     with torch.inference_mode():
         lengths = target_lengths(model, cfg, 1, gen)  # (1,) or None
         told = lengths if model.length_aware else None  # a length input is told; the others are steered
         steer = _Steer(vocab, [None if lengths is None else int(lengths[0])], longest_trained(model), device,
                        asked=cfg.length is not None)
         logits, hidden = _prime(model, vocab, cfg.prime, 1, told)
-        step = model.stepper()
-        last_primed = vocab.encode(cfg.prime, eos=False)[-1]  # <bos>, or the prime's last character  # one fast GRU step per character (same function as model.step)
+        step = model.stepper()  # one fast GRU step per character (same function as model.step)
         plain = cfg.top_k == 0 and cfg.top_p >= 1.0
         banned = torch.zeros(logits.shape[-1], dtype=torch.bool, device=device)  # (V,)
         banned[list(NEVER_SAMPLED)] = True
-        fed = torch.full((1,), last_primed, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
+        last = vocab.encode(cfg.prime, eos=False)[-1]  # <bos>, or the prime's last character
+        fed = torch.full((1,), last, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
         left = None if told is None else told - len(cfg.prime)  # (1,): remaining before the next character
-        for written in range(len(cfg.prime), len(cfg.prime) + cfg.max_len):
-            pick = logits if told is not None else steer(logits, written, fed)  # (1, V)
+    for i in range(cfg.max_len):
+        with torch.inference_mode():
+            if i:
+                if left is not None:
+                    left = left - 1
+                logits, hidden = step(fed.fill_(token), hidden, left)
+            pick = logits if told is not None else steer(logits, len(cfg.prime) + i, fed)  # (1, V)
             token = _next_plain(pick[0], banned, cfg.temperature, gen) if plain else None
             if token is None:
                 token = int(_choose(next_token_logprobs(pick, cfg), cfg, gen))
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
-            yield token, prob
-            if token == EOS_ID:
-                return
-            if left is not None:
-                left = left - 1
-            logits, hidden = step(fed.fill_(token), hidden, left)
+        yield token, prob
+        if token == EOS_ID:
+            return
 
 
 def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:

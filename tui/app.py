@@ -72,6 +72,7 @@ from tui.generation_stream import (
 )
 from tui.generation_panel import GenerationPanel, SampleRecord
 from tui.help_screen import HelpScreen
+from tui.open_corpus_screen import CorpusChoice, OpenCorpusScreen
 from tui.prime_screen import PrimeScreen
 from tui.palette import SafeCommandPalette
 from tui.terminal import hangup_safe
@@ -82,6 +83,7 @@ from tui.settings import (
     AppSettings,
     app_flags,
     clamp_temperature,
+    read_corpus,
 )
 from tui.training_panel import TrainingPanel
 
@@ -178,6 +180,8 @@ class TweetgenApp(App[None]):
         Binding("y", "copy_tweet", "Copy", show=False, tooltip="copy the tweet on screen to the clipboard"),
         Binding("e", "export", "Export", show=False,
                 tooltip="append this session's finished samples to samples.jsonl in the run directory"),
+        Binding("d", "open_corpus", "Open corpus", show=False,
+                tooltip="open a corpus or Twitter/X archive: see what loading it keeps, then train a new run on it"),
         Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
         Binding("q", "quit", "Quit", tooltip="quit (saves a checkpoint first when training)"),
     ]
@@ -219,6 +223,8 @@ class TweetgenApp(App[None]):
         self.novelty: NoveltyIndex | None = None
         self.novelty_note = "indexing…"  # why there is no index (yet)
         self._column_ids = itertools.count(COLUMN_IDS)
+        self._pending_open: CorpusChoice | None = None  # opened while training: started once that run has stopped
+        self._training_soon = False  # a corpus was opened: training starts once its run is resolved
 
     # ------------------------------------------------------------ layout
 
@@ -323,6 +329,9 @@ class TweetgenApp(App[None]):
             return True if self.columns_screen is not None or self.generation.current is not None else None
         if action == "export":
             return True if self.run_dir is not None and any(r.complete for r in self.session) else None
+        if action == "open_corpus":
+            busy = state in ("starting", "stopping") or self._quitting or self._pending_open is not None
+            return None if busy or columns is not None or self.run_dir is None else True
         return True
 
     def action_resample(self) -> None:
@@ -374,6 +383,62 @@ class TweetgenApp(App[None]):
 
     def action_focus_checkpoints(self) -> None:
         self.checkpoint_panel.table.focus()
+
+    # ------------------------------------------------------------ opening a corpus (d)
+
+    def action_open_corpus(self) -> None:
+        if self.check_action("open_corpus", ()) is not True or isinstance(self.screen, OpenCorpusScreen):
+            return
+        note = f"(stops training {self.run_dir.name} first, with a checkpoint)" \
+            if self.training is not None and self.run_dir is not None else ""
+        self.push_screen(OpenCorpusScreen(Path.cwd(), dict(self.settings.filters), note), self._corpus_chosen)
+
+    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
+        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
+        run training now (if any) has stopped with its checkpoint."""
+        if choice is None or self._exiting or self._quitting:
+            return
+        if self.training is not None:
+            self._pending_open = choice
+            self.train_state = "stopping"
+            self.training_panel.set_state("stopping", f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
+            self.training.request_stop()
+            return
+        self._open_corpus(choice)
+
+    def _open_corpus(self, choice: CorpusChoice) -> None:
+        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
+        by a worker, as at start-up; then training starts (:meth:`on_corpus_opened`). The demo stays listed."""
+        self._pending_open = None
+        self.settings = self.settings.opened(choice.path, choice.filters)
+        self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
+        self.run_checkpoints = []
+        self.follow_best = False
+        self.novelty, self.novelty_note = None, "indexing…"
+        self.workers.cancel_group(self, "novelty")
+        self.sub_title = self.settings.data_label
+        self.training_panel.reset()
+        self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
+        self.training_panel.set_state("idle", "opening the new run…")
+        self._training_soon = True
+        self.refresh_bindings()
+        self._open_run(self.settings, choice.texts, self.training_panel, self.generation)
+
+    @work(thread=True, group="boot", exit_on_error=False, name="open the corpus' run")
+    def _open_run(self, settings: AppSettings, texts: list[str], training: TrainingPanel,
+                  generation: GenerationPanel) -> None:
+        """A corpus opened from inside the app: its run, as start-up resolves one (the demo is no candidate:
+        the new run generates from its own checkpoints, or from an untrained model until it has one)."""
+        run_dir = settings.run_dir()
+        plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
+        self._start_run(settings, plan, training, generation, texts)
+        self._post(m.CorpusOpened(run_dir))
+
+    @while_running
+    def on_corpus_opened(self, message: m.CorpusOpened) -> None:
+        self._training_soon = False
+        if self.run_dir is not None and policy.same_file(self.run_dir, message.run_dir):
+            self.action_start_training()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -842,12 +907,24 @@ class TweetgenApp(App[None]):
         """Start-up, after the first frame: the run (:func:`core.policy.plan_boot`), the first model, the
         checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
         state: it posts what it found, and the handlers take it on the UI thread."""
-        from core.checkpoints import CheckpointError, load_checkpoint
-
         s = self.settings
         setup_torch(1)
         run_dir = s.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
+        self._start_run(s, plan, training, generation, None)
+        # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
+        # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
+        # skipped by the collector from now on.
+        gc.freeze()
+
+    def _start_run(self, s: AppSettings, plan: policy.BootPlan, training: TrainingPanel, generation: GenerationPanel,
+                   texts: list[str] | None) -> None:
+        """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
+        history, the corpus (read here unless ``texts`` were read already), an untrained model when no
+        checkpoint loads. Posts what it found; the handlers take it on the UI thread."""
+        from core.checkpoints import CheckpointError, load_checkpoint
+
+        run_dir = plan.run_dir
         self._post(m.RunResolved(plan))
         for path, problem in plan.problems:
             self._post(m.ModelFailed(path, problem))
@@ -864,12 +941,12 @@ class TweetgenApp(App[None]):
                 history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
             break
         self._list_now(run_dir)
-        if plan.newest_of_run is not None:
-            if history is None:
-                history = self._read_history(plan.newest_of_run.path)
-            if history is not None:
-                self._post(m.RunHistory(list(history)), training.chart)
-        texts = self._read_corpus(training)
+        if plan.newest_of_run is not None and history is None:
+            history = self._read_history(plan.newest_of_run.path)
+        if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
+            self._post(m.RunHistory(list(history or [])), training.chart)
+        if texts is None:
+            texts = self._read_corpus(training)
         if texts:
             self._post(m.CorpusTexts(texts))  # the App indexes them (another worker) for the novelty check
         else:
@@ -880,13 +957,9 @@ class TweetgenApp(App[None]):
             else:
                 reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
                 self._post(m.NoModel(reason), generation)
-        # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
-        # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
-        # skipped by the collector from now on.
-        gc.freeze()
 
     def _read_corpus(self, panel: TrainingPanel) -> list[str] | None:
-        from core.corpus import CorpusError, load_corpus
+        from core.corpus import CorpusError
 
         s = self.settings
 
@@ -895,9 +968,9 @@ class TweetgenApp(App[None]):
                 self._post(m.CorpusProgress(s.data_label, done, total), panel)
 
         try:
-            texts, report = load_corpus(s.data_path, s.corpus_filters(), progress=progress)
+            texts, report = read_corpus(s.data_path, s.filters, progress=progress)
         except CorpusError as exc:
-            self._post(m.CorpusFailed(s.data_path, app_flags(str(exc))), panel)
+            self._post(m.CorpusFailed(s.data_path, str(exc)), panel)
             return None
         self._post(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())), panel)
         return texts
@@ -1045,7 +1118,7 @@ class TweetgenApp(App[None]):
         self.checkpoint_panel.set_active(source.path)
         self._show_generation_status()
         self.refresh_bindings()
-        if source.path is None:
+        if source.path is None and self._pending_open is None and not self._training_soon:
             self.generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
         if message.interrupt or (not self.sampling and self._next_sample is None):
             self.start_sample()
@@ -1118,6 +1191,8 @@ class TweetgenApp(App[None]):
                 self.notify(event.message.capitalize(), timeout=5)
         if self._quitting:
             self.exit()
+        elif self._pending_open is not None:
+            self._open_corpus(self._pending_open)
 
     @work(thread=True, group="training", exit_on_error=False, name="close the training process")
     def _close_training(self, process: TrainingProcess) -> None:

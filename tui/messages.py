@@ -53,6 +53,24 @@ class CorpusFailed(Message):
 
 
 @dataclass
+class CorpusReport(Message):
+    """The open-corpus screen's worker read a file (``error``: one line, when it could not)."""
+
+    path: Path
+    filters: dict[str, object]  # the FilterConfig fields it was read with
+    texts: list[str] | None
+    report: object  # core.corpus.LoadReport | None
+    error: str | None = None
+
+
+@dataclass
+class CorpusOpened(Message):
+    """A corpus opened from inside the app has its run resolved and a model: training on it can start."""
+
+    run_dir: Path
+
+
+@dataclass
 class RunResolved(Message):
     """Where this session's checkpoints live and what start-up loads (needs the registry, so it is
     decided in a worker; the App takes ``plan.run_dir`` in its handler, on the UI thread)."""

@@ -10,7 +10,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from core.corpus import LoadReport
 
 TEMPERATURE_MIN = 0.1
 TEMPERATURE_MAX = 5.0
@@ -70,11 +75,34 @@ class AppSettings:
         stem = re.sub(r"[^A-Za-z0-9._-]+", "-", self.data_path.stem).strip("-.")
         return stem or "run"
 
+    def opened(self, path: Path, filters: Mapping[str, Any]) -> AppSettings:
+        """These settings with ``path`` as the corpus, opened from inside the app: as ``--data PATH``
+        would start, so the run is named after the file (not --run or a --checkpoint directory; the
+        demo stays listed), and generated tweets may be as long as the new length limit."""
+        from dataclasses import replace
+
+        chosen = {k: v for k, v in filters.items() if v is not None}
+        return replace(self, data_path=path, is_demo_corpus=False, checkpoint=None, run=None, filters=chosen,
+                       max_len=max(self.max_len, int(chosen.get("max_len", 0))))
+
     def run_dir(self) -> Path:
         """Where this session's checkpoints go: --run, else a --checkpoint directory, else the corpus name."""
         from core.policy import run_dir_for  # lists nothing, but the home may need the registry: call from a worker
 
         return run_dir_for(self.run_name(), explicit_run=bool(self.run), checkpoint=self.checkpoint, home=self.home)
+
+
+def read_corpus(path: Path, filters: Mapping[str, Any],
+                progress: Callable[[int, int], None] | None = None) -> tuple[list[str], LoadReport]:
+    """The corpus as the app reads it, at start-up (``--data``) and when one is opened from inside the
+    app, with the filters its training process will use. Raises ``CorpusError``, its message naming
+    the app's flags."""
+    from core.corpus import CorpusError, FilterConfig, load_corpus
+
+    try:
+        return load_corpus(path, FilterConfig(**filters), progress=progress)
+    except CorpusError as exc:
+        raise CorpusError(app_flags(str(exc))) from None
 
 
 def app_flags(message: str) -> str:

@@ -101,6 +101,15 @@ class TrainingPanel(Vertical):
         self.state, self.detail = state, detail
         self._render_status()
 
+    def reset(self) -> None:
+        """Forget the figures of the run shown (another run is about to start: a corpus opened in the app)."""
+        self.device = "-"
+        self.step = self.epoch = self.total_steps = None
+        self.chars_per_s = self.elapsed = self.eta_s = None
+        self.val_bpc = self.best_val_bpc = None
+        self.best_step = None
+        self._render_stats()
+
     def set_corpus(self, label: str) -> None:
         self.corpus = label
         self.border_subtitle = label

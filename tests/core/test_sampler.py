@@ -119,3 +119,26 @@ def test_stream_scored_is_what_write_scores(model_vocab, seed: int) -> None:
     assert [c.prob for c in chars] == [c.prob for c in written.chars]
     assert bits_per_char([c.prob for c in chars], eos) == pytest.approx(written.bits_per_char, abs=1e-12)
     assert bits_per_char([]) == 0.0
+
+
+def test_interleaved_streams_survive_one_ending_first(model_vocab) -> None:
+    """The app's sweep writes several streams in one thread, a character of each in turn. The first
+    stream ending before the others used to switch inference mode off under them (it was held across
+    each yield), and their next step raised "Inplace update to inference tensor outside InferenceMode".
+    Each stream must write exactly what it writes alone, and the thread's grad mode is left as it was."""
+    model, vocab = model_vocab
+    short, long = SampleConfig(seed=1, max_len=3), SampleConfig(seed=2, max_len=40)
+    alone = [[c.char for c in stream(model, vocab, cfg)] for cfg in (short, long)]
+    its = [iter(stream(model, vocab, short)), iter(stream(model, vocab, long))]
+    got: list[list[str]] = [[], []]
+    live = [True, True]
+    while any(live):
+        for i, it in enumerate(its):
+            if live[i]:
+                ch = next(it, None)
+                if ch is None:
+                    live[i] = False
+                else:
+                    got[i].append(ch.char)
+                    assert torch.is_grad_enabled() and not torch.is_inference_mode_enabled(), "a suspended stream leaks its mode"
+    assert got == alone and len(got[0]) < len(got[1]), "the first stream ended first"
