@@ -82,8 +82,9 @@ class AppSettings:
         from dataclasses import replace
 
         chosen = {k: v for k, v in filters.items() if v is not None}
+        max_len = None if self.max_len is None else max(self.max_len, int(chosen.get("max_len", 0)))  # None: the model's
         return replace(self, data_path=path, is_demo_corpus=False, checkpoint=None, run=None, filters=chosen,
-                       max_len=max(self.max_len, int(chosen.get("max_len", 0))))
+                       max_len=max_len)
 
     def run_dir(self) -> Path:
         """Where this session's checkpoints go: --run, else a --checkpoint directory, else the corpus name."""

@@ -19,7 +19,7 @@ from tui.open_corpus_screen import OpenCorpusScreen
 from tui.palette import SafeCommandPalette
 
 SHORT = [f"walk number {i} by the river, {'slow' if i % 2 else 'fast'} today" for i in range(30)]
-LONG = [f"a long post {i}: " + "more words about the weather and the garden " * 5 for i in range(10)]  # ~240 chars
+LONG = [f"a long post {i}: " + "more words about the weather and the garden " * 7 for i in range(10)]  # ~330 chars: over 280
 RETWEETS = [f"RT @friend: shared post {i} about the market" for i in range(5)]
 
 
@@ -93,12 +93,12 @@ async def test_key_d_picks_a_file_shows_its_report_and_trains_a_new_run_on_it(tu
         assert "too long 10" in report and "retweet" not in report, report  # a text file keeps retweets by default
         assert app.training is None and app.run_dir == home / "runs" / "tiny", "nothing trains before Train"
 
-        # the length limit: 300 keeps the long posts; retweets: dropped
+        # the length limit: 400 keeps the long posts; retweets: dropped
         max_len = screen.query_one("#open-max-len", Input)
         max_len.focus()
-        max_len.value = "300"
+        max_len.value = "400"
         await pilot.press("enter")
-        await wait_until(pilot, lambda: "45 of 45 kept" in report_shown(screen), "the report with max length 300")
+        await wait_until(pilot, lambda: "45 of 45 kept" in report_shown(screen), "the report with max length 400")
         await pilot.click("#open-retweets")
         await wait_until(pilot, lambda: "40 of 45 kept" in report_shown(screen), "the report without retweets")
         assert "retweet 5" in report_shown(screen)
@@ -110,7 +110,7 @@ async def test_key_d_picks_a_file_shows_its_report_and_trains_a_new_run_on_it(tu
         assert app.run_dir == run_dir and app.settings.data_path == folder / "mine.txt"
         assert app.training is not None and app.training.job.data_path == folder / "mine.txt"
         assert app.training.job.run_dir == run_dir and app.training.job.resume_from is None, "a new run"
-        assert app.training.job.filters == {"max_len": 300, "drop_retweets": True}
+        assert app.training.job.filters == {"max_len": 400, "drop_retweets": True}
         assert "mine.txt · 40 tweets" in str(app.training_panel.border_subtitle)
         listed = {path_key(i.path) for i in app.checkpoint_panel.infos}
         assert path_key(tui_assets.demo) in listed, "the demo is still there to pick"
@@ -197,11 +197,13 @@ async def test_a_changed_length_is_read_again_before_training(tui_assets: Assets
         screen = await open_screen(pilot, app, "key")
         await pick_in_tree(pilot, screen, "mine.txt")
         await wait_until(pilot, lambda: "35 of 45 kept" in report_shown(screen), "the load report")
-        screen.query_one("#open-max-len", Input).value = "300"
+        screen.query_one("#open-max-len", Input).value = "400"
         await pilot.click("#open-start")
         await wait_until(pilot, lambda: "45 of 45 kept" in report_shown(screen), "the report read again")
         assert isinstance(app.screen, OpenCorpusScreen) and app.training is None
-        screen.query_one("#open-max-len", Input).value = "0"
-        await pilot.click("#open-start")
+        box = screen.query_one("#open-max-len", Input)
+        box.value = "0"
+        box.focus()
+        await pilot.press("enter")
         await wait_until(pilot, lambda: "max length must be" in error_shown(screen), "the bad length's line")
         await pilot.press("escape")
