@@ -22,6 +22,7 @@ import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,7 @@ from typing import Any
 from core.checkpoints import SUFFIX, CheckpointError, ensure_writable_dir
 
 LOCK_NAME = ".tweetgen.lock"
+LOCK_MAX_BYTES = 64 * 1024  # a lock file of ours holds a pid, a host and a command line
 
 try:
     import fcntl
@@ -67,7 +69,8 @@ class RunLock:
         if fd is None:
             return
         try:
-            self.path.unlink()  # while still holding it: a waiting process re-checks the inode
+            if os.lstat(self.path).st_ino == os.fstat(fd).st_ino:  # only our own file, never what replaced it
+                self.path.unlink()  # while still holding it: a waiting process re-checks the inode
         except OSError:
             pass
         os.close(fd)
@@ -114,14 +117,43 @@ def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --r
 
 
 def _lock(run_dir: Path, hint: str) -> RunLock:
+    """Lock ``<run_dir>/.tweetgen.lock`` without ever following a link or writing into a file this process
+    did not create.
+
+    The file is created with ``O_EXCL|O_NOFOLLOW``, and only a file created so gets the owner's
+    details. An existing one (left by a process that died) is opened read-only, never truncated;
+    once its lock is held, it is removed if it is a lock file of ours (JSON naming a pid, or empty) and a
+    new one is created. A symlink, folder, pipe, device, a file with other names (hard links) or a
+    file of another kind is refused in one line, left as it is.
+    """
     if fcntl is None:
         return RunLock(run_dir, None)
     path = run_dir / LOCK_NAME
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
     for _ in range(20):
+        created = True
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o644)
+        except FileExistsError:
+            created = False
+            try:  # read-only and non-blocking: a FIFO must not block, and nothing is written to a file we did not create
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | nofollow)
+            except FileNotFoundError:
+                continue  # its owner removed it as we looked: create it
+            except OSError as exc:
+                raise _not_a_lock(path, hint, exc) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP or os.path.islink(path):
+                raise _not_a_lock(path, hint, exc) from None
             raise RunDirError(f"{path}: cannot create the run lock ({exc.strerror}); {hint}") from None
+        try:
+            st = os.fstat(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise _not_a_lock(path, hint, exc) from None
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            raise _not_a_lock(path, hint, None, hard_links=stat.S_ISREG(st.st_mode))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -134,17 +166,62 @@ def _lock(run_dir: Path, hint: str) -> RunLock:
                 f"{run_dir}: in use by another training run, {owner}; wait for it to end or stop it, or {hint}"
             ) from None
         try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            same = os.fstat(fd).st_ino == os.lstat(path).st_ino
         except OSError:
             same = False
         if not same:  # the previous owner removed the file as we opened it: lock the new one
             os.close(fd)
             continue
+        if not created:  # a dead process' lock: ours to remove only if it is one
+            if not _is_lock_file(fd):
+                os.close(fd)
+                raise _not_a_lock(path, hint, None)
+            try:
+                os.unlink(path)  # while holding its lock: a process waiting on it re-checks the inode
+            except OSError as exc:
+                os.close(fd)
+                raise RunDirError(f"{path}: cannot replace the stale run lock ({exc.strerror}); {hint}") from None
+            os.close(fd)
+            continue
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
         try:
-            os.ftruncate(fd, 0)
             os.write(fd, json.dumps(info).encode())
         except OSError:
             pass  # the owner's details are for the message only; the lock itself is held
         return RunLock(run_dir, fd)
     raise RunDirError(f"{run_dir}: could not lock the run directory (it keeps changing); {hint}")
+
+
+def _is_lock_file(fd: int) -> bool:
+    """Whether an existing lock file is one tweetgen wrote: empty, or a small JSON object naming a pid."""
+    try:
+        data = os.pread(fd, LOCK_MAX_BYTES + 1, 0)
+    except OSError:
+        return False
+    if not data.strip():
+        return True
+    if len(data) > LOCK_MAX_BYTES:
+        return False
+    try:
+        info = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(info, dict) and "pid" in info
+
+
+def _not_a_lock(path: Path, hint: str, exc: OSError | None, *, hard_links: bool = False) -> RunDirError:
+    """The one-line refusal of a lock path that is not a lock file of ours; the path is left untouched."""
+    if hard_links:
+        what = "a file with other names (hard links)"
+    elif exc is not None and exc.errno == errno.ELOOP or os.path.islink(path):
+        what = "a symbolic link"
+    elif path.is_dir():
+        what = "a folder"
+    elif exc is not None:
+        what = f"not a file tweetgen can use ({exc.strerror})"
+    elif path.exists() and not path.is_file():
+        what = "not a regular file (a pipe, socket or device)"
+    else:
+        what = "a file tweetgen did not write"
+    return RunDirError(f"{path}: is {what}, not a run lock; tweetgen leaves it as it is. "
+                       f"Move it away if it is not needed, or {hint}")
