@@ -132,3 +132,24 @@ def test_a_stale_lock_of_a_dead_process_is_replaced_not_rewritten(tmp_path: Path
             held.release()
     assert not lock.exists()
     assert _train(corpus, run) == 0
+
+
+# ---------------------------------------------------------------- 9: only tweetgen's own temp files are removed
+
+
+def test_a_new_run_removes_only_tweetgens_own_temp_files(tmp_path: Path, corpus: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    dead = 999999999  # no such process
+    ours = [f".step-00000010.pt.{dead}.tmp", f".step-00000010.json.{dead}.tmp", f".write-test.{dead}.tmp"]
+    theirs = [".notes.tmp", f".draft.{dead}.tmp", ".vimrc.swp.tmp", f".step-00000010.pt.{dead}.tmp.bak",
+              f".mine.pt.{dead}.tmp"]
+    for name in ours + theirs:
+        (run / name).write_text("x")
+    (tmp_path / "elsewhere").write_text("keep")
+    (run / f".step-00000011.pt.{dead}.tmp").symlink_to(tmp_path / "elsewhere")  # named like ours, but a link
+    assert _train(corpus, run) == 0
+    left = {p.name for p in run.iterdir() if p.name.startswith(".")}
+    assert not left & set(ours)
+    assert set(theirs) <= left and f".step-00000011.pt.{dead}.tmp" in left
+    assert (tmp_path / "elsewhere").read_text() == "keep"
