@@ -194,13 +194,18 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     vocab, model = _vocab_and_model(request, resume, config.seed, config.batch_size, train_texts, max(map(len, texts)),
                                     filters.max_len)
 
-    run_dir = Path(request.run_dir) if request.run_dir is not None else (
-        resume.path.parent if resume is not None else new_run_dir(request))
+    if request.run_dir is not None:
+        run_dir = Path(request.run_dir)
+    elif resume is not None and request.run_name is None:
+        run_dir = resume.path.parent  # continue where the checkpoint is (refused unless it is that run's newest)
+    else:
+        run_dir = new_run_dir(request)  # a new run, or a resume branching into the named run
     run_dir = distributed.broadcast_object(run_dir)  # a new run's name holds the time: rank 0's counts
     extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters),
              "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
-    lock = _lock(run_dir, fresh=resume is None, hint=request.other_dir_hint, rank=rank, world=world)
+    lock = _lock(run_dir, fresh=resume is None, hint=request.other_dir_hint, rank=rank, world=world,
+                 resumed=(resume.path, resume.step) if resume is not None else None)
     for line in trainer.notes:
         note(line)
     return PreparedRun(trainer, run_dir, resume, report, lock)
@@ -239,17 +244,19 @@ def _vocab_and_model(request: RunRequest, resume: Checkpoint | None, seed: int, 
     return vocab, new_model(vocab, seed=seed, max_length=max_len, **chosen)
 
 
-def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int) -> RunLock:
-    """The run directory for this run alone: writable, not in use, and (``fresh``) free of another run's
-    checkpoints. Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
+def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int,
+          resumed: tuple[Path, int] | None = None) -> RunLock:
+    """The run directory for this run alone: writable, not in use, and free of checkpoints this run
+    would replace (``fresh``: any; ``resumed``: another run's, or a later branch's,
+    :func:`core.runlock.branch_conflict`). Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
     from core import distributed, runlock
 
     if world == 1:
-        return runlock.acquire(run_dir, fresh=fresh, hint=hint)
+        return runlock.acquire(run_dir, fresh=fresh, hint=hint, resumed=resumed)
     refusal, lock = None, runlock.RunLock(run_dir, None)
     if rank == 0:
         try:
-            lock = runlock.acquire(run_dir, fresh=fresh, hint=hint)
+            lock = runlock.acquire(run_dir, fresh=fresh, hint=hint, resumed=resumed)
         except runlock.CheckpointError as exc:  # unwritable, in use, or another run's
             refusal = str(exc)
     refusal = distributed.broadcast_object(refusal)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
 import stat
 import sys
@@ -100,20 +101,77 @@ def _owner(fd: int) -> str:
     return f"pid {info.get('pid')} on {info.get('host', '?')}{when}" + (f": {command}" if command else "")
 
 
-def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --run or --out") -> RunLock:
-    """Check that ``run_dir`` is writable, lock it for this process, and refuse a fresh run over old checkpoints."""
+def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --run or --out",
+            resumed: tuple[Path, int] | None = None) -> RunLock:
+    """Check that ``run_dir`` is writable, lock it for this process, and refuse to write over another run or branch.
+
+    ``fresh``: a new run, refused in a folder that holds checkpoints. ``resumed``: (the checkpoint
+    file a resume starts from, its step), refused where continuing would replace or shadow saved
+    checkpoints (:func:`branch_conflict`).
+    """
     run_dir = Path(run_dir)
     ensure_writable_dir(run_dir)
     lock = _lock(run_dir, hint)
+    problem = None
     if fresh:
         existing = checkpoint_files(run_dir)
         if existing:
-            lock.release()
-            raise RunDirError(
-                f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
-                f"continue it with --resume {run_dir}, or {hint} for a new run"
-            )
+            problem = (f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
+                       f"continue it with --resume {run_dir}, or {hint} for a new run")
+    elif resumed is not None:
+        problem = branch_conflict(run_dir, *resumed, hint=hint)
+    if problem is not None:
+        lock.release()
+        raise RunDirError(problem)
     return lock
+
+
+_STEP_NAME = re.compile(r"step-(\d+)" + re.escape(SUFFIX))
+
+
+def _step_of(path: Path) -> int | None:
+    """A checkpoint's step: from its name (``step-00000040.pt``), else from the file; None when unreadable."""
+    found = _STEP_NAME.fullmatch(path.name)
+    if found:
+        return int(found.group(1))
+    from core.registry import read_info
+
+    try:
+        return read_info(path).step
+    except (CheckpointError, OSError):
+        return None
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
+
+
+def branch_conflict(run_dir: Path, checkpoint: Path, step: int, *, hint: str) -> str | None:
+    """Why resuming ``checkpoint`` (at ``step``) into ``run_dir`` would replace something saved, or None.
+
+    Nothing already saved is replaced: a resume continues a run in its own folder only from
+    that folder's newest checkpoint (from an older one the new steps would overwrite the later
+    checkpoints, and ``--resume RUN`` would then mix the two branches), and it writes into
+    another folder only when that folder holds no checkpoints (another run's would be replaced,
+    and "best" compared across runs). The one-line answer says how to go on: continue the
+    newest, or branch into a new folder.
+    """
+    existing = checkpoint_files(run_dir)
+    if not existing:
+        return None  # a new folder: a new branch, nothing to replace
+    if not _same_dir(Path(checkpoint).parent, run_dir):
+        return (f"{run_dir}: already holds {len(existing)} checkpoint(s) of another run (newest {existing[-1].name}); "
+                f"resuming {checkpoint} there would mix the two runs. To branch from step {step}, {hint} "
+                f"(a new folder); to continue that run, --resume {run_dir}")
+    later = sorted(s for s in (_step_of(p) for p in existing if p.name != Path(checkpoint).name) if s is not None and s > step)
+    if not later:
+        return None  # the newest: a plain continuation
+    return (f"{checkpoint}: is not the newest checkpoint of {run_dir} (it has steps up to {later[-1]}); continuing "
+            f"from step {step} there would replace the later ones. Continue the newest with --resume {run_dir}, "
+            f"or to branch from step {step}, {hint} (a new folder)")
 
 
 def _lock(run_dir: Path, hint: str) -> RunLock:

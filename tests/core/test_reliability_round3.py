@@ -153,3 +153,70 @@ def test_a_new_run_removes_only_tweetgens_own_temp_files(tmp_path: Path, corpus:
     assert not left & set(ours)
     assert set(theirs) <= left and f".step-00000011.pt.{dead}.tmp" in left
     assert (tmp_path / "elsewhere").read_text() == "keep"
+
+
+# ---------------------------------------------------------------- 3: a resume never replaces another branch's or run's checkpoints
+
+
+@pytest.fixture
+def sixty(tmp_path: Path, corpus: Path) -> Path:
+    """A run with checkpoints at steps 10, 20, ..., 60."""
+    run = tmp_path / "run"
+    assert main(["train", str(corpus), "--out", str(run), "--max-steps", "60", "--ckpt-every", "10", *TINY]) == 0
+    assert [i.step for i in registry.list_checkpoints(run)] == [10, 20, 30, 40, 50, 60]
+    return run
+
+
+def test_resuming_an_older_checkpoint_in_its_own_run_is_refused_and_replaces_nothing(
+        sixty: Path, tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    before = _snapshot(sixty)
+    old = sixty / "step-00000030.pt"
+    for where in ([], ["--out", str(sixty)]):
+        assert main(["train", str(corpus), "--resume", str(old), "--max-steps", "20", "--ckpt-every", "10", *where, *TINY]) == 1
+        line = _one_line(capsys)
+        assert f"{old}: is not the newest checkpoint of {sixty} (it has steps up to 60)" in line, line
+        assert f"--resume {sixty}" in line and "--out" in line, line
+        assert _snapshot(sixty) == before, "nothing saved was replaced"
+    # the way the line offers: a branch into a new folder
+    branch = tmp_path / "branch"
+    assert main(["train", str(corpus), "--resume", str(old), "--out", str(branch), "--max-steps", "20",
+                 "--ckpt-every", "10", *TINY]) == 0
+    assert [i.step for i in registry.list_checkpoints(branch)] == [40, 50]
+    assert _snapshot(sixty) == before
+    # and the run itself still continues from its newest
+    assert main(["train", str(corpus), "--resume", str(sixty), "--max-steps", "10", *TINY]) == 0
+    assert load_checkpoint(sixty / "step-00000070.pt").train_state["step"] == 70
+    assert {k: v for k, v in _snapshot(sixty).items() if k in before} == before
+
+
+def test_resuming_into_a_folder_of_another_run_is_refused_in_both_front_ends(
+        sixty: Path, tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    other = tmp_path / "other"
+    assert _train(corpus, other) == 0
+    capsys.readouterr()
+    before = _snapshot(other)
+    newest = sixty / "step-00000060.pt"
+    for resume in (newest, sixty):  # a file, or a run directory (its newest)
+        assert main(["train", str(corpus), "--resume", str(resume), "--out", str(other), "--max-steps", "5", *TINY]) == 1
+        line = _one_line(capsys)
+        assert f"{other}: already holds 1 checkpoint(s) of another run" in line and f"--resume {other}" in line, line
+        assert _snapshot(other) == before
+    with pytest.raises(runlock.RunDirError, match="of another run"):
+        build_trainer(TrainJob(corpus, other, resume_from=newest, train={"max_steps": 2}, threads=1))
+    assert _snapshot(other) == before
+
+
+def test_resume_with_run_branches_into_that_named_run(sixty: Path, tmp_path: Path, corpus: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``--run NAME`` with ``--resume`` names the branch's folder (it used to be ignored: the steps went into the old run)."""
+    home = tmp_path / "home"
+    before = _snapshot(sixty)
+    argv = ["train", str(corpus), "--resume", str(sixty / "step-00000030.pt"), "--home", str(home), "--run", "fork",
+            "--max-steps", "5", *TINY]
+    assert main(argv) == 0
+    assert [i.step for i in registry.list_checkpoints(registry.runs_dir(home) / "fork")] == [35]
+    assert _snapshot(sixty) == before
+    capsys.readouterr()
+    assert main(argv) == 1, "a second branch into the same name would replace the first"
+    assert "of another run" in _one_line(capsys)
