@@ -334,21 +334,15 @@ def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> list[str]:
     """The texts ``--check-novelty`` compares with: DATA, else the corpus files the checkpoint records."""
     from core.corpus import FilterConfig, load_corpora
     from core.defaults import known_fields
+    from core.provenance import ProvenanceError, find_recorded
 
     if isinstance(args.check_novelty, Path):
         paths = [args.check_novelty]
-    else:
-        recorded = ckpt.train_state.get("data_paths") or [ckpt.train_state.get("data_path")]
-        if not all(isinstance(p, str) and p for p in recorded):
-            raise UserError(f"{ckpt.path}: records no training corpus; give one: --check-novelty DATA")
-        paths = []
-        for name in recorded:
-            data = Path(name)
-            if not data.exists() and not data.is_absolute() and (ckpt.path.parent / data.name).exists():
-                data = ckpt.path.parent / data.name  # recorded relative to where it trained; the demo's corpus sits beside it
-            if not data.exists():
-                raise UserError(f"{ckpt.path}: its training corpus {data} is not there any more; give one: --check-novelty DATA")
-            paths.append(data)
+    else:  # the recorded corpus, only if it is still the file trained on (core.provenance)
+        try:
+            paths = find_recorded(ckpt.train_state, ckpt.path, hint="give one: --check-novelty DATA")
+        except ProvenanceError as exc:
+            raise UserError(str(exc)) from None
     # the filters the run trained with, so the texts are those it saw
     try:
         filters = FilterConfig(**known_fields(FilterConfig, ckpt.train_state.get("filter_config")))

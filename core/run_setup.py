@@ -153,7 +153,7 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     each line worth showing (unknown characters, what a resume restored); both also get
     the step the run starts from.
     """
-    from core import distributed
+    from core import distributed, provenance
     from core.checkpoints import load_checkpoint
     from core.corpus import load_corpora, split_texts
     from core.registry import resolve_checkpoint
@@ -201,8 +201,9 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     else:
         run_dir = new_run_dir(request)  # a new run, or a resume branching into the named run
     run_dir = distributed.broadcast_object(run_dir)  # a new run's name holds the time: rank 0's counts
-    extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters),
-             "val_fraction": val_fraction}
+    files = provenance.record(paths)  # absolute paths and fingerprints: --check-novelty finds the same files
+    extra = {"data_path": files[0]["path"], "data_paths": [f["path"] for f in files], "data_files": files,
+             "filter_config": asdict(filters), "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
     lock = _lock(run_dir, fresh=resume is None, hint=request.other_dir_hint, rank=rank, world=world,
                  resumed=(resume.path, resume.step) if resume is not None else None)
