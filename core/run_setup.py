@@ -160,39 +160,42 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     from core.safety import check_unknown
     from core.trainer import Trainer
 
-    train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
-    resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
-    stored = resume.train_state if resume is not None else {}
-    start_step = int(stored.get("step", 0))
+    # What each rank does alone (read the checkpoint and DATA, check memory): under torchrun a failure on
+    # one rank stops every rank here, before the first collective (core.distributed.together).
+    with distributed.together():
+        train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
+        resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
+        stored = resume.train_state if resume is not None else {}
+        start_step = int(stored.get("step", 0))
 
-    def note(text: str) -> None:
-        if on_note is not None:
-            on_note(text, start_step)
+        def note(text: str) -> None:
+            if on_note is not None:
+                on_note(text, start_step)
 
-    filters = _filters(request, resume)
-    paths = request.paths
-    texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
-    if on_report is not None:
-        on_report(report, start_step)
-    if resume is not None:
-        unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path,
-                                allow=request.allow_unknown, insist=request.allow_unknown_hint)
-        if unknown:
-            note(unknown)
+        filters = _filters(request, resume)
+        paths = request.paths
+        texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
+        if on_report is not None:
+            on_report(report, start_step)
+        if resume is not None:
+            unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path,
+                                    allow=request.allow_unknown, insist=request.allow_unknown_hint)
+            if unknown:
+                note(unknown)
 
-    start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
-    rank, world = distributed.rank_world()
-    stored_world = stored.get("world_size", 1)
-    stored_world = stored_world if isinstance(stored_world, int) and not isinstance(stored_world, bool) and stored_world >= 1 else 1
-    config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start,
-                          worlds=(stored_world, world))
-    if resume is not None:
-        val_fraction = float(stored.get("val_fraction", defaults.VAL_FRACTION))
-    else:
-        val_fraction = defaults.VAL_FRACTION if request.val_fraction is None else float(request.val_fraction)
-    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
-    vocab, model = _vocab_and_model(request, resume, config.seed, config.batch_size, train_texts, max(map(len, texts)),
-                                    filters.max_len)
+        start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
+        rank, world = distributed.rank_world()
+        stored_world = stored.get("world_size", 1)
+        stored_world = stored_world if isinstance(stored_world, int) and not isinstance(stored_world, bool) and stored_world >= 1 else 1
+        config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start,
+                              worlds=(stored_world, world))
+        if resume is not None:
+            val_fraction = float(stored.get("val_fraction", defaults.VAL_FRACTION))
+        else:
+            val_fraction = defaults.VAL_FRACTION if request.val_fraction is None else float(request.val_fraction)
+        train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+        vocab, model = _vocab_and_model(request, resume, config.seed, config.batch_size, train_texts, max(map(len, texts)),
+                                        filters.max_len)
 
     if request.run_dir is not None:
         run_dir = Path(request.run_dir)
@@ -261,6 +264,6 @@ def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int,
         except runlock.CheckpointError as exc:  # unwritable, in use, or another run's
             refusal = str(exc)
     refusal = distributed.broadcast_object(refusal)
-    if refusal is not None:
-        raise runlock.RunDirError(refusal)
+    if refusal is not None:  # rank 0 says why; the others stop without repeating it
+        raise runlock.RunDirError(refusal) if rank == 0 else distributed.PeerFailed(f"stopped: rank 0 refused {run_dir}")
     return lock
