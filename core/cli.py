@@ -13,12 +13,13 @@ and a signal to any rank stops them all at the same step.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -226,10 +227,38 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
         distributed.init_from_env(args.device)  # under torchrun with several processes: join its process group
     except ValueError as exc:
         raise UserError(str(exc)) from None
+    error: BaseException | None = None
     try:
         return _train(args, console)
+    except BaseException as exc:
+        error = exc
+        if distributed.active():
+            if isinstance(exc, RuntimeError) and distributed.lost_peer(exc) and not _is_oom(exc):
+                error = UserError(_lost_peer_line(exc, None))
+                raise error from None
+            _say("tweetgen train", exc)  # now: once a peer has left, torchrun may stop this process before main() prints
+        raise
     finally:
-        distributed.shutdown()
+        distributed.shutdown(error)  # no leaving barrier after an error the other ranks do not know of
+
+
+def _is_oom(exc: BaseException) -> bool:
+    from core.safety import is_out_of_memory
+
+    return is_out_of_memory(exc)
+
+
+def _lost_peer_line(exc: BaseException, trainer: Any) -> str:
+    """One line for a collective that failed because another process of the job is gone."""
+    import re
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    why = re.sub(r"^\[[^\]]*\]\s*", "", first).split(". ")[0][:160]  # gloo's "[.../pair.cc:553] Connection closed by peer ..."
+    line = f"lost contact with another process of this job, which failed or was killed ({why})"
+    if trainer is not None:
+        line += (f"; stopped at step {trainer.progress.step}, last checkpoint: "
+                 f"{trainer.last_checkpoint or trainer.resumed_from or 'none written'}")
+    return line
 
 
 def _train(args: argparse.Namespace, console: Console) -> int:
@@ -278,7 +307,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
     done: DoneEvent | None = None
     val = "-"
     try:
-        with progress:
+        with _lost_peers_named(trainer), progress:
             task = progress.add_task("training", total=1.0, step=0, loss="-", val="-", cps="-", eta="-")
             for event in trainer.run():
                 if isinstance(event, StartEvent):
@@ -330,25 +359,33 @@ def _train(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
+@contextlib.contextmanager
+def _lost_peers_named(trainer: Any) -> Iterator[None]:
+    """Under torchrun: a collective that fails because another process is gone (killed, crashed) ends
+    in one line naming the step and the last checkpoint, not gloo's traceback."""
+    from core import distributed
+
+    try:
+        yield
+    except RuntimeError as exc:
+        if trainer.world > 1 and distributed.lost_peer(exc) and not _is_oom(exc):
+            raise UserError(_lost_peer_line(exc, trainer)) from None
+        raise
+
+
 def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> list[str]:
     """The texts ``--check-novelty`` compares with: DATA, else the corpus files the checkpoint records."""
     from core.corpus import FilterConfig, load_corpora
     from core.defaults import known_fields
+    from core.provenance import ProvenanceError, find_recorded
 
     if isinstance(args.check_novelty, Path):
         paths = [args.check_novelty]
-    else:
-        recorded = ckpt.train_state.get("data_paths") or [ckpt.train_state.get("data_path")]
-        if not all(isinstance(p, str) and p for p in recorded):
-            raise UserError(f"{ckpt.path}: records no training corpus; give one: --check-novelty DATA")
-        paths = []
-        for name in recorded:
-            data = Path(name)
-            if not data.exists() and not data.is_absolute() and (ckpt.path.parent / data.name).exists():
-                data = ckpt.path.parent / data.name  # recorded relative to where it trained; the demo's corpus sits beside it
-            if not data.exists():
-                raise UserError(f"{ckpt.path}: its training corpus {data} is not there any more; give one: --check-novelty DATA")
-            paths.append(data)
+    else:  # the recorded corpus, only if it is still the file trained on (core.provenance)
+        try:
+            paths = find_recorded(ckpt.train_state, ckpt.path, hint="give one: --check-novelty DATA")
+        except ProvenanceError as exc:
+            raise UserError(str(exc)) from None
     # the filters the run trained with, so the texts are those it saw
     try:
         filters = FilterConfig(**known_fields(FilterConfig, ckpt.train_state.get("filter_config")))
@@ -554,7 +591,8 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": 
 def main(argv: Sequence[str] | None = None) -> int:
     from core.checkpoints import CheckpointError
     from core.corpus import CorpusError
-    from core.safety import LimitError, is_out_of_memory
+    from core.distributed import PeerFailed
+    from core.safety import LimitError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -562,23 +600,48 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     try:
         return COMMANDS[args.command](args, console)
-    except (UserError, CorpusError, CheckpointError) as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
+    except PeerFailed:  # under torchrun: another process failed and printed why; this one has nothing to add
+        return EXIT_FAILURE
+    except (UserError, CorpusError, CheckpointError, LimitError, MemoryError, RuntimeError) as exc:
+        if not _say(prog, exc):
+            raise
         return EXIT_FAILURE
     except KeyboardInterrupt:
         sys.stderr.write(f"{prog}: interrupted\n")
         return 130
     except BrokenPipeError:
         return 0
-    except LimitError as exc:
-        sys.stderr.write(f"{prog}: error: {exc}\n")
-        return EXIT_FAILURE
-    except (MemoryError, RuntimeError) as exc:
-        if not is_out_of_memory(exc):
-            raise
-        sys.stderr.write(f"{prog}: error: out of memory ({type(exc).__name__}); use a smaller corpus, model, batch size or -n; "
-                         "checkpoints already written are kept\n")
-        return EXIT_FAILURE
+
+
+def _error_line(prog: str, exc: BaseException) -> str | None:
+    """The one line a user-fixable error prints; None for a bug (which keeps its traceback)."""
+    from core.checkpoints import CheckpointError
+    from core.corpus import CorpusError
+    from core.safety import LimitError, is_out_of_memory
+
+    if isinstance(exc, (UserError, CorpusError, CheckpointError, LimitError)):
+        return f"{prog}: error: {exc}"
+    if isinstance(exc, (MemoryError, RuntimeError)) and is_out_of_memory(exc):
+        return (f"{prog}: error: out of memory ({type(exc).__name__}); use a smaller corpus, model, batch size or -n; "
+                "checkpoints already written are kept")
+    return None
+
+
+def _say(prog: str, exc: BaseException) -> bool:
+    """Print ``exc``'s one line on stderr, once (False: it has none). Under torchrun the failing rank
+    prints it as it fails (:func:`cmd_train`), and main() then does not print it again."""
+    if getattr(exc, "_tweetgen_said", False):
+        return True
+    line = _error_line(prog, exc)
+    if line is None:
+        return False
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+    try:
+        exc._tweetgen_said = True  # type: ignore[attr-defined]
+    except AttributeError:
+        pass
+    return True
 
 
 if __name__ == "__main__":

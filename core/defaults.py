@@ -30,6 +30,11 @@ SEED = 0
 VAL_FRACTION = 0.1
 EPOCHS_WITHOUT_BUDGET = 5  # `tweetgen train` with no budget, no --until-stopped and nothing stored to finish
 
+# several processes (torchrun): a collective that waits longer than this fails, so a rank stuck for good
+# cannot hang the job forever. Generous: a rank may wait in one while another reads a large corpus or
+# writes a checkpoint; failures that can be foreseen stop every rank at once (core.distributed.together).
+DISTRIBUTED_TIMEOUT_S = 600
+
 # corpus
 # Twitter's limit since November 2017 (140 before). The notebook's 140 dropped a third of what people
 # wrote in real archives (issue 16); a corpus of 140-character tweets trains the same under either limit:

@@ -21,6 +21,13 @@ The design (``core.trainer`` holds the details):
   and save flags, the clock) gives every rank the same loss, the same decision to stop
   or save, and the same elapsed time, so they stop, validate and save at the same step.
 - **Files**: only rank 0 locks the run directory and writes checkpoints.
+- **Failures**: whatever one rank does alone (read DATA or the checkpoint, check memory,
+  write a checkpoint) runs inside :func:`together`: afterwards one ``all_reduce`` tells every
+  rank whether any failed, so all stop at that point (the failing rank with its own error,
+  the others with :class:`PeerFailed`) and none waits in a collective that will never come.
+  A failure anywhere else (a bug, a killed process) ends that rank without the leaving
+  barrier; the others' next collective then fails at once (gloo: the connection closes), or
+  at the process group's timeout (``defaults.DISTRIBUTED_TIMEOUT_S``), and torchrun stops the rest.
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from __future__ import annotations
 import ctypes
 import os
 import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
@@ -87,22 +96,92 @@ def init_from_env(device: str | None) -> bool:
     backend = backend_for(device)
     if backend == "nccl":
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-    dist.init_process_group(backend=backend)
+    from datetime import timedelta
+
+    from core.defaults import DISTRIBUTED_TIMEOUT_S
+
+    dist.init_process_group(backend=backend, timeout=timedelta(seconds=DISTRIBUTED_TIMEOUT_S))
     return True
 
 
-def shutdown() -> None:
+class PeerFailed(Exception):
+    """Another process of the job failed at a point every rank reaches (:func:`together`); that
+    process prints its own error. ``str()`` is one line."""
+
+
+def agreed(exc: BaseException | None) -> bool:
+    """Whether every rank knows of this failure (so all of them are leaving at the same point); an error
+    raised while handling an agreed one (``raise UserError(...) from None``) is agreed too."""
+    for _ in range(8):
+        if exc is None:
+            return False
+        if isinstance(exc, PeerFailed) or getattr(exc, "_tweetgen_agreed", False):
+            return True
+        exc = exc.__context__
+    return False
+
+
+@contextmanager
+def together() -> Iterator[None]:
+    """Run a block that may fail on some ranks only; after it, every rank knows whether any did.
+
+    Every rank enters at the same point, and the block holds no collective. A rank whose block
+    raised re-raises its error; the others raise :class:`PeerFailed`. Without a process group
+    it is just the block.
+    """
+    if not active():
+        yield
+        return
+    try:
+        yield
+    except BaseException as exc:
+        _agree(failed=True)
+        try:
+            exc._tweetgen_agreed = True  # type: ignore[attr-defined]  # read by agreed()
+        except AttributeError:
+            pass
+        raise
+    _agree(failed=False)
+
+
+def _agree(*, failed: bool) -> None:
+    import torch.distributed as dist
+
+    failures = all_sum([1.0 if failed else 0.0], _device())[0]
+    if failures and not failed:
+        raise PeerFailed(f"stopped: {int(failures)} other process(es) of this job failed (rank {dist.get_rank()} "
+                         "is fine; the failing one printed why)")
+
+
+def shutdown(error: BaseException | None = None) -> None:
     """Leave the process group together: a barrier first, so a rank does not tear its connections
     down while rank 0 is still writing the last checkpoint (a rank that left early was seen to abort
-    at exit, "terminate called without an active exception", failing torchrun)."""
+    at exit, "terminate called without an active exception", failing torchrun).
+
+    After an ``error`` the other ranks do not know of (not :func:`agreed`), there is no barrier:
+    they may be waiting in another collective, and the barrier would never end. Leaving the group
+    closes this rank's connections, so their collective fails instead of waiting.
+    """
     import torch.distributed as dist
 
     if dist.is_available() and dist.is_initialized():
-        try:
-            dist.barrier()
-        except RuntimeError:  # a peer is gone already: nothing to wait for
-            pass
+        if error is None or agreed(error):
+            try:
+                dist.barrier()
+            except RuntimeError:  # a peer is gone already: nothing to wait for
+                pass
         dist.destroy_process_group()
+
+
+def lost_peer(exc: BaseException) -> bool:
+    """Whether ``exc`` is a collective that failed because another process is gone (or timed out)."""
+    import torch.distributed as dist
+
+    errors = tuple(getattr(dist, name) for name in ("DistError", "DistBackendError", "DistNetworkError")
+                   if isinstance(getattr(dist, name, None), type))
+    text = str(exc).lower()
+    return isinstance(exc, errors) or (isinstance(exc, RuntimeError) and any(
+        word in text for word in ("connection closed", "connection reset", "broken pipe", "timed out", "gloo", "nccl")))
 
 
 def _device() -> Any:

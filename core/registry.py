@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat as _stat
 import zipfile
 from dataclasses import dataclass, field
@@ -158,11 +159,18 @@ def best_checkpoint(root: str | Path) -> CheckpointInfo | None:
     return best_of(list_checkpoints(root))
 
 
+# tweetgen's own temp names: ``.step-00000010.pt.<pid>.tmp`` and its ``.json`` (atomic_write), and the
+# ``.write-test.<pid>.tmp`` probe (ensure_writable_dir). Any other ``.*.tmp`` is someone else's file.
+OWN_TEMP = re.compile(r"\.(?:step-\d+\.(?:pt|json)|write-test)\.\d+" + re.escape(TMP_SUFFIX))
+
+
 def remove_stale_temp_files(directory: Path) -> int:
-    """Delete temp files left by interrupted writes; returns how many."""
+    """Delete tweetgen's own temp files left by interrupted writes (regular files only); returns how many."""
     n = 0
     if directory.is_dir():
         for tmp in directory.glob(f".*{TMP_SUFFIX}"):
+            if not OWN_TEMP.fullmatch(tmp.name) or tmp.is_symlink() or not tmp.is_file():
+                continue
             owner = _tmp_owner(tmp)
             if owner is not None and owner != os.getpid() and _alive(owner):
                 continue  # another live process is writing it right now

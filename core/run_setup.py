@@ -154,56 +154,65 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     each line worth showing (unknown characters, what a resume restored); both also get
     the step the run starts from.
     """
-    from core import distributed
+    from core import distributed, provenance
     from core.checkpoints import load_checkpoint
     from core.corpus import load_corpora, split_texts
     from core.registry import resolve_checkpoint
     from core.safety import check_unknown
     from core.trainer import Trainer
 
-    train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
-    resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
-    stored = resume.train_state if resume is not None else {}
-    start_step = int(stored.get("step", 0))
+    # What each rank does alone (read the checkpoint and DATA, check memory): under torchrun a failure on
+    # one rank stops every rank here, before the first collective (core.distributed.together).
+    with distributed.together():
+        train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
+        resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
+        stored = resume.train_state if resume is not None else {}
+        start_step = int(stored.get("step", 0))
 
-    def note(text: str) -> None:
-        if on_note is not None:
-            on_note(text, start_step)
+        def note(text: str) -> None:
+            if on_note is not None:
+                on_note(text, start_step)
 
-    filters = _filters(request, resume)
-    paths = request.paths
-    texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
-    if on_report is not None:
-        on_report(report, start_step)
-    if resume is not None:
-        unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path,
-                                allow=request.allow_unknown, insist=request.allow_unknown_hint)
-        if unknown:
-            note(unknown)
+        filters = _filters(request, resume)
+        paths = request.paths
+        texts, report = load_corpora(paths, filters, fmt=request.fmt, column=request.column)
+        if on_report is not None:
+            on_report(report, start_step)
+        if resume is not None:
+            unknown = check_unknown(resume.vocab, texts, paths[0] if len(paths) == 1 else report.path, resume.path,
+                                    allow=request.allow_unknown, insist=request.allow_unknown_hint)
+            if unknown:
+                note(unknown)
 
-    if resume is None:
-        request = _sized(request, len(texts))
-    start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
-    rank, world = distributed.rank_world()
-    stored_world = stored.get("world_size", 1)
-    stored_world = stored_world if isinstance(stored_world, int) and not isinstance(stored_world, bool) and stored_world >= 1 else 1
-    config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start,
-                          worlds=(stored_world, world))
-    if resume is not None:
-        val_fraction = float(stored.get("val_fraction", defaults.VAL_FRACTION))
+        if resume is None:
+            request = _sized(request, len(texts))
+        start = (start_step, int(stored.get("epoch", 0)), float(stored.get("elapsed", 0.0)) / 60.0)
+        rank, world = distributed.rank_world()
+        stored_world = stored.get("world_size", 1)
+        stored_world = stored_world if isinstance(stored_world, int) and not isinstance(stored_world, bool) and stored_world >= 1 else 1
+        config = train_config(stored.get("train_config"), request.train, until_stopped=request.until_stopped, start=start,
+                              worlds=(stored_world, world))
+        if resume is not None:
+            val_fraction = float(stored.get("val_fraction", defaults.VAL_FRACTION))
+        else:
+            val_fraction = defaults.VAL_FRACTION if request.val_fraction is None else float(request.val_fraction)
+        train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
+        vocab, model = _vocab_and_model(request, resume, config.seed, config.batch_size, train_texts, max(map(len, texts)),
+                                        filters.max_len)
+
+    if request.run_dir is not None:
+        run_dir = Path(request.run_dir)
+    elif resume is not None and request.run_name is None:
+        run_dir = resume.path.parent  # continue where the checkpoint is (refused unless it is that run's newest)
     else:
-        val_fraction = defaults.VAL_FRACTION if request.val_fraction is None else float(request.val_fraction)
-    train_texts, val_texts = split_texts(texts, val_fraction, seed=config.seed)
-    vocab, model = _vocab_and_model(request, resume, config.seed, config.batch_size, train_texts, max(map(len, texts)),
-                                    filters.max_len)
-
-    run_dir = Path(request.run_dir) if request.run_dir is not None else (
-        resume.path.parent if resume is not None else new_run_dir(request))
+        run_dir = new_run_dir(request)  # a new run, or a resume branching into the named run
     run_dir = distributed.broadcast_object(run_dir)  # a new run's name holds the time: rank 0's counts
-    extra = {"data_path": str(paths[0]), "data_paths": [str(p) for p in paths], "filter_config": asdict(filters),
-             "val_fraction": val_fraction}
+    files = provenance.record(paths)  # absolute paths and fingerprints: --check-novelty finds the same files
+    extra = {"data_path": files[0]["path"], "data_paths": [f["path"] for f in files], "data_files": files,
+             "filter_config": asdict(filters), "val_fraction": val_fraction}
     trainer = Trainer(model, vocab, train_texts, val_texts, config, run_dir, resume_from=resume, extra_state=extra)
-    lock = _lock(run_dir, fresh=resume is None, hint=request.other_dir_hint, rank=rank, world=world)
+    lock = _lock(run_dir, fresh=resume is None, hint=request.other_dir_hint, rank=rank, world=world,
+                 resumed=(resume.path, resume.step) if resume is not None else None)
     for line in trainer.notes:
         note(line)
     return PreparedRun(trainer, run_dir, resume, report, lock)
@@ -251,20 +260,22 @@ def _vocab_and_model(request: RunRequest, resume: Checkpoint | None, seed: int, 
     return vocab, new_model(vocab, seed=seed, max_length=max_len, **chosen)
 
 
-def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int) -> RunLock:
-    """The run directory for this run alone: writable, not in use, and (``fresh``) free of another run's
-    checkpoints. Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
+def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int,
+          resumed: tuple[Path, int] | None = None) -> RunLock:
+    """The run directory for this run alone: writable, not in use, and free of checkpoints this run
+    would replace (``fresh``: any; ``resumed``: another run's, or a later branch's,
+    :func:`core.runlock.branch_conflict`). Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
     from core import distributed, runlock
 
     if world == 1:
-        return runlock.acquire(run_dir, fresh=fresh, hint=hint)
+        return runlock.acquire(run_dir, fresh=fresh, hint=hint, resumed=resumed)
     refusal, lock = None, runlock.RunLock(run_dir, None)
     if rank == 0:
         try:
-            lock = runlock.acquire(run_dir, fresh=fresh, hint=hint)
+            lock = runlock.acquire(run_dir, fresh=fresh, hint=hint, resumed=resumed)
         except runlock.CheckpointError as exc:  # unwritable, in use, or another run's
             refusal = str(exc)
     refusal = distributed.broadcast_object(refusal)
-    if refusal is not None:
-        raise runlock.RunDirError(refusal)
+    if refusal is not None:  # rank 0 says why; the others stop without repeating it
+        raise runlock.RunDirError(refusal) if rank == 0 else distributed.PeerFailed(f"stopped: rank 0 refused {run_dir}")
     return lock

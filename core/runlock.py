@@ -21,7 +21,9 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import socket
+import stat
 import sys
 import time
 from pathlib import Path
@@ -30,6 +32,7 @@ from typing import Any
 from core.checkpoints import SUFFIX, CheckpointError, ensure_writable_dir
 
 LOCK_NAME = ".tweetgen.lock"
+LOCK_MAX_BYTES = 64 * 1024  # a lock file of ours holds a pid, a host and a command line
 
 try:
     import fcntl
@@ -67,7 +70,8 @@ class RunLock:
         if fd is None:
             return
         try:
-            self.path.unlink()  # while still holding it: a waiting process re-checks the inode
+            if os.lstat(self.path).st_ino == os.fstat(fd).st_ino:  # only our own file, never what replaced it
+                self.path.unlink()  # while still holding it: a waiting process re-checks the inode
         except OSError:
             pass
         os.close(fd)
@@ -97,31 +101,117 @@ def _owner(fd: int) -> str:
     return f"pid {info.get('pid')} on {info.get('host', '?')}{when}" + (f": {command}" if command else "")
 
 
-def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --run or --out") -> RunLock:
-    """Check that ``run_dir`` is writable, lock it for this process, and refuse a fresh run over old checkpoints."""
+def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --run or --out",
+            resumed: tuple[Path, int] | None = None) -> RunLock:
+    """Check that ``run_dir`` is writable, lock it for this process, and refuse to write over another run or branch.
+
+    ``fresh``: a new run, refused in a folder that holds checkpoints. ``resumed``: (the checkpoint
+    file a resume starts from, its step), refused where continuing would replace or shadow saved
+    checkpoints (:func:`branch_conflict`).
+    """
     run_dir = Path(run_dir)
     ensure_writable_dir(run_dir)
     lock = _lock(run_dir, hint)
+    problem = None
     if fresh:
         existing = checkpoint_files(run_dir)
         if existing:
-            lock.release()
-            raise RunDirError(
-                f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
-                f"continue it with --resume {run_dir}, or {hint} for a new run"
-            )
+            problem = (f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
+                       f"continue it with --resume {run_dir}, or {hint} for a new run")
+    elif resumed is not None:
+        problem = branch_conflict(run_dir, *resumed, hint=hint)
+    if problem is not None:
+        lock.release()
+        raise RunDirError(problem)
     return lock
 
 
+_STEP_NAME = re.compile(r"step-(\d+)" + re.escape(SUFFIX))
+
+
+def _step_of(path: Path) -> int | None:
+    """A checkpoint's step: from its name (``step-00000040.pt``), else from the file; None when unreadable."""
+    found = _STEP_NAME.fullmatch(path.name)
+    if found:
+        return int(found.group(1))
+    from core.registry import read_info
+
+    try:
+        return read_info(path).step
+    except (CheckpointError, OSError):
+        return None
+
+
+def _same_dir(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
+
+
+def branch_conflict(run_dir: Path, checkpoint: Path, step: int, *, hint: str) -> str | None:
+    """Why resuming ``checkpoint`` (at ``step``) into ``run_dir`` would replace something saved, or None.
+
+    Nothing already saved is replaced: a resume continues a run in its own folder only from
+    that folder's newest checkpoint (from an older one the new steps would overwrite the later
+    checkpoints, and ``--resume RUN`` would then mix the two branches), and it writes into
+    another folder only when that folder holds no checkpoints (another run's would be replaced,
+    and "best" compared across runs). The one-line answer says how to go on: continue the
+    newest, or branch into a new folder.
+    """
+    existing = checkpoint_files(run_dir)
+    if not existing:
+        return None  # a new folder: a new branch, nothing to replace
+    if not _same_dir(Path(checkpoint).parent, run_dir):
+        return (f"{run_dir}: already holds {len(existing)} checkpoint(s) of another run (newest {existing[-1].name}); "
+                f"resuming {checkpoint} there would mix the two runs. To branch from step {step}, {hint} "
+                f"(a new folder); to continue that run, --resume {run_dir}")
+    later = sorted(s for s in (_step_of(p) for p in existing if p.name != Path(checkpoint).name) if s is not None and s > step)
+    if not later:
+        return None  # the newest: a plain continuation
+    return (f"{checkpoint}: is not the newest checkpoint of {run_dir} (it has steps up to {later[-1]}); continuing "
+            f"from step {step} there would replace the later ones. Continue the newest with --resume {run_dir}, "
+            f"or to branch from step {step}, {hint} (a new folder)")
+
+
 def _lock(run_dir: Path, hint: str) -> RunLock:
+    """Lock ``<run_dir>/.tweetgen.lock`` without ever following a link or writing into a file this process
+    did not create.
+
+    The file is created with ``O_EXCL|O_NOFOLLOW``, and only a file created so gets the owner's
+    details. An existing one (left by a process that died) is opened read-only, never truncated;
+    once its lock is held, it is removed if it is a lock file of ours (JSON naming a pid, or empty) and a
+    new one is created. A symlink, folder, pipe, device, a file with other names (hard links) or a
+    file of another kind is refused in one line, left as it is.
+    """
     if fcntl is None:
         return RunLock(run_dir, None)
     path = run_dir / LOCK_NAME
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
     for _ in range(20):
+        created = True
         try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | nofollow, 0o644)
+        except FileExistsError:
+            created = False
+            try:  # read-only and non-blocking: a FIFO must not block, and nothing is written to a file we did not create
+                fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | nofollow)
+            except FileNotFoundError:
+                continue  # its owner removed it as we looked: create it
+            except OSError as exc:
+                raise _not_a_lock(path, hint, exc) from None
         except OSError as exc:
+            if exc.errno == errno.ELOOP or os.path.islink(path):
+                raise _not_a_lock(path, hint, exc) from None
             raise RunDirError(f"{path}: cannot create the run lock ({exc.strerror}); {hint}") from None
+        try:
+            st = os.fstat(fd)
+        except OSError as exc:
+            os.close(fd)
+            raise _not_a_lock(path, hint, exc) from None
+        if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+            os.close(fd)
+            raise _not_a_lock(path, hint, None, hard_links=stat.S_ISREG(st.st_mode))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -134,17 +224,62 @@ def _lock(run_dir: Path, hint: str) -> RunLock:
                 f"{run_dir}: in use by another training run, {owner}; wait for it to end or stop it, or {hint}"
             ) from None
         try:
-            same = os.fstat(fd).st_ino == os.stat(path).st_ino
+            same = os.fstat(fd).st_ino == os.lstat(path).st_ino
         except OSError:
             same = False
         if not same:  # the previous owner removed the file as we opened it: lock the new one
             os.close(fd)
             continue
+        if not created:  # a dead process' lock: ours to remove only if it is one
+            if not _is_lock_file(fd):
+                os.close(fd)
+                raise _not_a_lock(path, hint, None)
+            try:
+                os.unlink(path)  # while holding its lock: a process waiting on it re-checks the inode
+            except OSError as exc:
+                os.close(fd)
+                raise RunDirError(f"{path}: cannot replace the stale run lock ({exc.strerror}); {hint}") from None
+            os.close(fd)
+            continue
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
         try:
-            os.ftruncate(fd, 0)
             os.write(fd, json.dumps(info).encode())
         except OSError:
             pass  # the owner's details are for the message only; the lock itself is held
         return RunLock(run_dir, fd)
     raise RunDirError(f"{run_dir}: could not lock the run directory (it keeps changing); {hint}")
+
+
+def _is_lock_file(fd: int) -> bool:
+    """Whether an existing lock file is one tweetgen wrote: empty, or a small JSON object naming a pid."""
+    try:
+        data = os.pread(fd, LOCK_MAX_BYTES + 1, 0)
+    except OSError:
+        return False
+    if not data.strip():
+        return True
+    if len(data) > LOCK_MAX_BYTES:
+        return False
+    try:
+        info = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return False
+    return isinstance(info, dict) and "pid" in info
+
+
+def _not_a_lock(path: Path, hint: str, exc: OSError | None, *, hard_links: bool = False) -> RunDirError:
+    """The one-line refusal of a lock path that is not a lock file of ours; the path is left untouched."""
+    if hard_links:
+        what = "a file with other names (hard links)"
+    elif exc is not None and exc.errno == errno.ELOOP or os.path.islink(path):
+        what = "a symbolic link"
+    elif path.is_dir():
+        what = "a folder"
+    elif exc is not None:
+        what = f"not a file tweetgen can use ({exc.strerror})"
+    elif path.exists() and not path.is_file():
+        what = "not a regular file (a pipe, socket or device)"
+    else:
+        what = "a file tweetgen did not write"
+    return RunDirError(f"{path}: is {what}, not a run lock; tweetgen leaves it as it is. "
+                       f"Move it away if it is not needed, or {hint}")

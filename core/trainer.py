@@ -317,7 +317,7 @@ class Trainer:
             self._shadow = copy.deepcopy(self.model)  # before DDP hooks the parameters
             self._ddp = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                broadcast_buffers=False)  # the only buffer (length_prior) is the same everywhere and fixed
+                **_no_buffer_sync())  # the only buffer (length_prior) is the same everywhere and fixed
         self._pause = threading.Event()
         self._stop = threading.Event()
         self._save = threading.Event()
@@ -569,13 +569,14 @@ class Trainer:
         path = self.run_dir / checkpoints.checkpoint_name(self.progress.step)
         tags = [reason]
         state = self.state()  # on every rank: it gathers their random states
-        if self.rank == 0:  # the only rank that writes
-            checkpoints.save_checkpoint(
-                path, model=self.averaged_model(), vocab=self.vocab, optimizer=self.optimizer,
-                train_state=state, metrics=self.metrics(), tags=tags,
-            )
-            if self.config.keep_last:
-                registry.prune(self.run_dir, self.config.keep_last, self.config.keep_best)
+        with distributed.together():  # a full disk on rank 0 stops every rank here, not in the next collective
+            if self.rank == 0:  # the only rank that writes
+                checkpoints.save_checkpoint(
+                    path, model=self.averaged_model(), vocab=self.vocab, optimizer=self.optimizer,
+                    train_state=state, metrics=self.metrics(), tags=tags,
+                )
+                if self.config.keep_last:
+                    registry.prune(self.run_dir, self.config.keep_last, self.config.keep_best)
         self.last_checkpoint = path
         return CheckpointEvent(self.progress.step, path, reason, self.progress.last_val)
 
@@ -940,6 +941,15 @@ class Trainer:
             time.sleep(0.05)
         self._clock_start = time.perf_counter()
         yield PauseEvent(self.progress.step, False)
+
+
+def _no_buffer_sync() -> dict[str, bool]:
+    """DDP's switch for not syncing buffers in forward: ``forward_sync_buffers`` since torch 2.13 (whose
+    ``broadcast_buffers`` prints a FutureWarning on every rank), ``broadcast_buffers`` before."""
+    import inspect
+
+    params = inspect.signature(torch.nn.parallel.DistributedDataParallel.__init__).parameters
+    return {"forward_sync_buffers": False} if "forward_sync_buffers" in params else {"broadcast_buffers": False}
 
 
 def make_optimizer(model: CharGRU, config: TrainConfig) -> torch.optim.Optimizer:
