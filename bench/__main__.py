@@ -28,7 +28,7 @@ QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, 
          "corpus_scales": (1, 2), "corpus_target_scale": 100, "corpus_unique_scale": 1, "corpus_train_scale": 2}
 
 
-SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus")
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "bf16")
 
 
 def _log(msg: str) -> None:
@@ -225,6 +225,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.corpus_memory import table_rows as corpus_rows
 
         rows += corpus_rows(res["corpus_memory"])
+    if "bf16" in res:
+        from bench.bf16 import table_rows as bf16_rows
+
+        rows += bf16_rows(res["bf16"])
     return rows
 
 
@@ -274,6 +278,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.corpus_memory import section_corpus
 
             res["corpus_memory"] = section_corpus(p, corpus, tmp, _log)  # not "corpus": that key is the corpus' path
+        if "bf16" in only:
+            from bench.bf16 import section_bf16
+
+            res["bf16"] = section_bf16(args.quick, corpus, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)
