@@ -36,7 +36,7 @@ QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, 
          "scripts_block_s": 0.5, "scripts_rounds": 1}
 
 
-SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts")
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts", "bf16")
 
 
 def _log(msg: str) -> None:
@@ -245,6 +245,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.many_scripts import table_rows as scripts_rows
 
         rows += scripts_rows(res["scripts"])
+    if "bf16" in res:
+        from bench.bf16 import table_rows as bf16_rows
+
+        rows += bf16_rows(res["bf16"])
     return rows
 
 
@@ -306,6 +310,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.many_scripts import section_scripts
 
             res["scripts"] = section_scripts(p, _log)
+        if "bf16" in only:
+            from bench.bf16 import section_bf16
+
+            res["bf16"] = section_bf16(args.quick, corpus, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

@@ -257,7 +257,7 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     lat, cjk = res.get("latin", {}), res.get("cjk", {})
 
     def both(what: str, key: str, spec: str) -> tuple[str, str, str, str]:
-        return ("9 scripts", f"{what}: latin / cjk", f"{fmt_or_dash(lat.get(key), spec)} / {fmt_or_dash(cjk.get(key), spec)}",
+        return ("11 scripts", f"{what}: latin / cjk", f"{fmt_or_dash(lat.get(key), spec)} / {fmt_or_dash(cjk.get(key), spec)}",
                 "")
 
     rows.append(both("vocabulary size", "vocab_size", ","))
@@ -270,14 +270,14 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     rows.append(both("sampling chars/s (1 thread)", "sample_chars_per_s", ",.0f"))
     sp = res.get("speed", {})
     sl, sc = sp.get("latin", {}), sp.get("cjk", {})
-    rows.append(("9 scripts", "alternating blocks: training chars/s latin / cjk",
+    rows.append(("11 scripts", "alternating blocks: training chars/s latin / cjk",
                  f"{fmt_or_dash(sl.get('train_chars_per_s'), ',.0f')} / {fmt_or_dash(sc.get('train_chars_per_s'), ',.0f')}", ""))
-    rows.append(("9 scripts", "alternating blocks: sampling chars/s latin / cjk",
+    rows.append(("11 scripts", "alternating blocks: sampling chars/s latin / cjk",
                  f"{fmt_or_dash(sl.get('sample_chars_per_s'), ',.0f')} / {fmt_or_dash(sc.get('sample_chars_per_s'), ',.0f')}", ""))
-    rows.append(("9 scripts", "cjk / latin: training, sampling speed; FLOPs/char",
+    rows.append(("11 scripts", "cjk / latin: training, sampling speed; FLOPs/char",
                  f"{fmt_or_dash(sp.get('train_speed_ratio'), '.2f')}, {fmt_or_dash(sp.get('sample_speed_ratio'), '.2f')}; "
                  f"{fmt_or_dash(sp.get('flops_ratio'), '.1f')}x", ""))
     for kind in ("latin", "cjk", "speed"):
         if "error" in (res.get(kind) or {}):
-            rows.append(("9 scripts", f"{kind} failed", "-", str(res[kind]["error"])[:40]))
+            rows.append(("11 scripts", f"{kind} failed", "-", str(res[kind]["error"])[:40]))
     return rows

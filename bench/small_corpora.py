@@ -143,9 +143,9 @@ def table_rows(s: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         for name in ("today", "rule"):
             r = pair["runs"].get(name, {})
             for mark, m in r.get("marks", {}).items():
-                rows.append(("9 small", f"{pair['n']:,} tweets, {name}, val bits/char at {mark} min",
+                rows.append(("10 small", f"{pair['n']:,} tweets, {name}, val bits/char at {mark} min",
                              fmt_or_dash(m.get("val_bpc"), ".3f"), ""))
-        rows.append(("9 small", f"{pair['n']:,} tweets, today - rule at the last mark", fmt_or_dash(pair.get("gain"), ".3f"),
+        rows.append(("10 small", f"{pair['n']:,} tweets, today - rule at the last mark", fmt_or_dash(pair.get("gain"), ".3f"),
                      f">= {TARGET_GAIN} {met_word(pair.get('met'))}"))
     return rows
 

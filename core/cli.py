@@ -109,6 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "without it training goes on and the best checkpoint is kept")
     r.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     r.add_argument("--threads", type=N["threads"], default=None, help="CPU threads for torch (default: torch's choice)")
+    r.add_argument("--precision", choices=("fp32", "bf16"), default=None,
+                   help=f"matmul precision (default {defaults.PRECISION}); bf16 needs AVX512-BF16/AMX or a CUDA GPU, else falls back to fp32")
     o = t.add_argument_group("output")
     o.add_argument("--out", type=Path, help="directory for this run's checkpoints (default: RUNS/<run>)")
     o.add_argument("--run", type=RUN_NAME, help="run name under the checkpoint home (default: DATA name + time)")
@@ -276,7 +278,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
                "clip": args.clip, "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
                "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
                "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
-               "device": args.device, "threads": args.threads, "early_stop": args.early_stop},
+               "device": args.device, "threads": args.threads, "early_stop": args.early_stop, "precision": args.precision},
         model={"hidden_size": args.hidden, "num_layers": args.layers, "embed_dim": args.embed, "dropout": args.dropout,
                "length_input": args.length_input},
         filters=_filter_args(args), until_stopped=args.until_stopped, val_fraction=args.val_fraction,

@@ -23,6 +23,7 @@ OPTIMIZER = "schedulefree"
 LR = 6e-3
 LR_SCHEDULE = "constant"
 CLIP = 1.0
+PRECISION = "fp32"  # "bf16" is opt-in: not measured to help on the bench machine (bench/RESULTS.md, issue 17)
 VAL_EVERY = 200  # steps between validations, for every run: budgeted, --until-stopped and the app's
 CKPT_EVERY = 400  # a multiple of VAL_EVERY, so each checkpoint carries its own score
 KEEP_BEST = 1

@@ -101,6 +101,10 @@ class CharGRU(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
+        # "fp32": the stock nn.GRU; "bf16": core.gru_bf16's mixed-precision forward over the same
+        # fp32 weights. A training setting (the Trainer sets it from TrainConfig.precision), not part of the
+        # config or the state_dict: a checkpoint does not know which precision trained it.
+        self.precision = "fp32"
 
     @staticmethod
     def state_shapes(config: ModelConfig) -> dict[str, tuple[int, ...]]:
@@ -144,6 +148,10 @@ class CharGRU(nn.Module):
             if remaining is None:
                 raise ValueError("this model is length-aware: pass the remaining characters at every position")
             x = x + self.length_embed(remaining.clamp(0, self.config.max_length))  # (B, T, E)
+        if self.precision == "bf16":
+            from core.gru_bf16 import mixed_forward
+
+            return mixed_forward(self, x, hidden)  # (B, T, V) fp32, (L, B, H) fp32
         out, hidden = self.gru(x, hidden)  # (B, T, H), (L, B, H)
         return self.decoder(self.drop(out)), hidden  # (B, T, V)
 

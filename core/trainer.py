@@ -46,6 +46,7 @@ from core.events import (
     StepEvent,
     TrainEvent,
 )
+from core.gru_bf16 import resolve_precision
 from core.model import MAX_LENGTH_TABLE, CharGRU, ModelConfig
 from core.sampler import SampleConfig, sample
 from core.vocab import PAD_ID, CharVocab
@@ -84,6 +85,9 @@ class TrainConfig:
     seed: int = defaults.SEED
     device: str = "auto"
     threads: int | None = None
+    # "fp32", or "bf16": bf16 matmuls with fp32 master weights where the hardware has bf16
+    # arithmetic, else fp32 with a note (core/gru_bf16.py). Validation and checkpoints are fp32.
+    precision: str = defaults.PRECISION
     log_interval_s: float = 0.1
     divergence_factor: float = 4.0  # stop when loss exceeds this times the starting loss
     # The degradation guard (Trainer._guard): when validation is more than guard_margin
@@ -103,6 +107,8 @@ class TrainConfig:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"learning rate must be a positive number, got {self.lr}")
+        if self.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision must be 'fp32' or 'bf16', got {self.precision!r}")
         if self.optimizer not in ("schedulefree", "adam"):
             raise ValueError(f"optimizer must be 'schedulefree' or 'adam', got {self.optimizer!r}")
         if self.lr_schedule not in ("cosine", "constant"):
@@ -284,6 +290,8 @@ class Trainer:
         if config.threads:
             torch.set_num_threads(config.threads)
         self.model = model.to(self.device)
+        self.precision, precision_note = resolve_precision(config.precision, self.device)
+        self.model.precision = self.precision
         self.train_ids = encode_all(train_texts, vocab)
         self.val_ids = encode_all(val_texts[: config.val_limit], vocab) if config.val_limit else encode_all(val_texts, vocab)
         # one batch of the epoch order is a *global* batch: every rank takes its share of it (run())
@@ -304,7 +312,7 @@ class Trainer:
         self.extra_state.setdefault("data_fingerprint", fingerprint(train_texts))
         self.progress = _Progress()
         self.resumed_from: Path | None = None
-        self.notes: list[str] = []
+        self.notes: list[str] = [precision_note] if precision_note else []
         rng_restored = False
         if resume_from is not None:
             rng_restored = self._restore(resume_from)
@@ -315,6 +323,7 @@ class Trainer:
             if not rng_restored:  # each rank its own dropout stream, reproducible from (seed, rank, step)
                 torch.manual_seed((config.seed + 1) * 1_000_003 + self.rank * 10_007 + self.progress.step)
             self._shadow = copy.deepcopy(self.model)  # before DDP hooks the parameters
+            self._shadow.precision = "fp32"
             self._ddp = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 **_no_buffer_sync())  # the only buffer (length_prior) is the same everywhere and fixed
@@ -391,6 +400,7 @@ class Trainer:
         """
         if self._shadow is None:
             self._shadow = copy.deepcopy(self.model)
+            self._shadow.precision = "fp32"  # validation, samples and checkpoints in full precision
         shadow = self._shadow
         sf = self.config.optimizer == "schedulefree"
         for group in self.optimizer.param_groups if sf else ():

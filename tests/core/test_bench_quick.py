@@ -14,14 +14,14 @@ DEMO_TXT = REPO / "assets" / "demo_tweets.txt"
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(480)
 @pytest.mark.skipif(not DEV_CSV.exists() and not DEMO_TXT.exists(),
                     reason=f"the bench needs a corpus: neither {DEV_CSV} nor {DEMO_TXT} exists")
 def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     """`python -m bench --quick --json PATH` exits 0 and its JSON holds all five sections with figures."""
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=230)
+                          capture_output=True, text=True, timeout=470)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
     res = json.loads(out.read_text())
     assert res["mode"] == "quick"
@@ -48,6 +48,10 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert "7 novelty" in proc.stdout and "8 corpus" in proc.stdout
     assert [r["generation"] for r in res["archives"]["generations"]["rows"]] and res["archives"]["huge"]["alone"]["kept"] == 3
     assert "9 archives" in proc.stdout
+    b = res["bf16"]
+    assert b["peak_gflops"]["float32"] > 0 and b["peak_gflops"]["bfloat16"] > 0
+    assert all(b[v]["chars_per_s"] > 0 and b[v]["ms_per_step_median"] > 0 for v in ("stock_fp32", "loop_fp32", "loop_bf16"))
+    assert "12 bf16" in proc.stdout
 
 
 def test_the_table_of_one_section_leaves_the_others_out() -> None:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
+from core import gru_bf16
 from core.checkpoints import load_checkpoint
 
 from core.registry import list_checkpoints
@@ -18,14 +20,18 @@ def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in trainer.model.state_dict().items()}
 
 
-def test_resume_gives_the_same_weights_as_one_run(tmp_path) -> None:
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_resume_gives_the_same_weights_as_one_run(tmp_path, monkeypatch, precision: str) -> None:
+    # bf16: forced on (the bench CPU has no bf16 arithmetic; torch's reference kernels still run it)
+    monkeypatch.setattr(gru_bf16, "cpu_has_native_bf16", lambda: True)
     torch.set_num_threads(1)
     n = 24  # 3 batches per epoch: step 13 falls inside an epoch
     model = {"embed_dim": 8, "hidden_size": 16, "num_layers": 2, "dropout": 0.3}  # dropout draws from the RNG
-    one = tiny_trainer(tmp_path / "one", max_steps=n, model_kwargs=model)
+    one = tiny_trainer(tmp_path / "one", max_steps=n, model_kwargs=model, precision=precision)
+    assert one.model.precision == precision
     run_all(one)
 
-    first = tiny_trainer(tmp_path / "two", max_steps=n, model_kwargs=model, log_interval_s=0.0)
+    first = tiny_trainer(tmp_path / "two", max_steps=n, model_kwargs=model, log_interval_s=0.0, precision=precision)
     for event in first.run():
         if isinstance(event, StepEvent) and event.step == 13:
             first.stop()
@@ -33,7 +39,7 @@ def test_resume_gives_the_same_weights_as_one_run(tmp_path) -> None:
     assert ckpt.step == 13 and ckpt.train_state["batch_in_epoch"] == 1
 
     torch.manual_seed(12345)  # a fresh process would not share the first run's RNG state
-    second = tiny_trainer(tmp_path / "two", max_steps=n, model_kwargs=model, resume_from=ckpt)
+    second = tiny_trainer(tmp_path / "two", max_steps=n, model_kwargs=model, resume_from=ckpt, precision=precision)
     run_all(second)
     assert second.progress.step == n
     resumed = weights(second)
