@@ -506,6 +506,16 @@ class _Folder(_Archive):
         return _Passes(lambda: _open_regular(path, where), where, size, self.left, lambda: over, None)
 
 
+def folder_parts(folder: Path) -> list[Path]:
+    """The files of an unpacked archive folder that hold the owner's posts, in reading order ([] when it is
+    not one): what identifies the corpus of a folder (core.provenance fingerprints them)."""
+    try:
+        archive = _Folder(Path(folder), ArchiveLimits())
+    except CorpusError:
+        return []
+    return [Path(folder) / member for member in archive.sources.all()]
+
+
 # ---------------------------------------------------------------- helpers
 
 
