@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -53,3 +56,34 @@ def tiny_trainer(
 
 def run_all(trainer: Trainer) -> list[object]:
     return list(trainer.run())
+
+
+def _works(cmd: list[str]) -> bool:
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def unwritable_prefix(directory: Path, how: str) -> list[str]:
+    """A command prefix under which writing into ``directory`` really fails, as root too; skips when this machine cannot.
+
+    ``how``: "permission" (EACCES: the folder is made 0555 by the caller; as root, where permission bits do not
+    stop writes, the command runs without CAP_DAC_OVERRIDE, through ``setpriv``) or "read-only-mount" (EROFS: the
+    folder is bind-mounted read-only in a mount namespace of the command's own, through ``unshare``; needs root,
+    and the mount ends with the command). Unlike a patched ``open``, the kernel refuses the write.
+    """
+    if how == "permission":
+        if os.geteuid() != 0:
+            return []
+        prefix = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--"]
+        if shutil.which("setpriv") is None or not _works([*prefix, "true"]):
+            pytest.skip("running as root without setpriv: permission bits cannot stop root's writes here")
+        return prefix
+    if how == "read-only-mount":
+        script = 'mount --bind "$1" "$1" && mount -o remount,bind,ro "$1" && shift && exec "$@"'
+        prefix = ["unshare", "--mount", "--", "sh", "-c", script, "sh", str(directory)]
+        if os.geteuid() != 0 or shutil.which("unshare") is None or not _works([*prefix, "true"]):
+            pytest.skip("cannot bind-mount a folder read-only here (needs root and mount namespaces)")
+        return prefix
+    raise ValueError(f"unknown way to deny writes: {how!r}")

@@ -207,13 +207,25 @@ def test_a_child_killed_outright_still_ends_the_stream(corpus: Path, tmp_path: P
 def test_child_output_goes_to_the_log_file_and_threads_leave_a_core(corpus: Path, tmp_path: Path) -> None:
     log = tmp_path / "logs" / "train.log"
     spec = TrainJob(corpus, tmp_path / "run", train={**FAST, "max_steps": 2}, model=TINY_MODEL, log_path=log)
+    log.parent.mkdir()
+    log.write_text("an earlier session's line\n", encoding="utf-8")
     with TrainingProcess(spec) as proc:
         proc.start()
         assert rest(proc)[-1].reason == "finished"
-    assert log.exists()
     assert default_threads() == max(1, (os.cpu_count() or 1) - 1)
     stored = load_checkpoint(tmp_path / "run" / "step-00000002.pt").train_state["train_config"]
     assert stored["threads"] == default_threads()
+    # A child that crashes prints its traceback: it must land in the log (appended), not on the terminal.
+    # (A batch size of the wrong type is not validated, so it crashes the child with a TypeError.)
+    broken = TrainJob(corpus, tmp_path / "crash", train={**FAST, "max_steps": 2, "batch_size": "four"}, model=TINY_MODEL,
+                      log_path=log, threads=1)
+    with TrainingProcess(broken) as proc:
+        proc.start()
+        done = rest(proc)[-1]
+    assert done.reason == "error" and "training crashed" in done.message, done
+    text = log.read_text(encoding="utf-8")
+    assert text.startswith("an earlier session's line\n"), "the log is appended to, never truncated"
+    assert "Traceback (most recent call last)" in text and "TypeError" in text, text[-2000:]
 
 
 def test_commands_need_a_started_process(corpus: Path, tmp_path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,9 +66,21 @@ def test_eval_info_and_list(trained: tuple[Path, Path], capsys: pytest.CaptureFi
     assert 0 < bpc < 10
     assert main(["info", str(ckpt)]) == 0
     out = capsys.readouterr().out
-    assert "step" in out and "12" in out and "hidden_size=16" in out
+    rows = _info_rows(out)
+    assert rows["step"] == "12", rows  # the step row itself, not "12" in the file name
+    assert "hidden_size=16" in out
     assert main(["list", str(ckpt.parent)]) == 0
     assert "step-00000006.pt" in capsys.readouterr().out
+
+
+def _info_rows(out: str) -> dict[str, str]:
+    """`tweetgen info`'s table as {key: value}: a row is 'key' then two or more spaces then the value."""
+    rows: dict[str, str] = {}
+    for line in out.splitlines():
+        parts = re.split(r"\s{2,}", line.strip(), maxsplit=1)
+        if len(parts) == 2:
+            rows.setdefault(parts[0], parts[1])
+    return rows
 
 
 def test_resume_continues_the_run(trained: tuple[Path, Path], tmp_path: Path) -> None:

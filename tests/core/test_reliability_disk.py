@@ -11,11 +11,13 @@ from __future__ import annotations
 import builtins
 import errno
 import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from corehelpers import TINY_TWEETS, run_all, tiny_trainer
+from corehelpers import TINY_TWEETS, run_all, tiny_trainer, unwritable_prefix
 
 from core import checkpoints
 from core.checkpoints import CheckpointError, load_checkpoint
@@ -136,7 +138,8 @@ def test_read_only_output_directory(code: int, tmp_path: Path, monkeypatch: pyte
     """An output directory that cannot be written: one clear line, the existing checkpoint untouched.
 
     As a normal user the directory is really made read-only; as root (where chmod does not stop
-    writes) ``open`` is made to fail with the same errno the kernel would give.
+    writes) ``open`` is made to fail with the same errno the kernel would give. The same, with the kernel
+    refusing the writes as root too: :func:`test_a_really_unwritable_output_directory`.
     """
     run = tmp_path / "run"
     corpus = tmp_path / "c.txt"
@@ -149,6 +152,7 @@ def test_read_only_output_directory(code: int, tmp_path: Path, monkeypatch: pyte
         _deny_writes_in(monkeypatch, run, code)
     else:
         run.chmod(0o555)
+        assert not os.access(run, os.W_OK), "chmod 0555 did not make the folder read-only for this user"
     try:
         result = main(["train", str(corpus), "--resume", str(run), "--max-steps", "4", "--quiet"])
     finally:
@@ -157,6 +161,31 @@ def test_read_only_output_directory(code: int, tmp_path: Path, monkeypatch: pyte
     assert result == 1 and len(err) == 1, err
     # found before the first step (issue 12), so the line names the folder, not a checkpoint file
     assert f"{run}: cannot write checkpoint" in err[0]
+    assert "not writable" in err[0] and "--out" in err[0], err[0]
+    assert _snapshot(run) == before
+
+
+@pytest.mark.parametrize(("how", "code"), [("permission", errno.EACCES), ("read-only-mount", errno.EROFS)])
+def test_a_really_unwritable_output_directory(how: str, code: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The kernel refuses the writes (no patched ``open``), as root too: a 0555 folder for a process without
+    CAP_DAC_OVERRIDE, or a read-only bind mount. One clear line naming the errno, the checkpoint untouched."""
+    run = tmp_path / "run"
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(TINY_TWEETS * 2))
+    assert main(["train", str(corpus), "--out", str(run), "--max-steps", "2", "--hidden", "8", "--embed", "8", "--quiet"]) == 0
+    capsys.readouterr()
+    before = _snapshot(run)
+    prefix = unwritable_prefix(run, how)
+    if how == "permission":
+        run.chmod(0o555)
+    try:
+        proc = subprocess.run([*prefix, sys.executable, "-m", "core.cli", "train", str(corpus), "--resume", str(run),
+                               "--max-steps", "4", "--quiet"], capture_output=True, text=True, timeout=300)
+    finally:
+        run.chmod(0o755)
+    err = proc.stderr.splitlines()
+    assert proc.returncode == 1 and len(err) == 1, proc.stderr
+    assert f"{run}: cannot write checkpoint" in err[0] and f"({os.strerror(code)})" in err[0], err[0]
     assert "not writable" in err[0] and "--out" in err[0], err[0]
     assert _snapshot(run) == before
 

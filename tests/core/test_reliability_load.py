@@ -36,9 +36,14 @@ def _weights_hash(state: dict[str, torch.Tensor]) -> str:
     return h.hexdigest()
 
 
+def _no_unpickling(*args: object, **kwargs: object) -> None:
+    raise AssertionError("the registry unpickled a checkpoint")
+
+
 @pytest.mark.slow
 def test_ten_thousand_steps_with_retention_stay_bounded_and_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """1,000 checkpoints written, never more than keep-last + keep-best on disk; the best survive; listing stays fast.
+    """1,000 checkpoints written, never more than keep-last + keep-best on disk; the best survive; listing reads
+    the sidecars, never a weight file (how fast it lists is measured by `python -m bench.listing`).
 
     fsync is switched off for speed: this test is about retention and the registry, not durability
     (which test_reliability_crash.py covers with real SIGKILLs).
@@ -52,7 +57,7 @@ def test_ten_thousand_steps_with_retention_stay_bounded_and_fast(tmp_path: Path,
     trainer.val_ids = trainer.val_ids[:2]
     written: dict[int, float | None] = {}
     max_files = max_bytes = 0
-    list_times: list[float] = []
+    list_sizes: list[int] = []
     done = None
     for event in trainer.run():
         if isinstance(event, CheckpointEvent):
@@ -61,9 +66,10 @@ def test_ten_thousand_steps_with_retention_stay_bounded_and_fast(tmp_path: Path,
             max_files = max(max_files, len(files))
             max_bytes = max(max_bytes, sum(p.stat().st_size for p in run.iterdir()))
             if event.step % 1000 == 0:
-                t0 = time.perf_counter()
-                list_checkpoints(run)
-                list_times.append(time.perf_counter() - t0)
+                with monkeypatch.context() as patched:
+                    patched.setattr(torch, "load", _no_unpickling)
+                    listed = list_checkpoints(run)
+                list_sizes.append(len(listed))
         elif isinstance(event, DoneEvent):
             done = event
     assert done is not None and done.reason == "finished" and done.step == 10_000
@@ -80,9 +86,8 @@ def test_ten_thousand_steps_with_retention_stay_bounded_and_fast(tmp_path: Path,
     best_kept = sorted(i.val_bpc for i in infos if i.val_bpc is not None)[:KEEP_BEST]
     assert best_kept == pytest.approx(best_ever)
     assert not list(run.glob(f".*{checkpoints.TMP_SUFFIX}"))
-    assert max(list_times) < 0.5, list_times
-    print(f"\n1,000 checkpoints written; at most {max_files} files / {max_bytes:,} bytes on disk; "
-          f"registry listing {1000 * max(list_times):.1f} ms at worst")
+    assert len(list_sizes) == 10 and all(1 <= n <= KEEP_LAST + KEEP_BEST for n in list_sizes), list_sizes
+    print(f"\n1,000 checkpoints written; at most {max_files} files / {max_bytes:,} bytes on disk")
 
 
 def test_prune_keeps_what_a_resumed_run_writes(tmp_path: Path) -> None:
@@ -164,9 +169,10 @@ def test_loading_a_path_while_it_is_rewritten_never_mixes_two_checkpoints(tmp_pa
 
     thread = threading.Thread(target=writer)
     thread.start()
-    try:
-        deadline = time.monotonic() + 1.5
-        while time.monotonic() < deadline:
+    try:  # until both versions were read (and a few hundred loads raced the writer), however slow the machine
+        deadline = time.monotonic() + 120
+        while len(seen) < 200 or {s for s, _ in seen} != {1, 2}:
+            assert time.monotonic() < deadline, f"{len(seen)} loads in 120 s saw steps {sorted({s for s, _ in seen})}"
             ckpt = load_checkpoint(path)
             seen.append((ckpt.step, _weights_hash(ckpt.model_state)))
     finally:
@@ -177,7 +183,7 @@ def test_loading_a_path_while_it_is_rewritten_never_mixes_two_checkpoints(tmp_pa
         assert expected[step] == digest, "a load mixed two checkpoints"
 
 
-def test_registry_of_a_thousand_checkpoints_lists_from_sidecars_quickly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_of_a_thousand_checkpoints_lists_from_sidecars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Listing 1,000 checkpoints (retention off) reads the small sidecars, never unpickles a weight file."""
     import json
 
@@ -192,13 +198,6 @@ def test_registry_of_a_thousand_checkpoints_lists_from_sidecars_quickly(tmp_path
         target.write_bytes(data)
         target.with_suffix(".json").write_text(json.dumps({**meta, "file": target.name, "step": step}))
 
-    def no_unpickling(*args: object, **kwargs: object) -> None:
-        raise AssertionError("the registry unpickled a checkpoint")
-
-    monkeypatch.setattr(torch, "load", no_unpickling)
-    t0 = time.perf_counter()
-    infos = list_checkpoints(run)
-    elapsed = time.perf_counter() - t0
+    monkeypatch.setattr(torch, "load", _no_unpickling)
+    infos = list_checkpoints(run)  # how fast: `python -m bench.listing`
     assert [i.step for i in infos] == list(range(1, 1001))
-    assert elapsed < 2.0, f"listing 1,000 checkpoints took {elapsed:.2f}s"
-    print(f"\nregistry: 1,000 checkpoints listed in {1000 * elapsed:.0f} ms")

@@ -15,7 +15,7 @@ from core.checkpoints import load_checkpoint
 from core.cli import main
 from core.registry import latest_checkpoint
 from core.run_setup import RunRequest, prepare_run, train_config
-from core.trainer import TrainConfig
+from core.trainer import TrainConfig, resolve_device
 
 TINY = {"hidden_size": 8, "embed_dim": 8}
 
@@ -109,7 +109,9 @@ def test_a_checkpoint_from_another_version_may_carry_unknown_settings(corpus: Pa
     path = _trained(corpus, tmp_path / "run", 3)
     payload = torch.load(path, weights_only=True)
     ts = payload["train_state"]
-    ts["train_config"] = {**ts["train_config"], "a_setting_from_the_future": 1, "device": "cuda:7"}
+    # a device other than the one this machine's "auto" gives, on a GPU machine and on a CPU-only one alike
+    elsewhere = "cpu" if resolve_device("auto").type != "cpu" else "cuda:7"
+    ts["train_config"] = {**ts["train_config"], "a_setting_from_the_future": 1, "device": elsewhere}
     ts["filter_config"] = {**ts["filter_config"], "another_one": True}
     older = tmp_path / "older" / "step-00000003.pt"
     older.parent.mkdir()
@@ -117,7 +119,7 @@ def test_a_checkpoint_from_another_version_may_carry_unknown_settings(corpus: Pa
     assert load_checkpoint(older).train_state["train_config"]["a_setting_from_the_future"] == 1
     run = prepare_run(RunRequest(corpus, resume=older.parent, train={"max_steps": 1, "threads": 1}))
     assert run.run_dir == older.parent and run.trainer.config.device == "auto"
-    assert run.trainer.device == torch.device("cpu") or torch.cuda.is_available()
+    assert run.trainer.device.type == resolve_device("auto").type != torch.device(elsewhere).type, (run.trainer.device, elsewhere)
     assert _finish(run) == 4
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 
 import pytest
@@ -66,13 +67,20 @@ def test_event_stream_and_checkpoints(tmp_path) -> None:
 
 
 def test_divergence_stops_and_keeps_last_good_checkpoint(tmp_path) -> None:
-    trainer = tiny_trainer(tmp_path / "run", max_steps=400, ckpt_every=3, lr=50.0, warmup_steps=0,
+    """A checkpoint every step, so that some are written before the loss blows up (at lr 50 that takes a
+    step or two): those stay, every one of them finite, and the diverged step is not saved."""
+    trainer = tiny_trainer(tmp_path / "run", max_steps=400, ckpt_every=1, lr=50.0, warmup_steps=0,
                            lr_schedule="constant", clip=1e6)
     events = run_all(trainer)
     done = events[-1]
     assert isinstance(done, DoneEvent) and done.reason == "diverged"
     assert "lower the learning rate" in done.message
     infos = list_checkpoints(tmp_path / "run")
+    saved = [e.step for e in events if isinstance(e, CheckpointEvent)]
+    assert infos and saved, "no checkpoint was written before the divergence: the loop below would check nothing"
+    diverged_at = int(re.search(r"diverged at step (\d+)", done.message)[1])  # type: ignore[index]
+    assert [i.step for i in infos] == saved and max(saved) < diverged_at, (saved, done.message)
+    assert done.last_checkpoint is not None and load_checkpoint(done.last_checkpoint).step == max(saved)
     for info in infos:  # everything on disk is a good checkpoint
         ckpt = load_checkpoint(info.path)
         assert all(torch.isfinite(t).all() for t in ckpt.model_state.values())

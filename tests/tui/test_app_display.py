@@ -9,14 +9,13 @@ from pathlib import Path
 
 import pytest
 from rich.cells import cell_len
-from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async
+from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
 
 from core.events import DoneEvent
 from tui import format as fmt
 from tui import messages as m
 from tui.app import TweetgenApp
 
-LIST_WAIT = 1.5  # the listing is throttled (tui.app.LIST_MIN_INTERVAL_S)
 HOSTILE = ["\u202e", "\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff", "\x1b", "\x07", "\x7f",
            "\x85", "\u2028", "\u2029", "\u00ad", "\U000e0001", "\ue000", "\r", "\t"]
 TWEET = "abc" + "".join(HOSTILE) + " olleh\u202e reversed? \u200bzero\ufeffwidth [b]not markup[/b] end"
@@ -58,7 +57,10 @@ async def test_control_characters_in_generated_and_corpus_text_keep_the_layout(t
         app.settings.checkpoint = evil
         app.request_listing()
         app.training_panel.post_message(m.TrainingFinished(DoneEvent(20, "error", "corpus line 3: \u202ebad\x1b[31m", None)))
-        await pilot.pause(LIST_WAIT)
+        # the listing is throttled (tui.app.LIST_MIN_INTERVAL_S): wait for the file name and the message on screen
+        await wait_until(pilot, lambda: any("evil" in line for line in _screen_lines(app))
+                         and any("bad" in line for line in _screen_lines(app)), "the listing and the message to be shown",
+                         timeout=30)
         await pilot.pause()
         lines = _screen_lines(app)
         text = "\n".join(lines)

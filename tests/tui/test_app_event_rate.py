@@ -4,12 +4,13 @@ the checkpoint list follows files deleted behind it."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 from textual.widgets import Static
-from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
+from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until, workers_done
 
 from core.events import CheckpointEvent, DoneEvent, StepEvent
 from tui import messages as m
@@ -35,8 +36,9 @@ def test_a_burst_keeps_every_event_but_the_superseded_periodic_checkpoints() -> 
 async def test_a_burst_of_checkpoint_events_makes_few_listings_and_loads_and_keys_still_work(
         tui_assets: Assets, home: Path) -> None:
     """BURST checkpoint messages at once (a checkpoint every step): the list is re-read at most once per
-    LIST_MIN_INTERVAL_S and the followed model loaded a few times, not once per checkpoint; a key press
-    meanwhile is answered within a second."""
+    LIST_MIN_INTERVAL_S and the followed model loaded at least once but a few times, not once per checkpoint;
+    a key press meanwhile is answered (issue 12 froze it for 100 s; how fast it is answered is measured by
+    `python -m bench.ui_lag`, its --ckpt-every 1 case, not here)."""
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
@@ -53,25 +55,31 @@ async def test_a_burst_of_checkpoint_events_makes_few_listings_and_loads_and_key
 
         app._list_now = counting_list  # type: ignore[method-assign]
         app._load_model = counting_load  # type: ignore[method-assign]
+        run = home / "runs" / "tiny"
+        assert app.source is not None and app.source.path == run / "step-00000020.pt"
         app.follow_best = True
-        newest = home / "runs" / "tiny" / "step-00000020.pt"
+        # a newer checkpoint that validates better than the one in use: following the run means loading it
+        newest = run / "step-00000030.pt"
+        shutil.copyfile(run / "step-00000020.pt", newest)
+        sidecar = json.loads((run / "step-00000020.json").read_text(encoding="utf-8"))
+        sidecar.update(file=newest.name, step=30, val_step=30, val_bpc=sidecar["val_bpc"] - 1.0)
+        newest.with_suffix(".json").write_text(json.dumps(sidecar), encoding="utf-8")
         started = time.monotonic()
         for i in range(BURST):
             app.post_message(m.CheckpointWritten(CheckpointEvent(21 + i, newest, "periodic", None)))
         await pilot.pause()
         before = app.temperature
-        pressed = time.monotonic()
         await pilot.press("minus")
         status = app.query_one("#gen-status", Static)
         await wait_until(pilot, lambda: f"temp {app.temperature:.1f}" in str(status.render()) and app.temperature != before,
-                         "the key to be answered", timeout=10)
-        answered = time.monotonic() - pressed
-        await wait_until(pilot, lambda: listings[0] >= 1, "a listing")
-        await pilot.pause(LIST_MIN_INTERVAL_S + 0.5)
+                         "the key to be answered during the burst", timeout=30)
+        await wait_until(pilot, lambda: app.source is not None and app.source.path == newest, "the newest checkpoint to be followed")
+        await workers_done(pilot, "listing", "model")
+        await pilot.pause(LIST_MIN_INTERVAL_S + 0.5)  # a listing still due from the burst would run by now
+        await workers_done(pilot, "listing", "model")
         elapsed = time.monotonic() - started
         assert listings[0] <= 2 + elapsed / LIST_MIN_INTERVAL_S, f"{listings[0]} listings for {BURST} checkpoints"
-        assert loads[0] <= 10, f"{loads[0]} model loads for {BURST} checkpoints"
-        assert answered < 1.5, f"a key took {answered:.2f}s during the burst"
+        assert 1 <= loads[0] <= 10, f"{loads[0]} model loads for {BURST} checkpoints"
         assert app.errors == []
 
 
@@ -105,12 +113,9 @@ async def test_thousands_of_checkpoints_show_the_newest_and_the_active_one(tui_a
         infos = [CheckpointInfo(run / f"step-{i:08d}.pt", "tiny", i, 0, 2.0, 1.0, 1e9 + i, 1, ["periodic"])
                  for i in range(1, 5001)]
         panel.set_active(infos[10].path)
-        started = time.perf_counter()
-        panel.set_checkpoints(infos, None)
-        took = time.perf_counter() - started
+        panel.set_checkpoints(infos, None)  # how long this takes is measured by `python -m bench.checkpoint_table`
         await pilot.pause()
         assert panel.table.row_count == MAX_ROWS
         assert [i.step for i in panel.infos[:3]] == [5000, 4999, 4998] and panel.infos[-1].step == 11
         assert row_key(infos[10].path) in panel.table.rows
         assert f"newest {MAX_ROWS} of 5,000" in str(panel.border_subtitle)
-        assert took < 0.5, f"{took:.2f}s to show 5,000 checkpoints"

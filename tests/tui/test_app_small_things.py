@@ -110,10 +110,15 @@ async def test_help_and_quit_stay_visible_after_narrowing_the_terminal(tui_asset
         await app_idle(pilot)
         assert app.screen._compositor.render_strips()[-1].text.startswith("r Resample")
         await pilot.resize_terminal(50, 24)
-        await pilot.pause(0.2)
+
+        def footer() -> str:
+            return app.screen._compositor.render_strips()[-1].text
+
+        await wait_until(pilot, lambda: app.size.width == 50 and app.screen._compositor.size.width == 50, "the resize to reach the screen",
+                         timeout=30)
+        await footer_settled(pilot)
         await pilot.pause()
-        footer = app.screen._compositor.render_strips()[-1].text
-        assert "? Help" in footer and "q Quit" in footer, footer
+        assert "? Help" in footer() and "q Quit" in footer(), footer()
 
 
 @run_async

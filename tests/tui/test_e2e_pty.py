@@ -109,6 +109,18 @@ def _drain(master: int, seconds: float) -> None:
                 return
 
 
+STEP_SHOWN = re.compile(r"step ([\d,]+)(?:/[\d,]+)? · epoch")
+
+
+def _train_past(master: int, proc: subprocess.Popen[bytes], step: int, timeout: float = 90) -> None:
+    """Read the terminal until the training panel shows a step after ``step`` (instead of waiting a fixed
+    second, in which a busy machine may train no step at all)."""
+    def beyond(screen: str) -> bool:
+        return any(int(m.group(1).replace(",", "")) > step for m in STEP_SHOWN.finditer(screen[-20000:]))
+
+    read_until(master, proc, beyond, timeout=timeout)
+
+
 def _newest_step(run: Path) -> int:
     return max(int(p.stem.split("-")[1]) for p in run.glob("step-*.pt"))
 
@@ -160,7 +172,7 @@ def test_sigterm_and_sighup_stop_training_with_a_checkpoint_restore_the_terminal
             os.write(master, b"s")
             _drain(master, 2.0)
         first = _newest_step(run)
-        _drain(master, 1.0)  # some more steps
+        _train_past(master, proc, first)  # some more steps
         if signum == signal.SIGHUP:  # a closed terminal hangs up the whole process group
             os.killpg(proc.pid, signum)
         else:  # kill PID
@@ -195,7 +207,7 @@ def test_closing_the_terminal_while_training_saves_and_exits(tui_assets: Assets,
             os.write(master, b"s")
             _drain(master, 2.0)
         first = _newest_step(run)
-        _drain(master, 1.0)
+        _train_past(master, proc, first)
         os.close(master)  # the terminal goes away: the session gets SIGHUP, writes fail with EIO
         master = -1
         try:
