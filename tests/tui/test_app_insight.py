@@ -257,5 +257,5 @@ async def test_without_a_seed_each_exported_tweet_carries_the_seed_that_writes_i
         record = json.loads((home / "runs" / "tiny" / "samples.jsonl").read_text(encoding="utf-8").splitlines()[0])
         assert record["text"] == text and isinstance(record["seed"], int)
         ckpt = load_checkpoint(home / "runs" / "tiny" / NEWEST)
-        cfg = SampleConfig(temperature=record["temperature"], seed=record["seed"], max_len=app.settings.max_len)
+        cfg = SampleConfig(temperature=record["temperature"], seed=record["seed"], max_len=app.sample_config(0.8, None).max_len)
         assert write(ckpt.model(), ckpt.vocab, cfg).text == text

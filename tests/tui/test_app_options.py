@@ -142,6 +142,8 @@ def _app_flags() -> set[str]:
 NOT_SHOWN_BY_THE_APP = {
     ("core/run_setup.py", "--until-stopped"): "until_stopped is set by TrainJob only when no budget is given",
     ("core/run_setup.py", "--allow-unknown"): "RunRequest's default hint; TrainJob passes the app's own",
+    ("core/provenance.py", "--check-novelty"): "find_recorded's lines are read by `tweetgen sample --check-novelty` "
+                                                "only; the app indexes the corpus it trains on",
 }
 
 

@@ -185,7 +185,7 @@ async def test_resampling_many_times_a_second_never_mixes_samples(tui_assets: As
         ckpt = load_checkpoint(newest)
         model = ckpt.model()
         for record in [*records, app.generation.current]:
-            full = sample(model, ckpt.vocab, SampleConfig(temperature=0.8, max_len=app.settings.max_len, seed=SEED + record.sample_id - 1))
+            full = sample(model, ckpt.vocab, SampleConfig(temperature=0.8, max_len=app.sample_config(0.8, None).max_len, seed=SEED + record.sample_id - 1))
             assert full.startswith(record.text), (record.sample_id, record.text, full)
             assert record.complete is False or record.text == full
         assert app.generation.current.text == expected_sample(newest, 0.8, SEED + app.sample_id - 1)

@@ -27,16 +27,18 @@ from tui import messages as m
 from tui.__main__ import build_parser, settings_from_args
 from tui.app import TweetgenApp
 
-LONG = [f"{i:03d} " + (t + " ") * 6 for i, t in enumerate(TUI_TWEETS)]  # 190 to 280 characters each
+LONG = [f"{i:03d} " + (t + " ") * 10 for i, t in enumerate(TUI_TWEETS)]  # over 280 characters each
 
 
-def test_max_tweet_len_is_the_corpus_filter_and_raises_the_generation_length() -> None:
-    s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "280"]))
-    assert s.filters == {"max_len": 280} and s.corpus_filters().max_len == 280 and s.max_len == 280
-    s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "280", "--max-len", "100"]))
+def test_max_tweet_len_is_the_corpus_filter_and_the_generation_cap_follows_the_model() -> None:
+    """--max-tweet-len is the corpus filter (default 280); without --max-len a tweet may run a quarter
+    past the model's longest training text (core.sampler.default_max_len), so settings hold None."""
+    s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "400"]))
+    assert s.filters == {"max_len": 400} and s.corpus_filters().max_len == 400 and s.max_len is None
+    s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "400", "--max-len", "100"]))
     assert s.max_len == 100
     s = settings_from_args(build_parser().parse_args([]))
-    assert s.filters == {} and s.corpus_filters().max_len == 140 and s.max_len == 140
+    assert s.filters == {} and s.corpus_filters().max_len == 280 and s.max_len is None
 
 
 @pytest.mark.slow
@@ -45,14 +47,14 @@ async def test_a_corpus_of_long_tweets_names_the_apps_option_and_trains_with_it(
                                                                                tmp_path: Path) -> None:
     corpus = tmp_path / "long.txt"
     corpus.write_text("\n".join(LONG), encoding="utf-8")
-    assert 140 < min(map(len, LONG)) and max(map(len, LONG)) <= 280
+    assert 280 < min(map(len, LONG)) and max(map(len, LONG)) <= 600
     app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="long"))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: corpus_read(app), "the corpus error")
         status = train_status(app)
         assert "corpus:" in status and "--max-tweet-len" in status and "--max-len " not in status, status
     app = TweetgenApp(make_settings(tui_assets, home, data_path=corpus, with_run=False, run="long",
-                                    filters={"max_len": 280}, train={"batch_size": 4, "max_steps": 3, "val_every": 0,
+                                    filters={"max_len": 600}, train={"batch_size": 4, "max_steps": 3, "val_every": 0,
                                                                      "ckpt_every": 0, "log_interval_s": 0.05}))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: corpus_read(app), "the corpus")
