@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -87,3 +88,30 @@ def unwritable_prefix(directory: Path, how: str) -> list[str]:
             pytest.skip("cannot bind-mount a folder read-only here (needs root and mount namespaces)")
         return prefix
     raise ValueError(f"unknown way to deny writes: {how!r}")
+
+
+# ---------------------------------------------------------------- the CLI on a tiny corpus (reliability tests)
+
+TINY_CLI = ["--hidden", "8", "--embed", "8", "--batch-size", "4", "--val-every", "0", "--quiet"]
+
+
+def tiny_corpus_file(tmp_path: Path) -> Path:
+    """TINY_TWEETS twice, one a line, in ``tmp_path / "c.txt"``."""
+    path = tmp_path / "c.txt"
+    path.write_text("\n".join(TINY_TWEETS * 2) + "\n", encoding="utf-8")
+    return path
+
+
+def train_tiny(corpus: Path, out: Path, *extra: str) -> int:
+    """``tweetgen train`` for 2 steps of a tiny model into ``out``; its exit status."""
+    from core.cli import main
+
+    return main(["train", str(corpus), "--out", str(out), "--max-steps", "2", *TINY_CLI, *extra])
+
+
+def one_error_line(capsys: Any) -> str:
+    """The single stderr line a refusal printed (no traceback)."""
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    assert "Traceback" not in err[0]
+    return err[0]

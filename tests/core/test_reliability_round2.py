@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import torch
-from corehelpers import REPO, TINY_TWEETS
+from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny, REPO, TINY_TWEETS
 
 from core import checkpoints, runlock, safety
 
@@ -36,25 +36,13 @@ from core.cli import EVAL_POSITIONS, build_parser, format_eta, main
 from core.corpus import load_corpus
 from core.vocab import CharVocab
 
-TINY = ["--hidden", "8", "--embed", "8", "--batch-size", "4", "--val-every", "0", "--quiet"]
+TINY = TINY_CLI
+_train, _one_line = train_tiny, one_error_line
 
 
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
-    path = tmp_path / "c.txt"
-    path.write_text("\n".join(TINY_TWEETS * 2) + "\n", encoding="utf-8")
-    return path
-
-
-def _train(corpus: Path, out: Path, *extra: str) -> int:
-    return main(["train", str(corpus), "--out", str(out), "--max-steps", "2", *TINY, *extra])
-
-
-def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
-    err = capsys.readouterr().err.splitlines()
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    return err[0]
+    return tiny_corpus_file(tmp_path)
 
 
 # ---------------------------------------------------------------- 2: SIGHUP
