@@ -31,7 +31,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, fmt_or_dash
+from bench.common import child_main, REPO, fmt_or_dash
 
 WORDS = ("made", "up", "words", "for", "a", "bench", "account", "about", "trains", "tea", "rain", "the", "garden", "code",
          "weekend", "city", "river", "music", "book", "coffee", "today", "again", "really", "never", "always", "great", "slow")
@@ -230,13 +230,5 @@ def _run_child(args: dict[str, Any]) -> dict[str, Any]:
         out.unlink(missing_ok=True)
 
 
-def main() -> None:
-    core_root = os.environ.get("TWEETGEN_BENCH_CORE")
-    if core_root:  # ahead of the checkout (``-m`` puts the working folder first)
-        sys.path.insert(0, core_root)
-    args, out = json.loads(sys.argv[1]), Path(sys.argv[2])
-    out.write_text(json.dumps(child(args)))
-
-
 if __name__ == "__main__":
-    main()
+    child_main(child)

@@ -138,3 +138,15 @@ def load_scaling(loads: list[dict[str, Any]]) -> dict[str, Any]:
     exponent = math.log(ratio) / math.log(b["scale"] / a["scale"])
     return {"time_ratio": ratio, "scaling_exponent": exponent, "s_per_mb": [r["load_s"] / (r["bytes"] / 2**20) for r in ok],
             "linear_met": exponent < 1.25}
+
+
+def child_main(child: Any) -> None:
+    """``python -m bench.X ARGS_JSON OUT``: run ``child(args)`` in this fresh process and write its result to OUT.
+
+    ``$TWEETGEN_BENCH_CORE`` goes ahead of the checkout on sys.path (``-m`` puts the working folder
+    first), so a bench can measure another version of core."""
+    core_root = os.environ.get("TWEETGEN_BENCH_CORE")
+    if core_root:
+        sys.path.insert(0, core_root)
+    args, out = json.loads(sys.argv[1]), Path(sys.argv[2])
+    out.write_text(json.dumps(child(args)))

@@ -30,7 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.common import REPO, THREADS, fmt_or_dash, load_scaling
+from bench.common import child_main, REPO, THREADS, fmt_or_dash, load_scaling
 
 TRAIN_STEPS = 20
 
@@ -218,13 +218,5 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def main() -> None:
-    core_root = os.environ.get("TWEETGEN_BENCH_CORE")
-    if core_root:  # ahead of the checkout (``-m`` puts the working folder first)
-        sys.path.insert(0, core_root)
-    args, out = json.loads(sys.argv[1]), Path(sys.argv[2])
-    out.write_text(json.dumps(child(args)))
-
-
 if __name__ == "__main__":
-    main()
+    child_main(child)
