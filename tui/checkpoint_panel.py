@@ -84,6 +84,15 @@ class CheckpointPanel(Vertical):
     def on_mount(self) -> None:
         self.border_title = "Checkpoints"
         self.set_interval(10.0, self.refresh_ages)
+        # The table's height is "auto": it follows the rows, which DataTable measures only when idle.
+        # On a busy machine the panel was laid out before that and the table kept height 0 with its
+        # rows listed (an empty panel until the next resize); lay the panel out again when they are measured.
+        self.watch(self.table, "virtual_size", self._table_measured, init=False)
+
+    def _table_measured(self) -> None:
+        # DataTable sets its size while idle, after the idle step that would lay its parent out again;
+        # a layout asked for from outside its idle handler is carried out at once.
+        self.call_later(self.table.refresh, layout=True)
 
     @property
     def table(self) -> DataTable[Text | str]:

@@ -172,7 +172,15 @@ async def app_idle(pilot: Pilot[Any]) -> None:
     await sample_done(pilot)
     await wait_until(pilot, lambda: corpus_read(app) and app.checkpoints_listed, "start-up to finish")
     await workers_done(pilot, "boot", "listing")
+    await wait_until(pilot, lambda: checkpoint_table_laid_out(app), "the checkpoint table's layout")
     await footer_settled(pilot)
+
+
+def checkpoint_table_laid_out(app: Any) -> bool:
+    """The listed rows have room on screen: on a busy machine the table was seen holding its
+    rows at height 0 (layout not yet run), and a snapshot taken then showed an empty panel."""
+    table = app.query_one("#checkpoint-table")
+    return not (table.display and table.row_count) or table.size.height > 0
 
 
 async def footer_settled(pilot: Pilot[Any]) -> None:
