@@ -115,3 +115,19 @@ def one_error_line(capsys: Any) -> str:
     assert len(err) == 1, err
     assert "Traceback" not in err[0]
     return err[0]
+
+
+def many_checkpoints(run: Path, n: int = 1000) -> None:
+    """Train one step into ``run``, then copy that checkpoint to steps 2..n (each with its own sidecar):
+    a run folder of ``n`` checkpoints without training ``n`` steps (listing and retention at scale)."""
+    import json
+
+    from core import checkpoints
+
+    run_all(tiny_trainer(run, max_steps=1, ckpt_every=1))
+    source = run / "step-00000001.pt"
+    data, meta = source.read_bytes(), json.loads(source.with_suffix(".json").read_text())
+    for step in range(2, n + 1):
+        target = run / checkpoints.checkpoint_name(step)
+        target.write_bytes(data)
+        target.with_suffix(".json").write_text(json.dumps({**meta, "file": target.name, "step": step}))

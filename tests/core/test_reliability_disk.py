@@ -133,6 +133,16 @@ def _deny_writes_in(monkeypatch: pytest.MonkeyPatch, directory: Path, code: int)
     monkeypatch.setattr(checkpoints, "open", fake_open, raising=False)
 
 
+def _trained_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
+    """A run of 2 steps trained by the CLI on a tiny corpus: (its folder, the corpus)."""
+    run = tmp_path / "run"
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("\n".join(TINY_TWEETS * 2))
+    assert main(["train", str(corpus), "--out", str(run), "--max-steps", "2", "--hidden", "8", "--embed", "8", "--quiet"]) == 0
+    capsys.readouterr()
+    return run, corpus
+
+
 @pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS], ids=["permission-denied", "read-only-filesystem"])
 def test_read_only_output_directory(code: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """An output directory that cannot be written: one clear line, the existing checkpoint untouched.
@@ -141,11 +151,7 @@ def test_read_only_output_directory(code: int, tmp_path: Path, monkeypatch: pyte
     writes) ``open`` is made to fail with the same errno the kernel would give. The same, with the kernel
     refusing the writes as root too: :func:`test_a_really_unwritable_output_directory`.
     """
-    run = tmp_path / "run"
-    corpus = tmp_path / "c.txt"
-    corpus.write_text("\n".join(TINY_TWEETS * 2))
-    assert main(["train", str(corpus), "--out", str(run), "--max-steps", "2", "--hidden", "8", "--embed", "8", "--quiet"]) == 0
-    capsys.readouterr()
+    run, corpus = _trained_run(tmp_path, capsys)
     before = _snapshot(run)
     simulated = os.geteuid() == 0 or code == errno.EROFS
     if simulated:
@@ -169,11 +175,7 @@ def test_read_only_output_directory(code: int, tmp_path: Path, monkeypatch: pyte
 def test_a_really_unwritable_output_directory(how: str, code: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The kernel refuses the writes (no patched ``open``), as root too: a 0555 folder for a process without
     CAP_DAC_OVERRIDE, or a read-only bind mount. One clear line naming the errno, the checkpoint untouched."""
-    run = tmp_path / "run"
-    corpus = tmp_path / "c.txt"
-    corpus.write_text("\n".join(TINY_TWEETS * 2))
-    assert main(["train", str(corpus), "--out", str(run), "--max-steps", "2", "--hidden", "8", "--embed", "8", "--quiet"]) == 0
-    capsys.readouterr()
+    run, corpus = _trained_run(tmp_path, capsys)
     before = _snapshot(run)
     prefix = unwritable_prefix(run, how)
     if how == "permission":

@@ -185,18 +185,10 @@ def test_loading_a_path_while_it_is_rewritten_never_mixes_two_checkpoints(tmp_pa
 
 def test_registry_of_a_thousand_checkpoints_lists_from_sidecars(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Listing 1,000 checkpoints (retention off) reads the small sidecars, never unpickles a weight file."""
-    import json
-
-    from corehelpers import run_all
+    from corehelpers import many_checkpoints
 
     run = tmp_path / "run"
-    run_all(tiny_trainer(run, max_steps=1, ckpt_every=1))
-    source = run / "step-00000001.pt"
-    data, meta = source.read_bytes(), json.loads(source.with_suffix(".json").read_text())
-    for step in range(2, 1001):
-        target = run / checkpoints.checkpoint_name(step)
-        target.write_bytes(data)
-        target.with_suffix(".json").write_text(json.dumps({**meta, "file": target.name, "step": step}))
+    many_checkpoints(run)
 
     monkeypatch.setattr(torch, "load", _no_unpickling)
     infos = list_checkpoints(run)  # how fast: `python -m bench.listing`
