@@ -29,7 +29,7 @@ def _thousand_checkpoints(run: Path) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "core"))
     from corehelpers import run_all, tiny_trainer
 
-    from core import checkpoints
+    from core.store import checkpoints
 
     run_all(tiny_trainer(run, max_steps=1, ckpt_every=1))
     source = run / "step-00000001.pt"
@@ -41,7 +41,7 @@ def _thousand_checkpoints(run: Path) -> None:
 
 
 def measure_registry(reps: int = 3) -> dict[str, Any]:
-    from core.registry import list_checkpoints
+    from core.store.registry import list_checkpoints
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -59,7 +59,7 @@ def measure_registry(reps: int = 3) -> dict[str, Any]:
 def measure_table(reps: int = 3) -> dict[str, Any]:
     from textual.app import App, ComposeResult
 
-    from core.registry import CheckpointInfo
+    from core.store.registry import CheckpointInfo
     from tui.checkpoint_panel import CheckpointPanel
 
     class PanelOnly(App[None]):
