@@ -112,7 +112,7 @@ def archive_files(generation: str, posts: list[dict[str, Any]]) -> dict[str, str
 
 
 def generations(p: dict[str, Any], tmp: Path, log: Callable[[str], None]) -> dict[str, Any]:
-    from core.corpus import load_corpus
+    from core.data.corpus import load_corpus
 
     posts = account(p["archives_tweets"])
     out: dict[str, Any] = {"tweets": len(posts), "kinds": dict(Counter(x["kind"] for x in posts)), "rows": []}
@@ -204,7 +204,7 @@ def _peak_rss_mb() -> float:
 
 
 def child(args: dict[str, Any]) -> dict[str, Any]:
-    from core.corpus import CorpusError, load_corpus
+    from core.data.corpus import CorpusError, load_corpus
 
     out: dict[str, Any] = {"rss_before_mb": _peak_rss_mb()}
     t = time.perf_counter()

@@ -4,7 +4,7 @@ A full training step (forward, backward, clip, schedule-free AdamW step) of the 
 model on real batches of the corpus, for:
 
 - ``stock_fp32``: the default, ``nn.GRU`` in fp32;
-- ``loop_fp32``: core/gru_bf16.py's hand-written GRU with fp32 matmuls (what the custom loop
+- ``loop_fp32``: core/model/gru_bf16.py's hand-written GRU with fp32 matmuls (what the custom loop
   itself costs, apart from bf16);
 - ``loop_bf16``: the same GRU with bf16 matmuls, fp32 state and master weights (``precision="bf16"``);
 - ``autocast_bf16``: ``torch.autocast("cpu", bfloat16)`` around the stock model (the issue's probe).
@@ -52,11 +52,11 @@ def measure(p: dict[str, Any], corpus: Path, variants: tuple[str, ...] = VARIANT
     """ms/step, chars/s and share of peak for each variant (runs in this process: pin threads first)."""
     import torch
 
-    from core.batching import BucketBatcher, encode_all
-    from core.gru_bf16 import bf16_supported
-    from core.model import new_model
-    from core.trainer import TrainConfig, make_optimizer, masked_loss_sum
-    from core.vocab import PAD_ID, CharVocab
+    from core.data.batching import BucketBatcher, encode_all
+    from core.model.gru_bf16 import bf16_supported
+    from core.model.gru import new_model
+    from core.train.trainer import TrainConfig, make_optimizer, masked_loss_sum
+    from core.data.vocab import PAD_ID, CharVocab
 
     train, _val = load_split(corpus)
     vocab = CharVocab.build(train)
@@ -78,7 +78,7 @@ def measure(p: dict[str, Any], corpus: Path, variants: tuple[str, ...] = VARIANT
 
         def forward(b: Any) -> torch.Tensor:
             if name == "loop_fp32":
-                from core.gru_bf16 import mixed_forward
+                from core.model.gru_bf16 import mixed_forward
 
                 x = m.embed(b.inputs)
                 if m.length_aware:
@@ -153,7 +153,7 @@ def _some_batches(batcher: Any, ids: Any, n: int, max_len: int = 0) -> list[Any]
 
     ``max_len`` > 0 cuts every text to that many ids (quick mode only).
     """
-    from core.batching import make_batch
+    from core.data.batching import make_batch
 
     rows = batcher.epoch_order(0)[:n]
     return [make_batch([ids[i][:max_len] if max_len else ids[i] for i in r]) for r in rows]
@@ -170,10 +170,10 @@ def equal_steps(corpus: Path, precision: str, steps: int, val_limit: int, thread
 
     import torch
 
-    from core import gru_bf16
-    from core.model import new_model
-    from core.trainer import TrainConfig, Trainer, evaluate_bpc
-    from core.vocab import CharVocab
+    from core.model import gru_bf16
+    from core.model.gru import new_model
+    from core.train.trainer import TrainConfig, Trainer, evaluate_bpc
+    from core.data.vocab import CharVocab
 
     gru_bf16.cpu_has_native_bf16 = lambda: True  # type: ignore[assignment]  # forced: see the docstring
     train, val = load_split(corpus)
@@ -186,7 +186,7 @@ def equal_steps(corpus: Path, precision: str, steps: int, val_limit: int, thread
             pass
         wall = time.perf_counter() - start
         model = trainer.averaged_model()
-    from core.batching import encode_all
+    from core.data.batching import encode_all
 
     bpc = evaluate_bpc(model, encode_all(val[:val_limit] if val_limit else val, vocab), device=torch.device("cpu"))
     return {"precision": trainer.precision, "steps": trainer.progress.step, "wall_s": wall, "val_bpc": bpc,

@@ -37,7 +37,7 @@ def corpus_path() -> Path:
 
 def load_split(path: Path) -> tuple[list[str], list[str]]:
     """The corpus with the app's default filters, split 90/10 with a fixed seed."""
-    from core.corpus import load_corpus, split_texts
+    from core.data.corpus import load_corpus, split_texts
 
     texts, _ = load_corpus(path)
     return split_texts(texts, VAL_FRACTION, seed=SPLIT_SEED)

@@ -10,7 +10,7 @@ interpreter (``python -m bench.corpus_memory CHILD_ARGS_JSON OUT_JSON``), so eve
   de-duplicates, so the kept corpus is ~2M tweets: what a real million-tweet corpus costs
   (no target; reported as bytes per kept tweet over the process baseline).
 * x1000 copies (about 3 GB of CSV): load, then the first 20 training steps of the default
-  model, as ``tweetgen train`` would (split, vocabulary, :class:`core.trainer.Trainer`).
+  model, as ``tweetgen train`` would (split, vocabulary, :class:`core.train.trainer.Trainer`).
 
 ``$TWEETGEN_BENCH_CORE`` (a folder holding another ``core/``) runs the children against that
 code instead: how the "before" figures in bench/RESULTS.md were taken from the base commit.
@@ -55,7 +55,7 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     torch.set_num_threads(int(args.get("threads", THREADS)))
-    from core.corpus import load_corpus
+    from core.data.corpus import load_corpus
 
     base = _rss_mb()  # after importing torch and core: what every run of the app pays anyway
     t = time.perf_counter()
@@ -66,11 +66,11 @@ def child(args: dict[str, Any]) -> dict[str, Any]:
                            "bytes": Path(args["path"]).stat().st_size}
     steps = int(args.get("train_steps", 0))
     if steps:
-        from core.batching import make_batch
-        from core.corpus import split_texts
-        from core.model import new_model
-        from core.trainer import TrainConfig, Trainer
-        from core.vocab import CharVocab
+        from core.data.batching import make_batch
+        from core.data.corpus import split_texts
+        from core.model.gru import new_model
+        from core.train.trainer import TrainConfig, Trainer
+        from core.data.vocab import CharVocab
 
         t = time.perf_counter()
         train, val = split_texts(texts, 0.1, seed=0)

@@ -3,7 +3,7 @@
 ``python -m bench.endings CKPT [CKPT ...] [--corpus DATA] [-n 200] [--lengths 40 100 140]``
 
 For each checkpoint: N samples at T=0.8 and at T=1.0 (seeds 0..N-1, one thread), scored by
-the word check of :mod:`core.endings` against the words of the checkpoint's own training split
+the word check of :mod:`core.model.endings` against the words of the checkpoint's own training split
 (the corpus, split as the trainer split it), beside the same figures for the held-out split;
 then N samples at each ``--length`` and the share within +-10% of it. Prints a markdown table.
 """
@@ -18,10 +18,10 @@ from typing import Any
 
 import torch
 
-from core.checkpoints import load_checkpoint
-from core.corpus import FilterConfig, load_corpus, split_texts
-from core.endings import WordCheck
-from core.sampler import SampleConfig, default_max_len, length_window, write
+from core.store.checkpoints import load_checkpoint
+from core.data.corpus import FilterConfig, load_corpus, split_texts
+from core.model.endings import WordCheck
+from core.model.sampler import SampleConfig, default_max_len, length_window, write
 
 TEMPERATURES = (0.8, 1.0)
 

@@ -28,7 +28,7 @@ import sys
 from pathlib import Path
 
 from core.events import DoneEvent, StartEvent, StepEvent
-from core.run_setup import RunRequest, prepare_run
+from core.train.setup import RunRequest, prepare_run
 
 out, seconds = Path(sys.argv[1]), float(sys.argv[2])
 request = RunRequest(data=Path("assets/demo_tweets.txt"), run_dir=out / "gpu",
@@ -51,5 +51,5 @@ print(done.last_checkpoint)
 PYEOF
 ckpt=$(ls "$out"/gpu/step-*.pt | tail -n 1)
 echo "gpu_check: the GPU checkpoint sampled on the CPU:"
-"$PY" -m core.cli sample "$ckpt" -n 3 --seed 0 --device cpu
+"$PY" -m core.cli.main sample "$ckpt" -n 3 --seed 0 --device cpu
 echo "gpu_check: done"

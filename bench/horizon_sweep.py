@@ -40,10 +40,10 @@ def main() -> None:
     setup_torch(args.threads)
     import torch
 
-    from core.batching import BucketBatcher, make_batch
-    from core.trainer import evaluate_bpc, length_cost_bpc, masked_loss_sum
-    from core.model import new_model
-    from core.vocab import CharVocab
+    from core.data.batching import BucketBatcher, make_batch
+    from core.train.trainer import evaluate_bpc, length_cost_bpc, masked_loss_sum
+    from core.model.gru import new_model
+    from core.data.vocab import CharVocab
 
     kind, *parts = args.name.split("_")
     lr = float(parts[0])

@@ -3,7 +3,7 @@
 Two training processes run side by side, one torch thread each (as the app trains on a
 2-core machine, so both see the same kind of core):
 
-- *open-ended*: the app's own set-up (``core.background.build_trainer`` with no budget),
+- *open-ended*: the app's own set-up (``core.train.process.build_trainer`` with no budget),
   stopped after ``open_minutes``; its validations give the curve over time, and the
   averaged weights are kept at each mark (2 and 10 minutes) for the length figures;
 - *budgeted*: ``tweetgen train``'s defaults with ``--minutes M`` for each M in
@@ -38,7 +38,7 @@ def histogram(lengths: list[int]) -> list[float]:
 
 def length_figures(model: Any, vocab: Any, limit: int, chosen: bool) -> dict[str, Any]:
     """Sampled lengths at T=1.0 and T=0.8 (and, if ``chosen``, for each chosen length)."""
-    from core.sampler import SampleConfig, sample_batch
+    from core.model.sampler import SampleConfig, sample_batch
 
     out: dict[str, Any] = {}
     for temperature in (1.0, 0.8):
@@ -60,20 +60,20 @@ def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from core.events import EvalEvent
-    from core.model import CharGRU
+    from core.model.gru import CharGRU
 
     threads = int(args.get("threads", 1))
     setup_torch(threads)
     corpus, run_dir, minutes = Path(args["corpus"]), Path(args["run_dir"]), float(args["minutes"])
     train, val = load_split(corpus)
     if args["mode"] == "open":
-        from core.background import TrainJob, build_trainer
+        from core.train.process import TrainJob, build_trainer
 
         trainer = build_trainer(TrainJob(corpus, run_dir, train={}, model={}, threads=threads))
     else:
-        from core.trainer import TrainConfig, Trainer
-        from core.model import new_model
-        from core.vocab import CharVocab
+        from core.train.trainer import TrainConfig, Trainer
+        from core.model.gru import new_model
+        from core.data.vocab import CharVocab
 
         vocab = CharVocab.build(train)
         config = TrainConfig(minutes=minutes, threads=threads)

@@ -32,7 +32,7 @@ def _thousand_checkpoints(run: Path) -> None:
 
 
 def measure_registry(reps: int = 3) -> dict[str, Any]:
-    from core.registry import list_checkpoints
+    from core.store.registry import list_checkpoints
 
     with tempfile.TemporaryDirectory() as tmp:
         run = Path(tmp) / "run"
@@ -50,7 +50,7 @@ def measure_registry(reps: int = 3) -> dict[str, Any]:
 def measure_table(reps: int = 3) -> dict[str, Any]:
     from textual.app import App, ComposeResult
 
-    from core.registry import CheckpointInfo
+    from core.store.registry import CheckpointInfo
     from tui.checkpoint_panel import CheckpointPanel
 
     class PanelOnly(App[None]):

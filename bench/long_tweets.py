@@ -7,11 +7,11 @@ A GRU step costs the same per character at any length, so the two should match.
 """
 import time, random, torch, resource
 torch.set_num_threads(1)
-from core.corpus import load_corpus
-from core.vocab import CharVocab
-from core.model import new_model
-from core.batching import make_batch
-from core.trainer import masked_loss_sum
+from core.data.corpus import load_corpus
+from core.data.vocab import CharVocab
+from core.model.gru import new_model
+from core.data.batching import make_batch
+from core.train.trainer import masked_loss_sum
 import schedulefree
 from bench.common import corpus_path
 texts,_=load_corpus(corpus_path())

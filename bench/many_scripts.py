@@ -12,7 +12,7 @@ speed. This section measures both on corpora made here by code (never real tweet
 
 with the same number of tweets and the same length distribution (20-140 characters).
 Each runs in a fresh interpreter (``bench.worker scripts``): the corpus is written to a
-file and read by ``core.corpus.load_corpus`` (the real path), split 90/10, the vocabulary
+file and read by ``core.data.corpus.load_corpus`` (the real path), split 90/10, the vocabulary
 built, the default model trained for ``train_s`` seconds (2 threads, no validation or
 checkpoint in between, one at the end), then sampled (1 thread, as the app samples).
 Figures: load and vocabulary time, vocabulary size, parameters, real training chars/s,
@@ -108,10 +108,10 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from bench.worker import _default_trainer
-    from core.corpus import load_corpus, split_texts
-    from core.sampler import SampleConfig, stream
-    from core.vocab import CharVocab
-    from core.trainer import evaluate_bpc
+    from core.data.corpus import load_corpus, split_texts
+    from core.model.sampler import SampleConfig, stream
+    from core.data.vocab import CharVocab
+    from core.train.trainer import evaluate_bpc
 
     kind, n = args["kind"], int(args["n_tweets"])
     texts = CORPORA[kind](n, 0)
@@ -177,9 +177,9 @@ def run_speed(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from bench.worker import _default_trainer
-    from core.batching import make_batch
-    from core.corpus import split_texts
-    from core.sampler import SampleConfig, stream
+    from core.data.batching import make_batch
+    from core.data.corpus import split_texts
+    from core.model.sampler import SampleConfig, stream
 
     threads = int(args.get("threads", 2))
     setup_torch(threads)

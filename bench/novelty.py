@@ -1,7 +1,7 @@
 """Section 7 of ``make bench`` (issue 10 §5): the novelty index's build time, check time and memory.
 
 Each scale runs in a fresh interpreter (``bench.worker novelty``), so its RSS figures are
-its own. The corpus is the app's (``core.corpus.load_corpus``, default filters), whole, not
+its own. The corpus is the app's (``core.data.corpus.load_corpus``, default filters), whole, not
 split: the app checks samples against every text the run trains on. At scale S > 1 the
 corpus is the original plus S - 1 copies whose every text has its words shuffled (a
 seeded shuffle per copy), so nothing dedupes and the alphabet and lengths stay those of
@@ -12,7 +12,7 @@ Figures:
   worker thread beside a UI would have it);
 - check: ``index.check`` per sample, over a fixed mix of 200 samples (40 of each kind):
   corpus tweets verbatim, their words shuffled, their characters mutated every ~12, the
-  demo checkpoint's samples (``assets/demo.pt`` through ``core.sampler``, T=1.0), and
+  demo checkpoint's samples (``assets/demo.pt`` through ``core.model.sampler``, T=1.0), and
   300-character runs of shuffled words from several tweets;
 - memory: ``index.nbytes`` (the kept structures, and per corpus character), the RSS the
   index keeps after the build, and the peak RSS during the build, both over the RSS
@@ -77,8 +77,8 @@ def check_samples(texts: list[str], per_kind: int, checkpoint: Path | None, seed
 def _model_samples(checkpoint: Path, n: int, seed: int) -> list[str]:
     if not checkpoint.exists():
         return []
-    from core.checkpoints import load_checkpoint
-    from core.sampler import SampleConfig, sample_batch
+    from core.store.checkpoints import load_checkpoint
+    from core.model.sampler import SampleConfig, sample_batch
 
     ckpt = load_checkpoint(checkpoint)
     return sample_batch(ckpt.model(), ckpt.vocab, n, SampleConfig(temperature=1.0, max_len=280, seed=seed))
@@ -102,8 +102,8 @@ def _hwm_mb() -> float:
 
 def task_novelty(args: dict[str, Any]) -> dict[str, Any]:
     """Build the index ``reps`` times at one scale, then time a check of each sample."""
-    from core.corpus import load_corpus
-    from core.novelty import NoveltyIndex
+    from core.data.corpus import load_corpus
+    from core.model.novelty import NoveltyIndex
 
     setup_torch(int(args.get("threads", 1)))
     import torch

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.batching import BucketBatcher, make_batch
+from core.data.batching import BucketBatcher, make_batch
 
 HIDDEN = 64
 LR = 0.004

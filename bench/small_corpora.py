@@ -5,7 +5,7 @@ from the dev corpus (default filters), and trains two candidates on them **side 
 one torch thread each, so both see the same load: ``today`` (the settings every run had
 before issue 16: hidden 256, embed 64, no dropout, no weight decay, batch 32) and ``rule``
 (no settings given: what :func:`core.defaults.corpus_settings` picks for the corpus's size).
-Both are open-ended runs set up exactly as the app's (``core.run_setup.prepare_run`` with
+Both are open-ended runs set up exactly as the app's (``core.train.setup.prepare_run`` with
 ``until_stopped``); at each mark (2, 5, 10 minutes of training wall time) the averaged
 model is scored on the whole validation split, and the guard's events are recorded.
 
@@ -45,7 +45,7 @@ TARGET_GAIN = 0.1  # bits/char better than today at the last mark
 
 def sample_corpus(n: int, dest: Path, seed: int = 0, source: Path | None = None) -> Path:
     """``n`` tweets of ``source`` (default: the bench corpus; default filters), sampled with ``seed``, one a line in ``dest``."""
-    from core.corpus import load_corpus
+    from core.data.corpus import load_corpus
 
     texts, _ = load_corpus(source or corpus_path())
     picked = random.Random(seed).sample(texts, min(n, len(texts)))
@@ -58,8 +58,8 @@ def task_small(args: dict[str, Any]) -> dict[str, Any]:
     threads = int(args.get("threads", 1))
     setup_torch(threads)
     from core.events import EvalEvent, GuardEvent, StepEvent
-    from core.run_setup import RunRequest, prepare_run
-    from core.trainer import evaluate_bpc
+    from core.train.setup import RunRequest, prepare_run
+    from core.train.trainer import evaluate_bpc
 
     given = CANDIDATES[args["candidate"]]
     run = prepare_run(RunRequest(data=Path(args["corpus"]), run_dir=Path(args["run_dir"]), until_stopped=True,

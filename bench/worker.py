@@ -21,9 +21,9 @@ from bench.common import THREADS, load_split, peak_rss_mb, rss_mb, setup_torch
 
 def _default_trainer(train: list[str], val: list[str], budget_s: float | None, run_dir: str, overrides: dict[str, Any],
                      threads: int = THREADS):
-    from core.trainer import TrainConfig, Trainer
-    from core.model import new_model
-    from core.vocab import CharVocab
+    from core.train.trainer import TrainConfig, Trainer
+    from core.model.gru import new_model
+    from core.data.vocab import CharVocab
 
     model_kw = {k: overrides[k] for k in ("embed_dim", "hidden_size", "num_layers", "dropout") if k in overrides}
     cfg_kw = {k: v for k, v in overrides.items() if k not in model_kw}
@@ -35,7 +35,7 @@ def _default_trainer(train: list[str], val: list[str], budget_s: float | None, r
 
 def task_train(args: dict[str, Any]) -> dict[str, Any]:
     """Train one configuration for a wall-time budget; held-out bits/char over the whole 10% split."""
-    from core.trainer import evaluate_bpc
+    from core.train.trainer import evaluate_bpc
 
     setup_torch(int(args.get("threads", THREADS)))
     train, val = load_split(Path(args["corpus"]))
@@ -43,7 +43,7 @@ def task_train(args: dict[str, Any]) -> dict[str, Any]:
     result: dict[str, Any] = {"which": args["which"], "budget_s": budget, "n_train": len(train), "n_val": len(val)}
     if args["which"] == "reference":
         from bench.reference import NotebookGRU, train_reference
-        from core.vocab import CharVocab
+        from core.data.vocab import CharVocab
 
         vocab = CharVocab.build(train)
         train_ids = [vocab.encode(t) for t in train]
@@ -87,7 +87,7 @@ def task_train(args: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
     val_ids = [vocab.encode(s) for s in (val[: int(args["val_limit"])] if args.get("val_limit") else val)]
     result["n_val_evaluated"] = len(val_ids)
-    from core.trainer import length_cost_bpc
+    from core.train.trainer import length_cost_bpc
 
     result["val_bpc_given_length"] = evaluate_bpc(model, val_ids)
     result["val_length_bpc"] = length_cost_bpc(model, val_ids) if hasattr(model, "length_aware") else 0.0
@@ -125,7 +125,7 @@ def task_throughput(args: dict[str, Any]) -> dict[str, Any]:
     import torch
 
     from bench.reference import BATCH, LR, NotebookGRU, unmasked_loss
-    from core.batching import BucketBatcher, make_batch
+    from core.data.batching import BucketBatcher, make_batch
 
     setup_torch(int(args.get("threads", THREADS)))
     train, val = load_split(Path(args["corpus"]))
@@ -201,17 +201,17 @@ def task_throughput(args: dict[str, Any]) -> dict[str, Any]:
 
 def task_sampling(args: dict[str, Any]) -> dict[str, Any]:
     """Single-stream chars/s, time to first character and a 64-tweet batch, with the default model."""
-    from core.sampler import SampleConfig, sample_batch, stream
+    from core.model.sampler import SampleConfig, sample_batch, stream
 
     setup_torch(int(args.get("threads", THREADS)))
     if args.get("checkpoint"):
-        from core.checkpoints import load_checkpoint
+        from core.store.checkpoints import load_checkpoint
 
         ckpt = load_checkpoint(args["checkpoint"])
         model, vocab, trained = ckpt.model(), ckpt.vocab, True
     else:
-        from core.model import new_model
-        from core.vocab import CharVocab
+        from core.model.gru import new_model
+        from core.data.vocab import CharVocab
 
         train, _ = load_split(Path(args["corpus"]))
         vocab = CharVocab.build(train)
@@ -259,7 +259,7 @@ def task_sampling(args: dict[str, Any]) -> dict[str, Any]:
 
 def task_load(args: dict[str, Any]) -> dict[str, Any]:
     """Corpus loading time and RSS (after imports) for one file."""
-    from core.corpus import load_corpus
+    from core.data.corpus import load_corpus
 
     base = rss_mb()
     t = time.perf_counter()

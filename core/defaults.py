@@ -33,7 +33,7 @@ EPOCHS_WITHOUT_BUDGET = 5  # `tweetgen train` with no budget, no --until-stopped
 
 # several processes (torchrun): a collective that waits longer than this fails, so a rank stuck for good
 # cannot hang the job forever. Generous: a rank may wait in one while another reads a large corpus or
-# writes a checkpoint; failures that can be foreseen stop every rank at once (core.distributed.together).
+# writes a checkpoint; failures that can be foreseen stop every rank at once (core.train.distributed.together).
 DISTRIBUTED_TIMEOUT_S = 600
 
 # corpus
@@ -49,7 +49,7 @@ MAX_TWEET_LEN = 280
 # "Issue 16 — small corpora"). At and above SMALL_CORPUS nothing changes (the full 20,000-tweet
 # dev corpus trains exactly as before).
 SMALL_CORPUS = 5000
-SMALL_DROPOUT = 0.5  # on the GRU's output, before the decoder (core.model.CharGRU)
+SMALL_DROPOUT = 0.5  # on the GRU's output, before the decoder (core.model.gru.CharGRU)
 SMALL_BATCH_SIZE = 16  # more, smaller steps in the same minutes
 SMALL_WEIGHT_DECAY = 0.0  # screened (0.1): no better than dropout alone
 
@@ -68,7 +68,7 @@ def known_fields(cls: type, stored: dict[str, Any] | None) -> dict[str, Any]:
 
     Only for what a checkpoint written by another version carries: a setting it knew and
     this version dropped is ignored. A caller's own settings are never filtered this
-    way; an unknown one is an error (:func:`core.run_setup.check_settings`).
+    way; an unknown one is an error (:func:`core.train.setup.check_settings`).
     """
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in dict(stored or {}).items() if k in names}

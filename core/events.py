@@ -55,7 +55,7 @@ class EvalEvent:
 class GuardEvent:
     """Validation got clearly and persistently worse than its best, and training responded.
 
-    Why decides how (``core.trainer.Trainer._guard``). Divergence (training loss rising too):
+    Why decides how (``core.train.trainer.Trainer._guard``). Divergence (training loss rising too):
     ``action`` "rollback" (best weights restored, learning rate lowered to ``lr``) or "stop"
     (the run ends next with DoneEvent reason "degraded"). Overfitting (training loss still
     at its best): "overfit" (said once; training goes on, the best checkpoint is kept) or,

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from core import defaults
-from core.argtypes import NUMBERS as N
-from core.argtypes import OneLineParser, run_name
+from core.cli.flags import NUMBERS as N
+from core.cli.flags import OneLineParser, run_name
 from tui.settings import AppSettings
 
 DESCRIPTION = """\

@@ -22,7 +22,7 @@ How work is split:
 Workers post only the messages of :mod:`tui.messages`, each to the widget that shows
 it; their failures all arrive in :meth:`TweetgenApp.on_worker_state_changed`. Groups
 differ, so no worker cancels another kind. The run/checkpoint decisions are
-:mod:`core.policy`'s: the App calls it and shows the results.
+:mod:`core.store.policy`'s: the App calls it and shows the results.
 """
 
 from __future__ import annotations
@@ -53,8 +53,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from core import policy
-from core.background import TrainingProcess, TrainJob
+from core.store import policy
+from core.train.process import TrainingProcess, TrainJob
 from core.events import BackgroundEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
@@ -88,8 +88,8 @@ from tui.settings import (
 from tui.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
-    from core.novelty import NoveltyIndex
-    from core.registry import CheckpointInfo
+    from core.model.novelty import NoveltyIndex
+    from core.store.registry import CheckpointInfo
 
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
 LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
@@ -130,7 +130,7 @@ def _start_resource_tracker_immune_to_sighup() -> None:
     then never quit on it)."""
     from multiprocessing import resource_tracker
 
-    from core.background import _real_std_streams  # Textual's stderr has no file descriptor to pass on
+    from core.train.process import _real_std_streams  # Textual's stderr has no file descriptor to pass on
 
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
@@ -506,11 +506,11 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ sampling
 
     def sample_config(self, temperature: float, seed: int | None) -> Any:
-        """The :class:`core.sampler.SampleConfig` of a new sample: the app's settings now.
+        """The :class:`core.model.sampler.SampleConfig` of a new sample: the app's settings now.
 
         The hard cut is --max-len, else a quarter past the current model's longest training text
         (a model trained on 280-character tweets gets room for them; the model ends on its own first)."""
-        from core.sampler import SampleConfig, default_max_len
+        from core.model.sampler import SampleConfig, default_max_len
 
         max_len = self.settings.max_len or (default_max_len(self.source.model) if self.source is not None else 140)
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
@@ -745,7 +745,7 @@ class TweetgenApp(App[None]):
     def _columns(self, screen: ColumnsScreen, specs: list[tuple[int, Any, Path | None]],
                  current: GeneratorSource | None) -> None:
         """Write every column together: a character of each in turn, one seed for all."""
-        from core.checkpoints import CheckpointError
+        from core.store.checkpoints import CheckpointError
 
         worker = get_current_worker()
         columns: list[tuple[int, tuple[GeneratorSource, Any]]] = []
@@ -782,7 +782,7 @@ class TweetgenApp(App[None]):
 
     @work(thread=True, group="novelty", exclusive=True, exit_on_error=False, name="novelty index")
     def _build_novelty(self, texts: list[str]) -> None:
-        from core.novelty import BuildCancelled, NoveltyIndex
+        from core.model.novelty import BuildCancelled, NoveltyIndex
 
         worker = get_current_worker()
         try:
@@ -868,8 +868,8 @@ class TweetgenApp(App[None]):
 
     def action_export(self) -> None:
         """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
-        from core.export import append_jsonl, sample_record
-        from core.sampler import Written
+        from core.store.export import append_jsonl, sample_record
+        from core.model.sampler import Written
 
         run_dir = self.run_dir
         if run_dir is None:
@@ -904,7 +904,7 @@ class TweetgenApp(App[None]):
 
     @work(thread=True, group="boot", exit_on_error=False, name="boot")
     def _boot(self, training: TrainingPanel, generation: GenerationPanel) -> None:
-        """Start-up, after the first frame: the run (:func:`core.policy.plan_boot`), the first model, the
+        """Start-up, after the first frame: the run (:func:`core.store.policy.plan_boot`), the first model, the
         checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
         state: it posts what it found, and the handlers take it on the UI thread."""
         s = self.settings
@@ -922,7 +922,7 @@ class TweetgenApp(App[None]):
         """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
         history, the corpus (read here unless ``texts`` were read already), an untrained model when no
         checkpoint loads. Posts what it found; the handlers take it on the UI thread."""
-        from core.checkpoints import CheckpointError, load_checkpoint
+        from core.store.checkpoints import CheckpointError, load_checkpoint
 
         run_dir = plan.run_dir
         self._post(m.RunResolved(plan))
@@ -959,7 +959,7 @@ class TweetgenApp(App[None]):
                 self._post(m.NoModel(reason), generation)
 
     def _read_corpus(self, panel: TrainingPanel) -> list[str] | None:
-        from core.corpus import CorpusError
+        from core.data.corpus import CorpusError
 
         s = self.settings
 
@@ -977,7 +977,7 @@ class TweetgenApp(App[None]):
 
     @staticmethod
     def _read_history(path: Path) -> list[list[float]] | None:
-        from core.checkpoints import CheckpointError, load_checkpoint
+        from core.store.checkpoints import CheckpointError, load_checkpoint
 
         try:
             return list(load_checkpoint(path).metrics.get("history") or [])
@@ -1033,7 +1033,7 @@ class TweetgenApp(App[None]):
 
     @work(thread=True, group="model", exclusive=True, exit_on_error=False, name="load model")
     def _load_model(self, path: Path, interrupt: bool) -> None:
-        from core.checkpoints import CheckpointError
+        from core.store.checkpoints import CheckpointError
 
         worker = get_current_worker()
         try:

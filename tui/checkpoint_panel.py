@@ -18,12 +18,12 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from core.policy import path_key
+from core.store.policy import path_key
 from tui import format as fmt
 
 if TYPE_CHECKING:
     from core.events import CheckpointReason
-    from core.registry import CheckpointInfo
+    from core.store.registry import CheckpointInfo
 
 ACTIVE = "▶"
 PICKED = "●"  # marked with space for the comparison (v)
@@ -33,7 +33,7 @@ REASONS: dict[CheckpointReason, str] = {"request": "saved", "stop": "stop", "fin
 
 
 def row_key(path: Path) -> str:
-    """A row's key: the checkpoint's resolved path (:func:`core.policy.path_key`)."""
+    """A row's key: the checkpoint's resolved path (:func:`core.store.policy.path_key`)."""
     return path_key(path)
 
 

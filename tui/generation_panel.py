@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Static
 
-from core.scoring import bits_per_char
+from core.model.scoring import bits_per_char
 from tui.format import printable, prob_legend, prob_text, visible
 
 MAX_HISTORY = 200
@@ -39,11 +39,11 @@ class SampleRecord:
     prime: str = ""
     probs: list[float] = field(default_factory=list)  # of each written character (text[len(prime):]), at T=1
     eos_prob: float | None = None  # the model ended the text (None: cut at max_len)
-    cfg: Any = None  # the core.sampler.SampleConfig it was written with (seed included)
+    cfg: Any = None  # the core.model.sampler.SampleConfig it was written with (seed included)
     checkpoint: Path | None = None
     step: int | None = None
     label: str | None = None  # a column's title instead of the header ("T 1.5", "step 20")
-    novelty: Any = None  # core.novelty.NoveltyResult once checked
+    novelty: Any = None  # core.model.novelty.NoveltyResult once checked
     novelty_note: str = ""  # why there is none yet ("indexing…")
     exported: bool = False
 

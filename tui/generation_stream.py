@@ -43,8 +43,8 @@ def preload_in_background() -> threading.Thread:
 
     def load() -> None:
         try:
-            import core.checkpoints  # noqa: F401 - imports torch
-            import core.sampler  # noqa: F401
+            import core.store.checkpoints  # noqa: F401 - imports torch
+            import core.model.sampler  # noqa: F401
         except Exception:  # noqa: BLE001 - the boot worker imports again and reports properly
             pass
 
@@ -62,21 +62,21 @@ def setup_torch(threads: int = 1) -> None:
 
 def load_source(path: Path, label: str) -> GeneratorSource:
     """Load a checkpoint for sampling; raises ``CheckpointError`` with a one-line message."""
-    from core.checkpoints import load_checkpoint
+    from core.store.checkpoints import load_checkpoint
 
     return checkpoint_source(load_checkpoint(path), path, label)
 
 
 def checkpoint_source(ckpt: Any, path: Path, label: str) -> GeneratorSource:
-    """The source for a checkpoint already loaded (a :class:`core.checkpoints.Checkpoint`)."""
+    """The source for a checkpoint already loaded (a :class:`core.store.checkpoints.Checkpoint`)."""
     val = ckpt.metrics.get("val_bpc")
     return GeneratorSource(label, Path(path), ckpt.step, float(val) if val is not None else None, ckpt.model(), ckpt.vocab)
 
 
 def untrained_source(texts: Sequence[str], model_kwargs: dict[str, Any], seed: int = 0) -> GeneratorSource:
     """A freshly initialised model over the corpus' characters: what training starts from."""
-    from core.model import new_model
-    from core.vocab import CharVocab
+    from core.model.gru import new_model
+    from core.data.vocab import CharVocab
 
     vocab = CharVocab.build(texts)
     model = new_model(vocab, seed=seed, **model_kwargs).eval()
@@ -99,10 +99,10 @@ def stream_columns(
     frame_s: float = FRAME_S,
 ) -> Iterator[list[StreamChunk | None]]:
     """Several texts written together, one character of each in turn: ``columns`` are (source,
-    :class:`core.sampler.SampleConfig`) pairs. Yields, at most once per frame, one entry per column: the
+    :class:`core.model.sampler.SampleConfig`) pairs. Yields, at most once per frame, one entry per column: the
     chunk written since the last frame, or None. Each column gets at most ``pace`` characters a second
     (0 = unpaced); ``cancelled`` is checked before every character and during every wait."""
-    from core.sampler import stream_scored
+    from core.model.sampler import stream_scored
 
     its = [stream_scored(source.model, source.vocab, cfg) for source, cfg in columns]
     n = len(its)
@@ -159,7 +159,7 @@ def stream_chunks(
     cancelled: Callable[[], bool],
     frame_s: float = FRAME_S,
 ) -> Iterator[StreamChunk]:
-    """One text (``cfg``: a :class:`core.sampler.SampleConfig`) in chunks: at most ``pace`` characters a
+    """One text (``cfg``: a :class:`core.model.sampler.SampleConfig`) in chunks: at most ``pace`` characters a
     second (0 = unpaced) and at most one chunk per frame. ``cancelled`` is checked before every character
     and during every wait, so a cancelled stream stops within a character. The last chunk has ``last``
     set (and may have no text: the ``<eos>`` alone)."""

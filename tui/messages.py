@@ -19,8 +19,8 @@ from core.events import BackgroundEvent, NoteEvent
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, PauseEvent, SampleEvent, StartEvent, StepEvent
 
 if TYPE_CHECKING:
-    from core.policy import BootPlan
-    from core.registry import CheckpointInfo
+    from core.store.policy import BootPlan
+    from core.store.registry import CheckpointInfo
     from tui.generation_stream import GeneratorSource
 
 
@@ -59,7 +59,7 @@ class CorpusReport(Message):
     path: Path
     filters: dict[str, object]  # the FilterConfig fields it was read with
     texts: list[str] | None
-    report: object  # core.corpus.LoadReport | None
+    report: object  # core.data.corpus.LoadReport | None
     error: str | None = None
 
 
@@ -132,7 +132,7 @@ class CorpusTexts(Message):
 class NoveltyReady(Message):
     """The novelty index over the training texts is built (``index`` None: it could not be)."""
 
-    index: object  # core.novelty.NoveltyIndex | None
+    index: object  # core.model.novelty.NoveltyIndex | None
     error: str | None = None
 
 

@@ -33,7 +33,7 @@ from tui import format as fmt
 from tui import messages as m
 
 if TYPE_CHECKING:
-    from core.corpus import LoadReport
+    from core.data.corpus import LoadReport
 
 MAX_LEN_LIMIT = 100_000  # the app's --max-tweet-len bound (tui/__main__.py)
 
@@ -68,8 +68,8 @@ def report_text(report: LoadReport, label: str) -> Text:
 
 def drops_retweets(filters: dict[str, Any], report: LoadReport) -> bool:
     """Whether a read with these filters dropped retweets: as chosen, else as the source decides
-    (:class:`core.corpus.FilterConfig`: Twitter/X's own exports drop them, other files keep them)."""
-    from core.corpus import ARCHIVE_FORMATS
+    (:class:`core.data.corpus.FilterConfig`: Twitter/X's own exports drop them, other files keep them)."""
+    from core.data.corpus import ARCHIVE_FORMATS
 
     chosen = filters.get("drop_retweets")
     return bool(chosen) if chosen is not None else report.format in ARCHIVE_FORMATS
@@ -216,7 +216,7 @@ class OpenCorpusScreen(ModalScreen["CorpusChoice | None"]):
 
     @work(thread=True, group="open-corpus", exclusive=True, exit_on_error=False, name="read the corpus to open")
     def _read(self, path: Path, filters: dict[str, Any]) -> None:
-        from core.corpus import CorpusError
+        from core.data.corpus import CorpusError
         from tui.settings import read_corpus
 
         worker = get_current_worker()

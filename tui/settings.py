@@ -1,7 +1,7 @@
 """What the app was asked to do, resolved from the command line; no Textual, no torch.
 
 Paths that need the checkpoint registry (the run directory, the newest checkpoint of a
-directory) are resolved later, in a worker, because ``core.checkpoints`` imports torch
+directory) are resolved later, in a worker, because ``core.store.checkpoints`` imports torch
 and the first frame must not wait for that.
 """
 
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from core.corpus import LoadReport
+    from core.data.corpus import LoadReport
 
 TEMPERATURE_MIN = 0.1
 TEMPERATURE_MAX = 5.0
@@ -41,13 +41,13 @@ class AppSettings:
     temperature: float = 0.8
     pace: float = 30.0  # characters per second on screen; 0 = as fast as the model writes
     gap_s: float | None = 2.0  # pause between samples; None = only on `r`
-    max_len: int | None = None  # --max-len; None = a quarter past the model's longest training text (core.sampler.default_max_len)
+    max_len: int | None = None  # --max-len; None = a quarter past the model's longest training text (core.model.sampler.default_max_len)
     seed: int | None = None  # sample i uses seed + i; None = fresh randomness
     copy_threshold: int = 40  # a sample sharing a verbatim run this long with a training text is flagged as copied
-    # training (see core.background.TrainJob: the budget is "this much more per start")
+    # training (see core.train.process.TrainJob: the budget is "this much more per start")
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
-    filters: dict[str, Any] = field(default_factory=dict)  # core.corpus.FilterConfig fields (max_len: --max-tweet-len)
+    filters: dict[str, Any] = field(default_factory=dict)  # core.data.corpus.FilterConfig fields (max_len: --max-tweet-len)
     threads: int | None = None
     stop_timeout_s: float = 60.0  # quitting waits this long for the final checkpoint
 
@@ -62,7 +62,7 @@ class AppSettings:
 
     def corpus_filters(self) -> Any:
         """The FilterConfig for reading the corpus in the app, as the training process reads it."""
-        from core.corpus import FilterConfig
+        from core.data.corpus import FilterConfig
 
         return FilterConfig(**self.filters)
 
@@ -88,7 +88,7 @@ class AppSettings:
 
     def run_dir(self) -> Path:
         """Where this session's checkpoints go: --run, else a --checkpoint directory, else the corpus name."""
-        from core.policy import run_dir_for  # lists nothing, but the home may need the registry: call from a worker
+        from core.store.policy import run_dir_for  # lists nothing, but the home may need the registry: call from a worker
 
         return run_dir_for(self.run_name(), explicit_run=bool(self.run), checkpoint=self.checkpoint, home=self.home)
 
@@ -98,7 +98,7 @@ def read_corpus(path: Path, filters: Mapping[str, Any],
     """The corpus as the app reads it, at start-up (``--data``) and when one is opened from inside the
     app, with the filters its training process will use. Raises ``CorpusError``, its message naming
     the app's flags."""
-    from core.corpus import CorpusError, FilterConfig, load_corpus
+    from core.data.corpus import CorpusError, FilterConfig, load_corpus
 
     try:
         return load_corpus(path, FilterConfig(**filters), progress=progress)
@@ -107,7 +107,7 @@ def read_corpus(path: Path, filters: Mapping[str, Any],
 
 
 def app_flags(message: str) -> str:
-    """A core error message with the flags it suggests worded in tweetgen-tui's (:func:`core.argtypes.for_app`)."""
-    from core.argtypes import for_app
+    """A core error message with the flags it suggests worded in tweetgen-tui's (:func:`core.cli.flags.for_app`)."""
+    from core.cli.flags import for_app
 
     return for_app(message)

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from core.checkpoints import Checkpoint
-from core.trainer import TrainConfig, Trainer
-from core.model import new_model
-from core.vocab import CharVocab
+from core.store.checkpoints import Checkpoint
+from core.train.trainer import TrainConfig, Trainer
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"  # third-party text: read, never copied
@@ -104,7 +104,7 @@ def tiny_corpus_file(tmp_path: Path) -> Path:
 
 def train_tiny(corpus: Path, out: Path, *extra: str) -> int:
     """``tweetgen train`` for 2 steps of a tiny model into ``out``; its exit status."""
-    from core.cli import main
+    from core.cli.main import main
 
     return main(["train", str(corpus), "--out", str(out), "--max-steps", "2", *TINY_CLI, *extra])
 
@@ -122,7 +122,7 @@ def many_checkpoints(run: Path, n: int = 1000) -> None:
     a run folder of ``n`` checkpoints without training ``n`` steps (listing and retention at scale)."""
     import json
 
-    from core import checkpoints
+    from core.store import checkpoints
 
     run_all(tiny_trainer(run, max_steps=1, ckpt_every=1))
     source = run / "step-00000001.pt"

@@ -21,7 +21,7 @@ if __name__ == "__main__":
     if int(os.environ.get("RANK", "0")) == int(os.environ.get("FAULT_RANK", "0")):
         fault = os.environ.get("FAULT", "")
         if fault == "disk_full":
-            from core import checkpoints
+            from core.store import checkpoints
 
             real_write, writes = checkpoints.atomic_write, [0]
 
@@ -36,7 +36,7 @@ if __name__ == "__main__":
         elif fault == "missing_data":
             argv = [a + ".missing" if a == os.environ["FAULT_DATA"] else a for a in argv]
         elif fault == "crash":
-            from core.trainer import Trainer
+            from core.train.trainer import Trainer
 
             real_step, at = Trainer.train_step, int(os.environ.get("FAULT_STEP", "7"))
 
@@ -46,6 +46,6 @@ if __name__ == "__main__":
                 return real_step(self, batch)
 
             Trainer.train_step = step  # type: ignore[method-assign]
-    from core.cli import main
+    from core.cli.main import main
 
     raise SystemExit(main(argv))

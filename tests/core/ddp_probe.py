@@ -34,7 +34,7 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 
 if __name__ == "__main__":
     sys.addaudithook(_hook)
-    from core.cli import main
+    from core.cli.main import main
 
     try:
         code = main(sys.argv[1:])

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from core import archive
-from core.archive import ArchiveLimits, read_archive, tweet_parts
-from core.cli import main
-from core.corpus import CorpusError, FilterConfig, LoadReport, load_corpus
+from core.data import archive
+from core.data.archive import ArchiveLimits, read_archive, tweet_parts
+from core.cli.main import main
+from core.data.corpus import CorpusError, FilterConfig, LoadReport, load_corpus
 
 MINE = [f"my own tweet number {i}" for i in range(24)]
 
@@ -60,7 +60,7 @@ def new_layout() -> dict[str, str | bytes]:
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "1000"}  # the load report on one line, not wrapped by Rich
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, timeout=300, env=env)
+    return subprocess.run([sys.executable, "-m", "core.cli.main", *args], capture_output=True, text=True, timeout=300, env=env)
 
 
 def assert_one_line(stderr: str, *fragments: str) -> str:

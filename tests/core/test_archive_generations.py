@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from core import archive
-from core.archive import ArchiveLimits, read_archive
-from core.archive_records import LongPosts, Note, Tweet, cut_key, parse_time
-from core.corpus import CorpusError, FilterConfig, LoadReport, load_corpus
+from core.data import archive
+from core.data.archive import ArchiveLimits, read_archive
+from core.data.archive_records import LongPosts, Note, Tweet, cut_key, parse_time
+from core.data.corpus import CorpusError, FilterConfig, LoadReport, load_corpus
 
 START = datetime(2017, 3, 30, 9, 15, 0, tzinfo=timezone.utc)
 
@@ -456,12 +456,12 @@ def test_train_on_a_grailbird_zip_with_a_long_post_report(tmp_path: Path) -> Non
     env = {**os.environ, "COLUMNS": "1000"}  # the load report on one line, not wrapped by Rich
     common = ["--max-steps", "1", "--hidden", "8", "--embed", "8", "--batch-size", "4", "--val-every", "0"]
     old = write(tmp_path, layout("grailbird-both"), "zip", "tweets-2017")
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(old), *common, "--out", str(tmp_path / "r1")],
+    proc = subprocess.run([sys.executable, "-m", "core.cli.main", "train", str(old), *common, "--out", str(tmp_path / "r1")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert f"{len(OWN)} of {len(ACCOUNT)} items kept" in proc.stderr and "twitter archive" in proc.stderr
     new = write(tmp_path, modern_with_notes([(cut_copy(LONG), POSTED)], [(LONG, POSTED)]), "zip", "twitter-2024")
-    proc = subprocess.run([sys.executable, "-m", "core.cli", "train", str(new), *common, "--max-len", "280", "--out", str(tmp_path / "r2")],
+    proc = subprocess.run([sys.executable, "-m", "core.cli.main", "train", str(new), *common, "--max-len", "280", "--out", str(tmp_path / "r2")],
                           capture_output=True, text=True, timeout=300, env=env)
     assert proc.returncode == 0, proc.stderr
     assert "dropped 1 long post (over 280 characters whole" in proc.stderr and f"try --max-len {len(LONG)} to keep them" in proc.stderr

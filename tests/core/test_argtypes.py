@@ -1,4 +1,4 @@
-"""core.argtypes.number: the bounded number type both command lines use."""
+"""core.cli.flags.number: the bounded number type both command lines use."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from core.argtypes import number
+from core.cli.flags import number
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_good_values_come_back_typed_and_bounds_are_inclusive_unless_open() -> N
 
 def test_both_command_lines_use_it(capsys: pytest.CaptureFixture[str]) -> None:
     """The CLI and the app word a range error the same way, naming the flag."""
-    from core.cli import build_parser as cli_parser
+    from core.cli.main import build_parser as cli_parser
     from tui.__main__ import build_parser as tui_parser
 
     for parser, argv in ((cli_parser(), ["train", "x.txt", "--lr", "0"]), (tui_parser(), ["--lr", "0"])):

@@ -1,4 +1,4 @@
-"""core.background: training in a spawned process, driven through queues.
+"""core.train.process: training in a spawned process, driven through queues.
 
 Every test starts a real child process (spawn: about a second of torch import), so
 they are grouped to keep the count of processes small.
@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_TWEETS
 
-from core.background import TrainingProcess, TrainJob, default_threads
+from core.train.process import TrainingProcess, TrainJob, default_threads
 from core.events import NoteEvent
-from core.checkpoints import load_checkpoint
-from core.registry import list_checkpoints
+from core.store.checkpoints import load_checkpoint
+from core.store.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, StartEvent, StepEvent
 
 TINY_MODEL = {"hidden_size": 16, "embed_dim": 8}

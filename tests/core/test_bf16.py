@@ -1,7 +1,7 @@
 """The bf16 training path (issue 17): the hand-written GRU, the fallback, fp32 checkpoints.
 
 The bench machine's CPU has no bf16 arithmetic, so these tests force the detector
-(``core.gru_bf16.cpu_has_native_bf16``) both ways: bf16 kernels still run there (slowly,
+(``core.model.gru_bf16.cpu_has_native_bf16``) both ways: bf16 kernels still run there (slowly,
 in torch's reference loop), which is enough for a 16-unit model.
 """
 
@@ -14,11 +14,11 @@ import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 from torch import nn
 
-from core import gru_bf16
-from core.checkpoints import load_checkpoint
-from core.cli import main
-from core.gru_bf16 import bf16_supported, gru_layers, resolve_precision
-from core.trainer import TrainConfig
+from core.model import gru_bf16
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
+from core.model.gru_bf16 import bf16_supported, gru_layers, resolve_precision
+from core.train.trainer import TrainConfig
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bench/gpu_check.sh runs it on one)")
 

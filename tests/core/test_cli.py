@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_TWEETS
 
-from core.cli import main
+from core.cli.main import main
 
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "core.cli", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
+    return subprocess.run([sys.executable, "-m", "core.cli.main", *args], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *fragments: str) -> None:

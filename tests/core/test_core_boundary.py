@@ -8,7 +8,7 @@ import sys
 import importlib, pkgutil
 import core
 names = [m.name for m in pkgutil.walk_packages(core.__path__, 'core.')]
-assert {'core.corpus', 'core.trainer', 'core.cli', 'core.registry'} <= set(names), names
+assert {'core.data.corpus', 'core.train.trainer', 'core.cli.main', 'core.store.registry'} <= set(names), names
 for name in names:
     importlib.import_module(name)  # every module of core, new ones included
 leaked = sorted(m for m, mod in sys.modules.items() if mod is not None and (m == 'textual' or m.startswith('textual.')))

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-import core.corpus as corpus
-from core.batching import BucketBatcher, PackedIds, encode_all, make_batch
-from core.corpus import CorpusError, FilterConfig, LoadReport, clean_items, decode_bytes, detect_format, load_corpus
-from core.vocab import CharVocab
+import core.data.corpus as corpus
+from core.data.batching import BucketBatcher, PackedIds, encode_all, make_batch
+from core.data.corpus import CorpusError, FilterConfig, LoadReport, clean_items, decode_bytes, detect_format, load_corpus
+from core.data.vocab import CharVocab
 
 # ---------------------------------------------------------------- the whole-file reference
 

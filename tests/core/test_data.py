@@ -11,10 +11,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.corpus import CorpusError, FilterConfig, LoadReport, clean_items, load_corpus, split_texts
+from core.data.corpus import CorpusError, FilterConfig, LoadReport, clean_items, load_corpus, split_texts
 
-from core.batching import BucketBatcher, make_batch
-from core.vocab import PAD_ID, CharVocab
+from core.data.batching import BucketBatcher, make_batch
+from core.data.vocab import PAD_ID, CharVocab
 
 LINE_TEXT = st.text(
     st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")), min_size=1, max_size=40

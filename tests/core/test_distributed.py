@@ -1,7 +1,7 @@
 """Training on two CPU processes with ``torchrun --standalone`` (gloo), against one process.
 
 The tolerance. Two ranks with batch 16 step on the same global batches as one process
-with batch 32 (core.distributed): each rank's loss is weighted by the characters of the
+with batch 32 (core.train.distributed): each rank's loss is weighted by the characters of the
 whole global batch, so DDP's averaged gradient is the one-process gradient, and only
 float32 rounding differs (the loss and gradients are summed in another grouping, over
 two processes instead of one). Measured on this machine over these 30 steps (three
@@ -30,8 +30,8 @@ from typing import Any
 
 import pytest
 
-from core.checkpoints import load_checkpoint
-from core.cli import main
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def runs(area: Path) -> dict[str, Any]:
 
 
 def test_shares_of_a_global_batch() -> None:
-    from core.batching import shard
+    from core.data.batching import shard
 
     rows = list(range(10))
     assert [shard(rows, r, 2) for r in range(2)] == [rows[:5], rows[5:]]

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoints import load_checkpoint
+from core.store.checkpoints import load_checkpoint
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="finds workers through /proc")]
 

@@ -11,12 +11,12 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS
 
-from core.checkpoints import load_checkpoint
-from core.cli import main
-from core.endings import WordCheck
-from core.model import new_model
-from core.sampler import SampleConfig, break_ids, end_weight, final_ids, length_window, stream, write
-from core.vocab import EOS_ID, CharVocab
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
+from core.model.endings import WordCheck
+from core.model.gru import new_model
+from core.model.sampler import SampleConfig, break_ids, end_weight, final_ids, length_window, stream, write
+from core.data.vocab import EOS_ID, CharVocab
 
 CORPUS = ["So many people you know", "The cat sat on the mat.", "see https://t.co/AbCdEfGhIj",
           "Guten Morgen aus Berlin", "今日はいい天気です。", "Thank you all!"]

@@ -19,10 +19,10 @@ import torch
 import torch.serialization
 from corehelpers import REPO, tiny_trainer
 
-from core.checkpoints import load_checkpoint
-from core.cli import main
-from core.sampler import SampleConfig, sample_batch
-from core.trainer import resolve_device
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
+from core.model.sampler import SampleConfig, sample_batch
+from core.train.trainer import resolve_device
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bench/gpu_check.sh runs it on one)")
 
@@ -38,7 +38,7 @@ def test_auto_picks_cuda_then_mps_then_cpu(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_a_stored_cuda_device_does_not_bind_a_resumed_run(tmp_path: Path) -> None:
-    from core.run_setup import train_config
+    from core.train.setup import train_config
 
     assert train_config({"device": "cuda"}, {}, until_stopped=True).device == "auto"
 

@@ -9,15 +9,15 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all
 
-from core import registry
-from core.checkpoints import load_checkpoint
-from core.cli import main
-from core.corpus import split_texts
+from core.store import registry
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
+from core.data.corpus import split_texts
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, StartEvent
-from core.model import new_model
-from core.sampler import SampleConfig, sample
-from core.trainer import TrainConfig, Trainer
-from core.vocab import CharVocab
+from core.model.gru import new_model
+from core.model.sampler import SampleConfig, sample
+from core.train.trainer import TrainConfig, Trainer
+from core.data.vocab import CharVocab
 
 # Three texts, as a newcomer's first try: the split holds one out, so there IS a validation set.
 THREE = ["the bakery opens at seven", "rain again and the cat stays in", "new bread on the shelf by noon"]

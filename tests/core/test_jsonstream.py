@@ -1,4 +1,4 @@
-"""core.jsonstream: JSON arrays a value at a time give what json.loads gives, however the text is chunked."""
+"""core.data.jsonstream: JSON arrays a value at a time give what json.loads gives, however the text is chunked."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from core.jsonstream import JsonStream, StreamDecodeError, iter_top_level
+from core.data.jsonstream import JsonStream, StreamDecodeError, iter_top_level
 
 
 def _random_value(rng: random.Random, depth: int = 0) -> object:

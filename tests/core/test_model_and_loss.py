@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from core.batching import make_batch
-from core.sampler import SampleConfig, sample
-from core.trainer import TrainConfig, Trainer, masked_loss_sum
-from core.model import new_model
-from core.vocab import CharVocab
+from core.data.batching import make_batch
+from core.model.sampler import SampleConfig, sample
+from core.train.trainer import TrainConfig, Trainer, masked_loss_sum
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 
 
 def test_masked_loss_equals_per_tweet_losses_without_padding() -> None:

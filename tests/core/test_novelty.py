@@ -1,4 +1,4 @@
-"""core.novelty: exact longest verbatim run, the copy flag, sources, and the issue's model checks.
+"""core.model.novelty: exact longest verbatim run, the copy flag, sources, and the issue's model checks.
 
 Issue 10 §5: "An overfit model (the one-tweet sanity check) is flagged as a copy. A fresh
 random model is not." All text here is written for the tests, except the real-data test,
@@ -16,8 +16,8 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import core.novelty
-from core.novelty import COPY_THRESHOLD, BuildCancelled, NoveltyIndex, NoveltyResult
+import core.model.novelty
+from core.model.novelty import COPY_THRESHOLD, BuildCancelled, NoveltyIndex, NoveltyResult
 
 REPO = Path(__file__).resolve().parents[2]
 DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"  # third-party text: read, never copied
@@ -80,12 +80,12 @@ def test_every_text_comes_back_and_is_found_whole(texts: list[str]) -> None:
 @given(texts=corpora, sample=samples, chunk=st.sampled_from([1, 2, 5]))
 def test_exact_when_the_build_sorts_in_small_chunks(texts: list[str], sample: str, chunk: int) -> None:
     """The later rounds sort chunk by chunk, reading ranks refined by earlier chunks: still exact."""
-    saved = core.novelty.CHUNK_SLOTS
-    core.novelty.CHUNK_SLOTS = chunk
+    saved = core.model.novelty.CHUNK_SLOTS
+    core.model.novelty.CHUNK_SLOTS = chunk
     try:
         index = NoveltyIndex.build(texts)
     finally:
-        core.novelty.CHUNK_SLOTS = saved
+        core.model.novelty.CHUNK_SLOTS = saved
     r = index.check(sample)
     assert (r.longest, r.start) == brute_longest(texts, sample)
     assert_consistent(texts, sample, r)
@@ -269,9 +269,9 @@ OVERFIT_TWEET = "the cat sat on the warm laundry again, and purred all afternoon
 
 def _overfit_one_tweet(run_dir: Path):  # type: ignore[no-untyped-def]
     """The one-tweet sanity check's recipe (tests/core/test_model_and_loss.py): train until it reproduces the tweet."""
-    from core.model import new_model
-    from core.trainer import TrainConfig, Trainer
-    from core.vocab import CharVocab
+    from core.model.gru import new_model
+    from core.train.trainer import TrainConfig, Trainer
+    from core.data.vocab import CharVocab
 
     vocab = CharVocab.build([OVERFIT_TWEET])
     model = new_model(vocab, seed=0, embed_dim=16, hidden_size=64)
@@ -285,8 +285,8 @@ def _overfit_one_tweet(run_dir: Path):  # type: ignore[no-untyped-def]
 
 @pytest.mark.slow
 def test_an_overfit_model_is_flagged_and_a_fresh_one_is_not(tmp_path: Path) -> None:
-    from core.sampler import SampleConfig, sample
-    from core.model import new_model
+    from core.model.sampler import SampleConfig, sample
+    from core.model.gru import new_model
 
     texts = [OVERFIT_TWEET]  # the run's training texts
     index = NoveltyIndex.build(texts)
@@ -314,7 +314,7 @@ def test_an_overfit_model_is_flagged_and_a_fresh_one_is_not(tmp_path: Path) -> N
 @pytest.mark.slow
 @pytest.mark.skipif(not DEV_CSV.exists(), reason=f"real-data test: {DEV_CSV} is absent (it lives in ../shared beside the checkout)")
 def test_dev_corpus_verbatim_is_flagged_with_its_source_and_shuffled_is_not() -> None:
-    from core.corpus import load_corpus
+    from core.data.corpus import load_corpus
 
     texts, _ = load_corpus(DEV_CSV)  # what training sees
     index = NoveltyIndex.build(texts)

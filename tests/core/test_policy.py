@@ -1,4 +1,4 @@
-"""core.policy: what the app loads at start-up, what it calls checkpoints, what space resumes."""
+"""core.store.policy: what the app loads at start-up, what it calls checkpoints, what space resumes."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from core import policy
-from core.checkpoints import save_checkpoint
-from core.model import new_model
-from core.registry import runs_dir
-from core.vocab import CharVocab
+from core.store import policy
+from core.store.checkpoints import save_checkpoint
+from core.model.gru import new_model
+from core.store.registry import runs_dir
+from core.data.vocab import CharVocab
 
 VOCAB = CharVocab.build(["abc def"])
 MODEL = new_model(VOCAB, hidden_size=8, embed_dim=4)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from corehelpers import DEV_CSV, needs_dev_csv
 
-from core.corpus import load_corpus, split_texts
+from core.data.corpus import load_corpus, split_texts
 from core.events import EvalEvent
-from core.trainer import TrainConfig, Trainer
-from core.model import new_model
-from core.vocab import CharVocab
+from core.train.trainer import TrainConfig, Trainer
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 
 pytestmark = [needs_dev_csv, pytest.mark.realdata, pytest.mark.slow]
 

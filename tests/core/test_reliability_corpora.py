@@ -16,8 +16,8 @@ from corehelpers import TINY_TWEETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core.cli import main
-from core.corpus import CorpusError, LoadReport, decode_bytes, load_corpus, read_items
+from core.cli.main import main
+from core.data.corpus import CorpusError, LoadReport, decode_bytes, load_corpus, read_items
 
 BIG = 50 * 1024 * 1024
 

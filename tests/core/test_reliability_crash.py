@@ -23,11 +23,11 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS
 
-from core import checkpoints
+from core.store import checkpoints
 
-from core import registry
-from core.checkpoints import CheckpointError, load_checkpoint
-from core.registry import latest_checkpoint, list_checkpoints
+from core.store import registry
+from core.store.checkpoints import CheckpointError, load_checkpoint
+from core.store.registry import latest_checkpoint, list_checkpoints
 
 KILLS = 22
 SEED = 20240605
@@ -47,7 +47,7 @@ def _corpus(tmp_path: Path) -> Path:
 
 
 def _train_cmd(corpus: Path, run_dir: Path, resume: bool) -> list[str]:
-    cmd = [sys.executable, "-m", "core.cli", "train", str(corpus), "--max-steps", "100000", "--hidden", "8", "--embed", "8",
+    cmd = [sys.executable, "-m", "core.cli.main", "train", str(corpus), "--max-steps", "100000", "--hidden", "8", "--embed", "8",
            "--batch-size", "4", "--ckpt-every", "1", "--val-every", "5", "--keep-last", "4", "--keep-best", "1",
            "--threads", "1"]
     return cmd + (["--resume", str(run_dir)] if resume else ["--out", str(run_dir)])
@@ -181,7 +181,7 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path: Path) -> None:
 _WRITER = r"""
 import sys, time
 from pathlib import Path
-from core.checkpoints import atomic_write
+from core.store.checkpoints import atomic_write
 def write(fh):
     fh.write(b"PK" + b"x" * 100_000)
     fh.flush()

@@ -19,10 +19,10 @@ from typing import Any
 import pytest
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer, unwritable_prefix
 
-from core import checkpoints
-from core.checkpoints import CheckpointError, load_checkpoint
-from core.registry import list_checkpoints
-from core.cli import main
+from core.store import checkpoints
+from core.store.checkpoints import CheckpointError, load_checkpoint
+from core.store.registry import list_checkpoints
+from core.cli.main import main
 from core.events import CheckpointEvent
 
 _real_open = builtins.open
@@ -181,7 +181,7 @@ def test_a_really_unwritable_output_directory(how: str, code: int, tmp_path: Pat
     if how == "permission":
         run.chmod(0o555)
     try:
-        proc = subprocess.run([*prefix, sys.executable, "-m", "core.cli", "train", str(corpus), "--resume", str(run),
+        proc = subprocess.run([*prefix, sys.executable, "-m", "core.cli.main", "train", str(corpus), "--resume", str(run),
                                "--max-steps", "4", "--quiet"], capture_output=True, text=True, timeout=300)
     finally:
         run.chmod(0o755)

@@ -20,10 +20,10 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import CheckpointError, load_checkpoint
+from core.store.checkpoints import CheckpointError, load_checkpoint
 
-from core.registry import list_checkpoints, read_info
-from core.cli import main
+from core.store.registry import list_checkpoints, read_info
+from core.cli.main import main
 
 
 class _RunsCode:
@@ -272,7 +272,7 @@ def test_loading_a_file_removed_meanwhile_is_a_clear_error(good: Path, tmp_path:
 
 def test_a_config_claiming_a_huge_model_is_never_allocated(good: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """hidden_size 300,000 would be ~1 TB of weights: the shapes are computed from the config, no model is built."""
-    import core.checkpoints as ck
+    import core.store.checkpoints as ck
 
     built: list[tuple[int, str]] = []
 

@@ -18,12 +18,12 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, tiny_trainer
 
-from core import checkpoints
-from core.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
-from core.registry import latest_checkpoint, list_checkpoints
+from core.store import checkpoints
+from core.store.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from core.store.registry import latest_checkpoint, list_checkpoints
 from core.events import CheckpointEvent, DoneEvent
-from core.model import CharGRU, ModelConfig
-from core.vocab import CharVocab
+from core.model.gru import CharGRU, ModelConfig
+from core.data.vocab import CharVocab
 
 KEEP_LAST, KEEP_BEST = 3, 2
 

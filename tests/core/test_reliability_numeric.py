@@ -12,13 +12,13 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import load_checkpoint
+from core.store.checkpoints import load_checkpoint
 
-from core.registry import list_checkpoints
-from core.cli import main
+from core.store.registry import list_checkpoints
+from core.cli.main import main
 from core.events import CheckpointEvent, DoneEvent
-from core.sampler import NEVER_SAMPLED, SampleConfig, next_token_logprobs, sample_batch, stream
-from core.vocab import SPECIALS
+from core.model.sampler import NEVER_SAMPLED, SampleConfig, next_token_logprobs, sample_batch, stream
+from core.data.vocab import SPECIALS
 
 
 def _snapshot(run: Path) -> dict[str, bytes]:

@@ -25,16 +25,17 @@ import pytest
 import torch
 from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny, REPO, TINY_TWEETS
 
-from core import checkpoints, runlock, safety
+from core.store import checkpoints, runlock
+from core.train import limits as safety
 
-from core import registry
-from core.argtypes import EXIT_USAGE
-from core.background import TrainJob, build_trainer
-from core.checkpoints import CheckpointError, load_checkpoint
-from core.registry import list_checkpoints
-from core.cli import EVAL_POSITIONS, build_parser, format_eta, main
-from core.corpus import load_corpus
-from core.vocab import CharVocab
+from core.store import registry
+from core.cli.flags import EXIT_USAGE
+from core.train.process import TrainJob, build_trainer
+from core.store.checkpoints import CheckpointError, load_checkpoint
+from core.store.registry import list_checkpoints
+from core.cli.main import EVAL_POSITIONS, build_parser, format_eta, main
+from core.data.corpus import load_corpus
+from core.data.vocab import CharVocab
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
@@ -56,7 +57,7 @@ def test_sighup_with_the_terminal_gone_saves_the_current_step_and_exits_0(tmp_pa
     """
     out = tmp_path / "run"
     master, slave = pty.openpty()
-    cmd = [sys.executable, "-m", "core.cli", "train", str(corpus), "--out", str(out), "--max-steps", "1000000",
+    cmd = [sys.executable, "-m", "core.cli.main", "train", str(corpus), "--out", str(out), "--max-steps", "1000000",
            "--hidden", "8", "--embed", "8", "--batch-size", "4", "--ckpt-every", "10", "--threads", "1"]
     proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, close_fds=True)
     os.close(slave)
@@ -95,7 +96,7 @@ def test_sighup_with_the_terminal_gone_saves_the_current_step_and_exits_0(tmp_pa
 
 _HOLDER = """
 import sys
-from core import runlock
+from core.store import runlock
 lock = runlock.acquire(sys.argv[1], fresh=True)
 print("locked", flush=True)
 sys.stdin.read()
@@ -172,7 +173,7 @@ def test_run_names_that_are_paths_are_refused(name: str, corpus: Path, tmp_path:
 
 
 def _no_training_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.trainer import Trainer
+    from core.train.trainer import Trainer
 
     def refuse(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("a training step ran before the output folder was checked")
@@ -238,12 +239,12 @@ def trained(tmp_path: Path, corpus: Path) -> Path:
 def test_training_too_big_for_memory_is_refused_in_one_line_before_allocating(
         argv: list[str], tmp_path: Path, corpus: Path, four_gb: None, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> None:
-    import core.model
+    import core.model.gru
 
     def no_model(*_a: Any, **_k: Any) -> Any:
         raise AssertionError("the model was allocated before the memory check")
 
-    monkeypatch.setattr(core.model, "new_model", no_model)
+    monkeypatch.setattr(core.model.gru, "new_model", no_model)
     code = main(["train", str(corpus), "--out", str(tmp_path / "run"), "--max-steps", "2", "--quiet", *argv])
     line = _one_line(capsys)
     assert code == 1 and "training this model needs about" in line and "4.0 GB is available" in line, line
@@ -291,16 +292,16 @@ def test_sampling_too_big_for_memory_suggests_only_what_would_help(argv: list[st
 
 def test_eval_batches_stay_bounded_when_texts_are_long(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import core.trainer
+    import core.train.trainer
 
     sizes: list[int] = []
-    real = core.trainer.make_batch
+    real = core.train.trainer.make_batch
 
     def spy(seqs: Any, *a: Any, **k: Any) -> Any:
         sizes.append(len(seqs) * max(map(len, seqs)))
         return real(seqs, *a, **k)
 
-    monkeypatch.setattr(core.trainer, "make_batch", spy)
+    monkeypatch.setattr(core.train.trainer, "make_batch", spy)
     long_texts = tmp_path / "long.txt"
     long_texts.write_text("\n".join(f"{i} " + "the cat sat " * 180 for i in range(300)) + "\n", encoding="utf-8")
     assert main(["eval", str(trained), str(long_texts), "--max-len", "5000"]) == 0
@@ -315,7 +316,7 @@ def test_eval_batches_stay_bounded_when_texts_are_long(trained: Path, tmp_path: 
 ], ids=["cpu-allocator", "cuda", "python"])
 def test_the_allocators_own_error_is_one_line_and_checkpoints_stay(error: BaseException, tmp_path: Path, corpus: Path,
                                                                    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from core.trainer import Trainer
+    from core.train.trainer import Trainer
 
     run = tmp_path / "run"
     real = Trainer.train_step
@@ -336,12 +337,12 @@ def test_the_allocators_own_error_is_one_line_and_checkpoints_stay(error: BaseEx
 
 
 def test_other_runtime_errors_are_not_disguised_as_out_of_memory(trained: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import core.sampler
+    import core.model.sampler
 
     def broken(*_a: Any, **_k: Any) -> Any:
         raise RuntimeError("a bug, not memory")
 
-    monkeypatch.setattr(core.sampler, "sample_batch", broken)
+    monkeypatch.setattr(core.model.sampler, "sample_batch", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["sample", str(trained)])
 
@@ -471,8 +472,8 @@ def test_mixed_line_endings_in_one_file(tmp_path: Path) -> None:
 
 _NON_REGULAR = """
 import json, os, socket, sys
-from core.cli import main
-from core.corpus import CorpusError, load_corpus
+from core.cli.main import main
+from core.data.corpus import CorpusError, load_corpus
 tmp = sys.argv[1]
 os.mkfifo(os.path.join(tmp, "fifo"))
 sock = socket.socket(socket.AF_UNIX); sock.bind(os.path.join(tmp, "sock"))

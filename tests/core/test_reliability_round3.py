@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny, TINY_TWEETS
 
-from core import registry, runlock
-from core.background import TrainJob, build_trainer
-from core.checkpoints import load_checkpoint
-from core.cli import main
+from core.store import registry, runlock
+from core.train.process import TrainJob, build_trainer
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core.checkpoints import load_checkpoint
+from core.store.checkpoints import load_checkpoint
 
-from core.registry import list_checkpoints
+from core.store.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, StepEvent
 
 
@@ -26,7 +26,7 @@ def _start_training(tmp_path: Path) -> tuple[subprocess.Popen[str], list[str], t
     corpus = tmp_path / "tiny.txt"
     corpus.write_text("\n".join(TINY_TWEETS * 2) + "\n", encoding="utf-8")
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "core.cli", "train", str(corpus), "--out", str(out), "--max-steps", "100000",
+    cmd = [sys.executable, "-m", "core.cli.main", "train", str(corpus), "--out", str(out), "--max-steps", "100000",
            "--hidden", "8", "--embed", "8", "--batch-size", "4", "--val-every", "3", "--ckpt-every", "0", "--threads", "1"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "10000"}
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)

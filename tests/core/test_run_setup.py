@@ -1,4 +1,4 @@
-"""The one run set-up (core.run_setup): both front ends, one budget rule, one set of defaults,
+"""The one run set-up (core.train.setup): both front ends, one budget rule, one set of defaults,
 unknown settings refused from a caller and tolerated only from an old checkpoint."""
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ import torch
 from corehelpers import TINY_TWEETS
 
 from core import defaults
-from core.background import TrainJob, build_trainer
-from core.checkpoints import load_checkpoint
-from core.cli import main
-from core.registry import latest_checkpoint
-from core.run_setup import RunRequest, prepare_run, train_config
-from core.trainer import TrainConfig, resolve_device
+from core.train.process import TrainJob, build_trainer
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
+from core.store.registry import latest_checkpoint
+from core.train.setup import RunRequest, prepare_run, train_config
+from core.train.trainer import TrainConfig, resolve_device
 
 TINY = {"hidden_size": 8, "embed_dim": 8}
 
@@ -177,7 +177,7 @@ def test_a_small_corpus_gets_the_small_corpus_defaults_and_a_large_one_todays(co
 def test_a_checkpoint_of_todays_defaults_still_loads_samples_and_resumes_with_its_own_settings(corpus: Path, tmp_path: Path) -> None:
     """A run started before issue 16 (no dropout, batch 32) on a small corpus resumes as it was: the
     small-corpus defaults are for new runs only."""
-    from core.sampler import SampleConfig, sample
+    from core.model.sampler import SampleConfig, sample
 
     old = prepare_run(RunRequest(corpus, run_dir=tmp_path / "old", model={**TINY, "dropout": 0.0},
                                  train={"max_steps": 4, "batch_size": 32, "threads": 1}))

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from corehelpers import TINY_TWEETS
 
-from core.checkpoints import load_checkpoint
-from core.cli import main
-from core.sampler import SampleConfig, stream, write
-from core.trainer import TrainConfig, Trainer
-from core.model import new_model
-from core.vocab import CharVocab
+from core.store.checkpoints import load_checkpoint
+from core.cli.main import main
+from core.model.sampler import SampleConfig, stream, write
+from core.train.trainer import TrainConfig, Trainer
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 
 KEYS = {"text", "ended", "seed", "temperature", "top_k", "top_p", "prime", "length", "checkpoint", "step", "bits_per_char"}
 
@@ -158,7 +158,7 @@ def test_an_overfit_model_is_flagged_and_a_fresh_one_is_not(tmp_path: Path, caps
     assert main(["sample", str(overfit), "-n", "1", "--temperature", "0", "--json", "--check-novelty", str(corpus)]) == 0
     line = _lines(capsys)[0]
     assert line["text"] == tweet and line["novelty"]["copied"] and line["novelty"]["source"] == 0
-    from core.novelty import NoveltyIndex
+    from core.model.novelty import NoveltyIndex
 
     index = NoveltyIndex.build([tweet])
     for seed in range(5):

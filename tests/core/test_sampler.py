@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from core.sampler import SampleConfig, next_token_logprobs, sample, sample_batch, stream
-from core.model import new_model
-from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
+from core.model.sampler import SampleConfig, next_token_logprobs, sample, sample_batch, stream
+from core.model.gru import new_model
+from core.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
 TEXTS = ["abc def", "the quick brown fox", "zzz!? [ok] 123"]
 
@@ -107,7 +107,7 @@ def test_batch_sampling_matches_count_and_respects_seed(model_vocab) -> None:
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_stream_scored_is_what_write_scores(model_vocab, seed: int) -> None:
     """The app scores a streamed text itself: stream_scored's characters (and <eos>) give write's bits/char."""
-    from core.sampler import bits_per_char, stream_scored, write
+    from core.model.sampler import bits_per_char, stream_scored, write
 
     model, vocab = model_vocab
     cfg = SampleConfig(temperature=1.0, max_len=30, seed=seed)

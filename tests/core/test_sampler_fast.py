@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from core.model import CharGRU, ModelConfig
-from core.sampler import SampleConfig, sample_batch, stream
-from core.model import new_model
-from core.vocab import CharVocab
+from core.model.gru import CharGRU, ModelConfig
+from core.model.sampler import SampleConfig, sample_batch, stream
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 
 
 @pytest.mark.parametrize("max_length", [0, 20])
@@ -73,7 +73,7 @@ def test_stepper_is_a_snapshot_of_the_weights() -> None:
 
 
 def test_inverse_cdf_draws_by_weight_and_never_a_zero_weight() -> None:
-    from core.sampler import inverse_cdf
+    from core.model.sampler import inverse_cdf
 
     weights = [0.0, 1.0, 0.0, 3.0, 0.0]
     assert inverse_cdf(weights, 0.0) == 1
@@ -88,7 +88,7 @@ def test_inverse_cdf_draws_by_weight_and_never_a_zero_weight() -> None:
 def test_single_stream_draws_follow_the_tempered_softmax(temperature: float) -> None:
     """The fast single-stream draw samples softmax((logits - max) / T) over allowed tokens:
     20,000 draws land within 0.015 of every probability; banned tokens never come."""
-    from core.sampler import _next_plain
+    from core.model.sampler import _next_plain
 
     logits = torch.tensor([9.0, 0.5, 1.0, -2.0, 0.0, 2.0, float("nan"), 1.5])
     banned = torch.zeros(8, dtype=torch.bool)
@@ -105,7 +105,7 @@ def test_single_stream_draws_follow_the_tempered_softmax(temperature: float) -> 
 
 
 def test_single_stream_fast_path_edge_cases() -> None:
-    from core.sampler import _next_plain
+    from core.model.sampler import _next_plain
 
     gen = torch.Generator().manual_seed(0)
     banned = torch.tensor([True, False, False])

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from core.checkpoints import save_checkpoint
-from core.model import CharGRU, ModelConfig
-from core.model import new_model
-from core.vocab import CharVocab
+from core.store.checkpoints import save_checkpoint
+from core.model.gru import CharGRU, ModelConfig
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 
 
 @pytest.mark.parametrize(
@@ -34,7 +34,7 @@ def test_state_shapes_match_the_model(config: ModelConfig) -> None:
 def test_loading_a_checkpoint_does_not_import_dynamo(tmp_path: Path) -> None:
     vocab = CharVocab.build(["abc"])
     path = save_checkpoint(tmp_path / "c.pt", model=new_model(vocab, hidden_size=8, embed_dim=4), vocab=vocab)
-    code = ("import sys; from core.checkpoints import load_checkpoint; load_checkpoint(sys.argv[1]).model(); "
+    code = ("import sys; from core.store.checkpoints import load_checkpoint; load_checkpoint(sys.argv[1]).model(); "
             "print('torch._dynamo' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

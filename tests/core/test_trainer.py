@@ -9,12 +9,12 @@ import pytest
 import torch
 from corehelpers import TINY_TWEETS, run_all, tiny_trainer
 
-from core import gru_bf16
-from core.checkpoints import load_checkpoint
+from core.model import gru_bf16
+from core.store.checkpoints import load_checkpoint
 
-from core.registry import list_checkpoints
+from core.store.registry import list_checkpoints
 from core.events import CheckpointEvent, DoneEvent, EvalEvent, PauseEvent, StartEvent, StepEvent
-from core.trainer import Trainer, TrainConfig
+from core.train.trainer import Trainer, TrainConfig
 
 
 def weights(trainer: Trainer) -> dict[str, torch.Tensor]:

@@ -13,20 +13,20 @@ import pytest
 import torch
 from corehelpers import REPO, TINY_TWEETS, run_all, tiny_trainer
 
-from core import checkpoints
+from core.store import checkpoints
 
-from core import registry
+from core.store import registry
 from core import defaults
-from core.background import TrainJob, build_trainer
-from core.checkpoints import load_checkpoint, save_checkpoint
-from core.cli import main
-from core.batching import make_batch
+from core.train.process import TrainJob, build_trainer
+from core.store.checkpoints import load_checkpoint, save_checkpoint
+from core.cli.main import main
+from core.data.batching import make_batch
 from core.events import DoneEvent, EvalEvent, GuardEvent
-from core.model import CharGRU
-from core.sampler import SampleConfig, sample_batch, stream
-from core.trainer import TrainConfig, Trainer, evaluate_bpc, length_cost_bpc
-from core.model import new_model
-from core.vocab import EOS_ID, CharVocab
+from core.model.gru import CharGRU
+from core.model.sampler import SampleConfig, sample_batch, stream
+from core.train.trainer import TrainConfig, Trainer, evaluate_bpc, length_cost_bpc
+from core.model.gru import new_model
+from core.data.vocab import EOS_ID, CharVocab
 
 
 # ---------------------------------------------------------------- the degradation guard
@@ -99,23 +99,23 @@ def test_the_cli_prints_the_best_checkpoint(tmp_path: Path, capsys: pytest.Captu
 
 def test_until_stopped_and_the_app_share_the_schedule_code(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """`tweetgen train --until-stopped` and the app's training child set up their runs with one
-    function (core.run_setup.prepare_run), and the schedules they get are the same, step for step."""
+    function (core.train.setup.prepare_run), and the schedules they get are the same, step for step."""
 
     data = tmp_path / "t.txt"
     data.write_text("\n".join(TINY_TWEETS) + "\n")
-    import core.run_setup
+    import core.train.setup
 
-    real = core.run_setup.prepare_run
+    real = core.train.setup.prepare_run
     calls: list[str] = []
     configs: list[TrainConfig] = []
 
-    def spy(request: core.run_setup.RunRequest, **kwargs: object) -> core.run_setup.PreparedRun:
+    def spy(request: core.train.setup.RunRequest, **kwargs: object) -> core.train.setup.PreparedRun:
         calls.append("called")
         run = real(request, **kwargs)  # type: ignore[arg-type]
         configs.append(run.trainer.config)
         return run
 
-    monkeypatch.setattr(core.run_setup, "prepare_run", spy)
+    monkeypatch.setattr(core.train.setup, "prepare_run", spy)
     original_run = Trainer.run
     trainers: list[Trainer] = []
 
@@ -154,7 +154,7 @@ def test_until_stopped_trains_until_sigterm_then_saves_and_exits_0(tmp_path: Pat
     data.write_text("\n".join(TINY_TWEETS) + "\n")
     out = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "core.cli", "train", str(data), "--until-stopped", "--out", str(out), "--hidden", "8",
+        [sys.executable, "-m", "core.cli.main", "train", str(data), "--until-stopped", "--out", str(out), "--hidden", "8",
          "--embed", "8", "--ckpt-every", "50", "--threads", "1"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -238,7 +238,7 @@ def test_lengths_are_drawn_from_the_corpus_counts_and_greedy_takes_the_mode() ->
     vocab = CharVocab.build(TINY_TWEETS)
     model = new_model(vocab, seed=0, embed_dim=8, hidden_size=16, max_length=50, length_input=True).eval()
     model.set_length_prior([10] * 30 + [20] * 10)
-    from core.sampler import target_lengths
+    from core.model.sampler import target_lengths
 
     gen = torch.Generator().manual_seed(0)
     draws = target_lengths(model, SampleConfig(), 4000, gen).tolist()
@@ -298,7 +298,7 @@ def test_an_old_checkpoint_loads_samples_and_resumes_with_adam(tmp_path: Path, c
     assert ckpt.model_config.max_length == 0 and not ckpt.model().length_aware
     assert main(["sample", str(path), "-n", "2", "--seed", "1", "--max-len", "20"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 2
-    # no length input and no length counts: --length still steers it, through <eos> (core.sampler.eos_bias)
+    # no length input and no length counts: --length still steers it, through <eos> (core.model.sampler.eos_bias)
     assert main(["sample", str(path), "--length", "12", "-n", "3", "--seed", "2"]) == 0
     texts = capsys.readouterr().out.splitlines()
     assert len(texts) == 3 and all(len(t) >= 11 for t in texts)  # <eos> is banned below 12 - 10%

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
+from core.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
 printable = st.text(st.characters(blacklist_categories=("Cs",)), max_size=60)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from textual.widgets import Static
 from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
 
-from core.checkpoints import load_checkpoint, save_checkpoint
+from core.store.checkpoints import load_checkpoint, save_checkpoint
 from core.events import EvalEvent, GuardEvent
 from tui import messages as m
 from tui.app import TweetgenApp

@@ -102,7 +102,7 @@ async def test_the_checkpoint_list_follows_files_deleted_behind_it(tui_assets: A
 async def test_thousands_of_checkpoints_show_the_newest_and_the_active_one(tui_assets: Assets, home: Path) -> None:
     """A run with a checkpoint every step lists thousands: the table (rebuilt on the UI thread at every
     listing) keeps MAX_ROWS rows, the newest, plus the checkpoint in use, and says how many there are."""
-    from core.registry import CheckpointInfo
+    from core.store.registry import CheckpointInfo
     from tui.checkpoint_panel import MAX_ROWS, row_key
 
     app = TweetgenApp(make_settings(tui_assets, home))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tuihelpers import SIZE, TINY_TRAIN, Assets, app_idle, make_settings, run_async, wait_until, workers_done
 
-from core import policy
+from core.store import policy
 from tui.app import TweetgenApp
 
 

@@ -21,8 +21,8 @@ from tuihelpers import (
     wait_until,
 )
 
-from core.checkpoints import load_checkpoint
-from core.sampler import SampleConfig, write
+from core.store.checkpoints import load_checkpoint
+from core.model.sampler import SampleConfig, write
 from tui import format as fmt
 from tui import messages as m
 from tui.app import TOP_K_STEPS, TOP_P_STEPS, TweetgenApp

@@ -25,7 +25,7 @@ from tuihelpers import (
     wait_until,
 )
 
-from core.checkpoints import load_checkpoint
+from core.store.checkpoints import load_checkpoint
 from tui.app import TweetgenApp
 from tui.checkpoint_panel import row_key
 from tui.help_screen import HelpScreen

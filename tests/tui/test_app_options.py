@@ -1,5 +1,5 @@
 """tweetgen-tui's options: the same run-name check and numeric bounds as tweetgen, from one table
-(core.argtypes.NUMBERS), refused in one line; and hints worded in the app's own flags."""
+(core.cli.flags.NUMBERS), refused in one line; and hints worded in the app's own flags."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from core.argtypes import APP_WORDING, EXIT_USAGE, NUMBERS, for_app
-from core.cli import build_parser as cli_parser
+from core.cli.flags import APP_WORDING, EXIT_USAGE, NUMBERS, for_app
+from core.cli.main import build_parser as cli_parser
 from tui.__main__ import build_parser as app_parser
 from tui.__main__ import settings_from_args
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN
@@ -140,9 +140,9 @@ def _app_flags() -> set[str]:
 
 # Messages that name a flag but cannot reach the app, each with the reason.
 NOT_SHOWN_BY_THE_APP = {
-    ("core/run_setup.py", "--until-stopped"): "until_stopped is set by TrainJob only when no budget is given",
-    ("core/run_setup.py", "--allow-unknown"): "RunRequest's default hint; TrainJob passes the app's own",
-    ("core/provenance.py", "--check-novelty"): "find_recorded's lines are read by `tweetgen sample --check-novelty` "
+    ("core/train/setup.py", "--until-stopped"): "until_stopped is set by TrainJob only when no budget is given",
+    ("core/train/setup.py", "--allow-unknown"): "RunRequest's default hint; TrainJob passes the app's own",
+    ("core/store/provenance.py", "--check-novelty"): "find_recorded's lines are read by `tweetgen sample --check-novelty` "
                                                 "only; the app indexes the corpus it trains on",
 }
 

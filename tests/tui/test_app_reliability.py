@@ -29,9 +29,9 @@ from tuihelpers import (
     wait_until,
 )
 
-from core import checkpoints
-from core.checkpoints import load_checkpoint
-from core.sampler import SampleConfig, sample
+from core.store import checkpoints
+from core.store.checkpoints import load_checkpoint
+from core.model.sampler import SampleConfig, sample
 from tui.app import TweetgenApp
 
 

@@ -32,7 +32,7 @@ LONG = [f"{i:03d} " + (t + " ") * 10 for i, t in enumerate(TUI_TWEETS)]  # over 
 
 def test_max_tweet_len_is_the_corpus_filter_and_the_generation_cap_follows_the_model() -> None:
     """--max-tweet-len is the corpus filter (default 280); without --max-len a tweet may run a quarter
-    past the model's longest training text (core.sampler.default_max_len), so settings hold None."""
+    past the model's longest training text (core.model.sampler.default_max_len), so settings hold None."""
     s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "400"]))
     assert s.filters == {"max_len": 400} and s.corpus_filters().max_len == 400 and s.max_len is None
     s = settings_from_args(build_parser().parse_args(["--max-tweet-len", "400", "--max-len", "100"]))

@@ -13,7 +13,7 @@ import pytest
 from textual.widgets import Button, DirectoryTree, Input, Static
 from tuihelpers import SIZE, WAIT, Assets, app_idle, make_settings, run_async, wait_until
 
-from core.policy import path_key
+from core.store.policy import path_key
 from tui.app import TweetgenApp
 from tui.open_corpus_screen import OpenCorpusScreen
 from tui.palette import SafeCommandPalette

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 from tuihelpers import TINY_MODEL, TUI_TWEETS, app_idle
 
-from core import policy
-from core.checkpoints import save_checkpoint
-from core.model import new_model
-from core.vocab import CharVocab
+from core.store import policy
+from core.store.checkpoints import save_checkpoint
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 from tui import format as fmt
 from tui.app import TweetgenApp
 from tui.settings import AppSettings

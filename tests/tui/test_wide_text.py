@@ -17,9 +17,9 @@ import pytest
 from rich.cells import cell_len
 from tuihelpers import TINY_MODEL, Assets, app_idle, make_settings, run_async, sample_done, wait_until
 
-from core.checkpoints import save_checkpoint
-from core.model import new_model
-from core.vocab import CharVocab
+from core.store.checkpoints import save_checkpoint
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 from tui.app import TweetgenApp
 from tui.columns_screen import ColumnsScreen
 

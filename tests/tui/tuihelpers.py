@@ -22,11 +22,11 @@ from textual.pilot import Pilot
 from textual.widgets import Static
 from textual.widgets._footer import FooterKey  # not exported by textual.widgets; textual is pinned (constraints.txt)
 
-from core.checkpoints import load_checkpoint
-from core.sampler import SampleConfig, sample
-from core.trainer import TrainConfig, Trainer
-from core.model import new_model
-from core.vocab import CharVocab
+from core.store.checkpoints import load_checkpoint
+from core.model.sampler import SampleConfig, sample
+from core.train.trainer import TrainConfig, Trainer
+from core.model.gru import new_model
+from core.data.vocab import CharVocab
 from tui.app import TweetgenApp
 from tui.generation_panel import GenerationPanel
 from tui.settings import AppSettings

@@ -20,7 +20,7 @@ that follow the corpus's size (``corpus_settings``: a new run on a small corpus)
 run keeps its stored settings except the device and threads, which belong to the
 machine it runs on now.
 
-**Processes** (``torchrun``, :mod:`core.distributed`): ``batch_size`` is per process, so
+**Processes** (``torchrun``, :mod:`core.train.distributed`): ``batch_size`` is per process, so
 the global batch is ``batch_size`` times the processes. A run resumed on another number
 of processes keeps its global batch when no batch size is given (2 x 16 resumes on one
 process as 1 x 32), so it continues as it would have. Every rank prepares the same run;
@@ -40,10 +40,10 @@ from core import defaults
 from core.defaults import known_fields
 
 if TYPE_CHECKING:
-    from core.checkpoints import Checkpoint
-    from core.corpus import LoadReport
-    from core.runlock import RunLock
-    from core.trainer import TrainConfig, Trainer
+    from core.store.checkpoints import Checkpoint
+    from core.data.corpus import LoadReport
+    from core.store.runlock import RunLock
+    from core.train.trainer import TrainConfig, Trainer
 
 BUDGET_KEYS = ("epochs", "max_steps", "minutes")
 MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout", "length_input")  # what a caller may choose for a new run
@@ -111,7 +111,7 @@ def train_config(stored: Mapping[str, Any] | None, given: Mapping[str, Any], *, 
     the stored run trained with, the processes this one trains with): without a given
     batch size, the stored global batch is kept, divided among the processes (rounded up).
     """
-    from core.trainer import TrainConfig
+    from core.train.trainer import TrainConfig
 
     chosen = check_settings(TrainConfig, given, "training")
     budget = {k: chosen.pop(k) for k in BUDGET_KEYS if k in chosen}
@@ -138,7 +138,7 @@ def train_config(stored: Mapping[str, Any] | None, given: Mapping[str, Any], *, 
 
 def new_run_dir(request: RunRequest) -> Path:
     """Where a new run's checkpoints go when the request names no directory."""
-    from core.registry import runs_dir
+    from core.store.registry import runs_dir
 
     name = request.run_name or f"{request.paths[0].stem}-{time.strftime('%Y%m%d-%H%M%S')}"
     return runs_dir(request.home) / name
@@ -154,15 +154,16 @@ def prepare_run(request: RunRequest, *, on_report: Callable[[LoadReport, int], N
     each line worth showing (unknown characters, what a resume restored); both also get
     the step the run starts from.
     """
-    from core import distributed, provenance
-    from core.checkpoints import load_checkpoint
-    from core.corpus import load_corpora, split_texts
-    from core.registry import resolve_checkpoint
-    from core.safety import check_unknown
-    from core.trainer import Trainer
+    from core.train import distributed
+    from core.store import provenance
+    from core.store.checkpoints import load_checkpoint
+    from core.data.corpus import load_corpora, split_texts
+    from core.store.registry import resolve_checkpoint
+    from core.train.limits import check_unknown
+    from core.train.trainer import Trainer
 
     # What each rank does alone (read the checkpoint and DATA, check memory): under torchrun a failure on
-    # one rank stops every rank here, before the first collective (core.distributed.together).
+    # one rank stops every rank here, before the first collective (core.train.distributed.together).
     with distributed.together():
         train_config(None, request.train, until_stopped=request.until_stopped)  # bad settings fail before any reading
         resume = load_checkpoint(resolve_checkpoint(request.resume)) if request.resume is not None else None
@@ -229,8 +230,8 @@ def _sized(request: RunRequest, n_texts: int) -> RunRequest:
 
 def _filters(request: RunRequest, resume: Checkpoint | None) -> Any:
     """A resumed run's stored corpus filters (those this version knows), with the request's on top."""
-    from core.checkpoints import CheckpointError
-    from core.corpus import FilterConfig
+    from core.store.checkpoints import CheckpointError
+    from core.data.corpus import FilterConfig
 
     stored = resume.train_state.get("filter_config") if resume is not None else None
     settings = {**known_fields(FilterConfig, stored), **check_settings(FilterConfig, request.filters, "corpus filter")}
@@ -244,9 +245,9 @@ def _filters(request: RunRequest, resume: Checkpoint | None) -> Any:
 def _vocab_and_model(request: RunRequest, resume: Checkpoint | None, seed: int, batch_size: int,
                      train_texts: list[str], longest: int, max_len: int) -> tuple[Any, Any]:
     """The resumed checkpoint's vocabulary and model, or new ones; refused first if training would not fit in memory."""
-    from core.model import ModelConfig, new_model
-    from core.safety import check_memory, training_bytes
-    from core.vocab import CharVocab
+    from core.model.gru import ModelConfig, new_model
+    from core.train.limits import check_memory, training_bytes
+    from core.data.vocab import CharVocab
 
     if resume is not None:
         check_memory(training_bytes(resume.model_config, batch_size, longest), "training this model", MEMORY_HINT)
@@ -264,8 +265,9 @@ def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int,
           resumed: tuple[Path, int] | None = None) -> RunLock:
     """The run directory for this run alone: writable, not in use, and free of checkpoints this run
     would replace (``fresh``: any; ``resumed``: another run's, or a later branch's,
-    :func:`core.runlock.branch_conflict`). Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
-    from core import distributed, runlock
+    :func:`core.store.runlock.branch_conflict`). Under torchrun rank 0 alone locks and writes; its refusal stops every rank."""
+    from core.train import distributed
+    from core.store import runlock
 
     if world == 1:
         return runlock.acquire(run_dir, fresh=fresh, hint=hint, resumed=resumed)

@@ -1,7 +1,7 @@
 """One training process per run directory.
 
 ``acquire(run_dir, fresh=...)`` is called by both front ends (``tweetgen train`` and the
-app's training child, :func:`core.background.build_trainer`) before the first step:
+app's training child, :func:`core.train.process.build_trainer`) before the first step:
 
 - the directory is created if missing and must take a file (a temp file is created and
   removed), so an unwritable ``--out`` is reported at once, not at the first checkpoint;
@@ -12,7 +12,7 @@ app's training child, :func:`core.background.build_trainer`) before the first st
 - a *fresh* run (not a resume) is refused in a directory that already holds
   checkpoints: it would mix two runs' files in one folder.
 
-Every refusal is a :class:`RunDirError` (a :class:`~core.checkpoints.CheckpointError`,
+Every refusal is a :class:`RunDirError` (a :class:`~core.store.checkpoints.CheckpointError`,
 so both front ends already report it as one line).
 """
 
@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from core.checkpoints import SUFFIX, CheckpointError, ensure_writable_dir
+from core.store.checkpoints import SUFFIX, CheckpointError, ensure_writable_dir
 
 LOCK_NAME = ".tweetgen.lock"
 LOCK_MAX_BYTES = 64 * 1024  # a lock file of ours holds a pid, a host and a command line
@@ -134,7 +134,7 @@ def _step_of(path: Path) -> int | None:
     found = _STEP_NAME.fullmatch(path.name)
     if found:
         return int(found.group(1))
-    from core.registry import read_info
+    from core.store.registry import read_info
 
     try:
         return read_info(path).step

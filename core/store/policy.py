@@ -7,7 +7,7 @@ these from its workers and handlers and only shows the results; the rules can be
 and unit-tested here.
 
 Paths are compared resolved (:func:`path_key`): ``runs/tiny/step-1.pt`` and
-``./runs/../runs/tiny/step-1.pt`` are one checkpoint. ``core.registry`` (which imports
+``./runs/../runs/tiny/step-1.pt`` are one checkpoint. ``core.store.registry`` (which imports
 torch) is imported inside the functions that list checkpoints.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from core.registry import CheckpointInfo
+    from core.store.registry import CheckpointInfo
 
 DEMO_LABEL = "demo"
 
@@ -41,14 +41,14 @@ def run_dir_for(run_name: str, *, explicit_run: bool, checkpoint: Path | None, h
     directory itself (training continues there), else ``run_name`` (from the corpus) under the home."""
     if not explicit_run and checkpoint is not None and checkpoint.is_dir():
         return checkpoint
-    from core.registry import runs_dir
+    from core.store.registry import runs_dir
 
     return runs_dir(home) / run_name
 
 
 def run_checkpoints(run_dir: Path) -> list[CheckpointInfo]:
     """The run's own checkpoints (the registry also lists runs one level down: those are not this run's)."""
-    from core.registry import list_checkpoints
+    from core.store.registry import list_checkpoints
 
     if not run_dir.is_dir():
         return []
@@ -62,8 +62,8 @@ def newest(infos: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
 
 def choice_of_run(infos: Sequence[CheckpointInfo]) -> CheckpointInfo | None:
     """What the run generates from: its best validated checkpoint, else its newest (see
-    :func:`core.registry.checkpoint_to_use`)."""
-    from core.registry import checkpoint_to_use
+    :func:`core.store.registry.checkpoint_to_use`)."""
+    from core.store.registry import checkpoint_to_use
 
     return checkpoint_to_use(list(infos))
 
@@ -75,7 +75,7 @@ def is_choice_of_run(path: Path | None, infos: Sequence[CheckpointInfo]) -> bool
 
 def is_best_of_run(path: Path | None, infos: Sequence[CheckpointInfo]) -> bool:
     """Whether ``path`` is the run's best validated checkpoint (the generation status says so)."""
-    from core.registry import best_of
+    from core.store.registry import best_of
 
     best = best_of(list(infos))
     return best is not None and same_file(best.path, path)
@@ -135,7 +135,7 @@ def plan_boot(run_dir: Path, *, checkpoint: Path | None, demo: Path | None) -> B
 
     A ``--checkpoint`` file is a candidate even when it is broken: loading it reports why.
     """
-    from core.registry import list_checkpoints
+    from core.store.registry import list_checkpoints
 
     candidates: list[Path] = []
     problems: list[tuple[Path, str]] = []
@@ -179,7 +179,7 @@ def listed_extras(*, demo: Path | None, checkpoint: Path | None) -> list[Path]:
 def listing(run_dir: Path, *, demo: Path | None, checkpoint: Path | None) -> list[CheckpointInfo]:
     """Everything the checkpoint table shows: the run's checkpoints plus :func:`listed_extras`
     (each once; an unreadable extra is left out, and reported when it is selected)."""
-    from core.registry import list_checkpoints
+    from core.store.registry import list_checkpoints
 
     infos = run_checkpoints(run_dir)
     seen = {path_key(i.path) for i in infos}

@@ -7,11 +7,11 @@ the CPU, nccl on CUDA), and the trainer reads the group back through :func:`rank
 Without torchrun (or with one process) nothing here does anything, and training is the
 single-process loop, bit for bit.
 
-The design (``core.trainer`` holds the details):
+The design (``core.train.trainer`` holds the details):
 
 - **Data**: every rank reads the whole corpus and draws the same epoch order of *global*
-  batches (``batch_size * world`` texts, :class:`core.batching.BucketBatcher`); each takes
-  its own contiguous slice of each global batch (:func:`core.batching.shard`), so every
+  batches (``batch_size * world`` texts, :class:`core.data.batching.BucketBatcher`); each takes
+  its own contiguous slice of each global batch (:func:`core.data.batching.shard`), so every
   rank takes the same number of steps per epoch, and the global batches are the ones a
   single process with ``batch_size * world`` would draw.
 - **Gradients**: DDP averages them; each rank's loss is its summed cross-entropy times
@@ -72,7 +72,7 @@ def is_main() -> bool:
 
 def backend_for(device: str | None) -> str:
     """nccl when the run will train on CUDA, else gloo (CPU)."""
-    from core.trainer import resolve_device
+    from core.train.trainer import resolve_device
 
     kind = resolve_device(device or "auto").type
     if kind == "mps":

@@ -6,7 +6,7 @@ a failed run. SIGINT/SIGTERM during ``train`` save a checkpoint of the current s
 exit 0.
 
 ``torchrun --nproc-per-node N tweetgen train ...`` trains on N processes
-(:mod:`core.distributed`): rank 0 reports and writes, the other ranks print only errors,
+(:mod:`core.train.distributed`): rank 0 reports and writes, the other ranks print only errors,
 and a signal to any rank stops them all at the same step.
 """
 
@@ -30,9 +30,9 @@ from rich.table import Table
 
 import core
 from core import defaults
-from core.argtypes import NUMBERS, OneLineParser, run_name
+from core.cli.flags import NUMBERS, OneLineParser, run_name
 
-EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.argtypes.EXIT_USAGE (2)
+EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.cli.flags.EXIT_USAGE (2)
 EVAL_POSITIONS = 1 << 18  # `eval` batches hold at most this many character positions (or one longer text)
 
 
@@ -43,7 +43,7 @@ class UserError(Exception):
 # ---------------------------------------------------------------- argument types
 
 
-# Every number's bounds come from the one table both front ends read (core.argtypes.NUMBERS).
+# Every number's bounds come from the one table both front ends read (core.cli.flags.NUMBERS).
 N = NUMBERS
 RUN_NAME = run_name
 
@@ -169,7 +169,7 @@ def _filter_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = None) -> Any:
     """A checkpoint's stored filters with the command line's on top (``tweetgen eval``)."""
-    from core.corpus import FilterConfig
+    from core.data.corpus import FilterConfig
     from core.defaults import known_fields
 
     given = {k: v for k, v in _filter_args(args).items() if v is not None}
@@ -184,8 +184,8 @@ def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = Non
 def _load_ckpt(path: Path, *, best: bool = False) -> Any:
     """A checkpoint file, or from a run directory its newest (to resume) or, with ``best``, the one
     to generate from (its best validated, else its newest)."""
-    from core.checkpoints import load_checkpoint
-    from core.registry import resolve_checkpoint
+    from core.store.checkpoints import load_checkpoint
+    from core.store.registry import resolve_checkpoint
 
     return load_checkpoint(resolve_checkpoint(path, best=best))
 
@@ -223,7 +223,7 @@ def _silence(fds: Sequence[int]) -> None:
 
 
 def cmd_train(args: argparse.Namespace, console: Console) -> int:
-    from core import distributed
+    from core.train import distributed
 
     try:
         distributed.init_from_env(args.device)  # under torchrun with several processes: join its process group
@@ -245,7 +245,7 @@ def cmd_train(args: argparse.Namespace, console: Console) -> int:
 
 
 def _is_oom(exc: BaseException) -> bool:
-    from core.safety import is_out_of_memory
+    from core.train.limits import is_out_of_memory
 
     return is_out_of_memory(exc)
 
@@ -264,9 +264,10 @@ def _lost_peer_line(exc: BaseException, trainer: Any) -> str:
 
 
 def _train(args: argparse.Namespace, console: Console) -> int:
-    from core import distributed, registry
+    from core.train import distributed
+    from core.store import registry
     from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, SampleEvent, StartEvent, StepEvent
-    from core.run_setup import RunRequest, prepare_run
+    from core.train.setup import RunRequest, prepare_run
 
     err = Console(stderr=True)
     rank, _world = distributed.rank_world()
@@ -365,7 +366,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
 def _lost_peers_named(trainer: Any) -> Iterator[None]:
     """Under torchrun: a collective that fails because another process is gone (killed, crashed) ends
     in one line naming the step and the last checkpoint, not gloo's traceback."""
-    from core import distributed
+    from core.train import distributed
 
     try:
         yield
@@ -377,13 +378,13 @@ def _lost_peers_named(trainer: Any) -> Iterator[None]:
 
 def _novelty_corpus(args: argparse.Namespace, ckpt: Any) -> list[str]:
     """The texts ``--check-novelty`` compares with: DATA, else the corpus files the checkpoint records."""
-    from core.corpus import FilterConfig, load_corpora
+    from core.data.corpus import FilterConfig, load_corpora
     from core.defaults import known_fields
-    from core.provenance import ProvenanceError, find_recorded
+    from core.store.provenance import ProvenanceError, find_recorded
 
     if isinstance(args.check_novelty, Path):
         paths = [args.check_novelty]
-    else:  # the recorded corpus, only if it is still the file trained on (core.provenance)
+    else:  # the recorded corpus, only if it is still the file trained on (core.store.provenance)
         try:
             paths = find_recorded(ckpt.train_state, ckpt.path, hint="give one: --check-novelty DATA")
         except ProvenanceError as exc:
@@ -412,10 +413,10 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     import json
     import random
 
-    from core.export import sample_record, to_line
-    from core.safety import check_memory, sampling_bytes
-    from core.sampler import SampleConfig, default_max_len, sample_batch, stream, with_seed, write
-    from core.trainer import resolve_device
+    from core.store.export import sample_record, to_line
+    from core.train.limits import check_memory, sampling_bytes
+    from core.model.sampler import SampleConfig, default_max_len, sample_batch, stream, with_seed, write
+    from core.train.trainer import resolve_device
 
     ckpt = _load_ckpt(args.checkpoint, best=True)
     limit = ckpt.model_config.max_length
@@ -432,7 +433,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
         raise UserError(f"--length {args.length} is longer than this model was trained for ({limit}); use {limit} or less")
     index = None
     if args.check_novelty is not None:
-        from core.novelty import COPY_THRESHOLD, NoveltyIndex
+        from core.model.novelty import COPY_THRESHOLD, NoveltyIndex
 
         texts = _novelty_corpus(args, ckpt)
         index = NoveltyIndex.build(texts, threshold=args.copy_threshold or COPY_THRESHOLD)
@@ -491,10 +492,10 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
-    from core.corpus import load_corpus
-    from core.safety import check_memory, eval_bytes
-    from core.trainer import evaluate_bpc, length_cost_bpc, resolve_device
-    from core.vocab import UNK_ID
+    from core.data.corpus import load_corpus
+    from core.train.limits import check_memory, eval_bytes
+    from core.train.trainer import evaluate_bpc, length_cost_bpc, resolve_device
+    from core.data.vocab import UNK_ID
 
     ckpt = _load_ckpt(args.checkpoint, best=True)
     filt = _filter_config(args, ckpt.train_state.get("filter_config"))
@@ -560,7 +561,7 @@ def _optimizer_line(stored: Any, lr_scale: Any) -> str:
     """'schedulefree, lr 0.006' from a checkpoint's train_config (Adam + cosine for tweetgen 0.1 files)."""
     if not isinstance(stored, dict):
         return "-"
-    from core.trainer import TrainConfig
+    from core.train.trainer import TrainConfig
 
     cfg = TrainConfig.from_stored(stored)
     line = f"{cfg.get('optimizer', 'schedulefree')}, lr {cfg.get('lr', '-')}, {cfg.get('lr_schedule', 'constant')} after warm-up"
@@ -571,7 +572,7 @@ def _optimizer_line(stored: Any, lr_scale: Any) -> str:
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     from core.humanize import age
-    from core.registry import list_checkpoints, runs_dir
+    from core.store.registry import list_checkpoints, runs_dir
 
     root = args.dir or runs_dir()
     infos = list_checkpoints(root)
@@ -591,10 +592,10 @@ COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from core.checkpoints import CheckpointError
-    from core.corpus import CorpusError
-    from core.distributed import PeerFailed
-    from core.safety import LimitError
+    from core.store.checkpoints import CheckpointError
+    from core.data.corpus import CorpusError
+    from core.train.distributed import PeerFailed
+    from core.train.limits import LimitError
 
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -617,9 +618,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _error_line(prog: str, exc: BaseException) -> str | None:
     """The one line a user-fixable error prints; None for a bug (which keeps its traceback)."""
-    from core.checkpoints import CheckpointError
-    from core.corpus import CorpusError
-    from core.safety import LimitError, is_out_of_memory
+    from core.store.checkpoints import CheckpointError
+    from core.data.corpus import CorpusError
+    from core.train.limits import LimitError, is_out_of_memory
 
     if isinstance(exc, (UserError, CorpusError, CheckpointError, LimitError)):
         return f"{prog}: error: {exc}"

@@ -45,7 +45,7 @@ def _hash_file(path: Path, h: Any) -> int:
 def fingerprint(path: str | Path) -> dict[str, Any] | None:
     """``{"size", "sha256"}`` of a corpus file, or of an unpacked archive folder's tweets parts; None when
     it cannot be read (a pipe, a device, gone)."""
-    from core.archive import folder_parts
+    from core.data.archive import folder_parts
 
     path = Path(path)
     h = hashlib.sha256()

@@ -3,7 +3,7 @@
 Why a process and not a thread: the training loop is Python between torch kernels and
 holds the GIL for much of each step, so a training *thread* makes any UI in the same
 process stutter. A child process started with the ``spawn`` context (no forked torch or
-terminal state) runs :class:`core.trainer.Trainer` and puts every event on a queue; the
+terminal state) runs :class:`core.train.trainer.Trainer` and puts every event on a queue; the
 parent sends ``pause``/``resume``/``save``/``stop`` commands on another queue, which a
 small thread inside the child applies to the trainer (its control methods are
 thread-safe and take effect between steps, so a completed step is never lost).
@@ -44,11 +44,11 @@ COMMANDS = ("pause", "resume", "save", "stop")
 class TrainJob:
     """What the child process should train; all of it picklable, no tensors.
 
-    ``train`` holds :class:`~core.trainer.TrainConfig` fields; a budget among them counts
-    from where the run starts, as everywhere (:mod:`core.run_setup`): resuming a
+    ``train`` holds :class:`~core.train.trainer.TrainConfig` fields; a budget among them counts
+    from where the run starts, as everywhere (:mod:`core.train.setup`): resuming a
     checkpoint at step 900 with ``max_steps=100`` stops at step 1000. Without any budget
     the run continues until it is stopped. When resuming, the stored training settings,
-    corpus filters and validation split are reused and ``train``/``filters`` override them. ``model`` holds :func:`~core.model.new_model`
+    corpus filters and validation split are reused and ``train``/``filters`` override them. ``model`` holds :func:`~core.model.gru.new_model`
     keyword arguments and is used only for a fresh run.
     """
 
@@ -66,8 +66,8 @@ class TrainJob:
     allow_unknown: bool = False  # resume even when much of the corpus is unknown to the checkpoint's vocabulary
 
     def request(self, threads: int) -> Any:
-        """The :class:`~core.run_setup.RunRequest` of this job: trained until stopped unless it has a budget."""
-        from core.run_setup import BUDGET_KEYS, RunRequest
+        """The :class:`~core.train.setup.RunRequest` of this job: trained until stopped unless it has a budget."""
+        from core.train.setup import BUDGET_KEYS, RunRequest
 
         return RunRequest(
             data=self.data_path, run_dir=self.run_dir, resume=self.resume_from,
@@ -163,7 +163,7 @@ def _redirect_output(path: Path) -> None:
 
 
 def build_trainer(job: TrainJob, emit: Any = None) -> Any:
-    """Build the :class:`~core.trainer.Trainer` for ``job`` with the one run set-up (:func:`core.run_setup.prepare_run`).
+    """Build the :class:`~core.train.trainer.Trainer` for ``job`` with the one run set-up (:func:`core.train.setup.prepare_run`).
 
     Runs in the child. Raises ``CorpusError``/``CheckpointError``/``ValueError`` with
     messages a user can act on. ``emit`` receives :class:`NoteEvent` lines. The run
@@ -171,7 +171,7 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     """
     import torch
 
-    from core.run_setup import prepare_run
+    from core.train.setup import prepare_run
 
     threads = job.threads or default_threads()
     torch.set_num_threads(threads)
@@ -203,8 +203,8 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
     trainer: Any = None
     step = 0
     try:
-        from core.checkpoints import CheckpointError
-        from core.corpus import CorpusError
+        from core.store.checkpoints import CheckpointError
+        from core.data.corpus import CorpusError
 
         try:
             trainer = build_trainer(job, events.put)

@@ -17,9 +17,9 @@ from typing import NamedTuple
 
 import torch
 
-from core.model import CharGRU
-from core.scoring import bits_per_char  # noqa: F401 - re-exported: the score of a streamed text
-from core.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
+from core.model.gru import CharGRU
+from core.model.scoring import bits_per_char  # noqa: F401 - re-exported: the score of a streamed text
+from core.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
 NEVER_SAMPLED = (PAD_ID, BOS_ID, UNK_ID)
 

@@ -1,6 +1,6 @@
 """Checkpoint files: the format, atomic writing, and validation on load.
 
-Listing a run's checkpoints, picking the best and retention live in :mod:`core.registry`.
+Listing a run's checkpoints, picking the best and retention live in :mod:`core.store.registry`.
 
 One file per checkpoint holds weights, optimizer state, vocabulary, model config,
 training state and metrics. Files are written to a temp file in the same directory,
@@ -32,8 +32,8 @@ from typing import Any
 
 import torch
 
-from core.model import CharGRU, ModelConfig
-from core.vocab import CharVocab
+from core.model.gru import CharGRU, ModelConfig
+from core.data.vocab import CharVocab
 
 FORMAT_VERSION = 1
 SUFFIX = ".pt"

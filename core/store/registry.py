@@ -1,7 +1,7 @@
 """The run registry: where runs live, which checkpoints a run has, which is best, retention.
 
 It reads checkpoint metadata cheaply from each file's ``.json`` sidecar (falling back to
-the file itself, validated by :mod:`core.checkpoints`), so listing hundreds of
+the file itself, validated by :mod:`core.store.checkpoints`), so listing hundreds of
 checkpoints does not unpickle hundreds of weight files.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.checkpoints import (
+from core.store.checkpoints import (
     MAX_COUNT,
     SUFFIX,
     TMP_SUFFIX,

@@ -1,4 +1,4 @@
-"""Mixed-precision training forward for :class:`core.model.CharGRU`: bf16 matmuls, fp32 everything else.
+"""Mixed-precision training forward for :class:`core.model.gru.CharGRU`: bf16 matmuls, fp32 everything else.
 
 Why a GRU of our own: ``torch.autocast("cpu", bfloat16)`` around the stock ``nn.GRU`` made a
 training step 2.6x slower on an AVX512-BF16 CPU (issue 17): the stock GRU has no bf16 fast
@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 if TYPE_CHECKING:
-    from core.model import CharGRU
+    from core.model.gru import CharGRU
 
 PRECISIONS = ("fp32", "bf16")
 _CPU_BF16_FLAGS = ("avx512_bf16", "amx_bf16")

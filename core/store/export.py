@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from core.novelty import NoveltyResult
-from core.sampler import SampleConfig, Written
+from core.model.novelty import NoveltyResult
+from core.model.sampler import SampleConfig, Written
 
 
 def sample_record(written: Written, cfg: SampleConfig, *, checkpoint: str | Path | None, step: int | None,

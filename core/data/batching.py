@@ -1,6 +1,6 @@
 """Length-bucketed teacher-forcing batches (the notebook's BucketIterator idea).
 
-Texts arrive here already read and filtered (:mod:`core.corpus`) and encoded by the
+Texts arrive here already read and filtered (:mod:`core.data.corpus`) and encoded by the
 vocabulary as ``<bos> ... <eos>`` id sequences.
 """
 
@@ -14,7 +14,7 @@ from typing import overload
 
 import torch
 
-from core.vocab import PAD_ID, CharVocab
+from core.data.vocab import PAD_ID, CharVocab
 
 @dataclass
 class Batch:
@@ -95,7 +95,7 @@ class BucketBatcher:
 
 
 def shard(rows: Sequence[int], rank: int, world: int) -> list[int]:
-    """Rank ``rank``'s contiguous share of one global batch of ``world`` processes (:mod:`core.distributed`).
+    """Rank ``rank``'s contiguous share of one global batch of ``world`` processes (:mod:`core.train.distributed`).
 
     A global batch is cut by length (the batcher sorts it), so contiguous shares pad
     little. Each share holds at most ``ceil(len(rows) / world)`` rows; the last, short batch

@@ -9,7 +9,7 @@ Exact resume: the batch order of an epoch depends only on ``(seed, epoch)``, and
 checkpoint stores epoch, position in the epoch, optimizer state and the torch RNG
 state, so N steps in one go and N/2 + resume + N/2 give the same weights.
 
-Under ``torchrun`` with several processes (:mod:`core.distributed`) the same loop runs on
+Under ``torchrun`` with several processes (:mod:`core.train.distributed`) the same loop runs on
 every rank, wrapped in DDP: each rank steps on its share of the same global batch, and
 one small ``all_reduce`` per step keeps the ranks' loss, stop and save decisions and
 clock identical, so they validate (over shares of the validation set, summed), save
@@ -31,10 +31,12 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from core import checkpoints, defaults, distributed
+from core.store import checkpoints
+from core import defaults
+from core.train import distributed
 
-from core import registry
-from core.batching import BucketBatcher, encode_all, make_batch, shard
+from core.store import registry
+from core.data.batching import BucketBatcher, encode_all, make_batch, shard
 from core.events import (
     CheckpointEvent,
     DoneEvent,
@@ -46,10 +48,10 @@ from core.events import (
     StepEvent,
     TrainEvent,
 )
-from core.gru_bf16 import resolve_precision
-from core.model import MAX_LENGTH_TABLE, CharGRU, ModelConfig
-from core.sampler import SampleConfig, sample
-from core.vocab import PAD_ID, CharVocab
+from core.model.gru_bf16 import resolve_precision
+from core.model.gru import MAX_LENGTH_TABLE, CharGRU, ModelConfig
+from core.model.sampler import SampleConfig, sample
+from core.data.vocab import PAD_ID, CharVocab
 
 LN2 = math.log(2.0)
 
@@ -86,7 +88,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int | None = None
     # "fp32", or "bf16": bf16 matmuls with fp32 master weights where the hardware has bf16
-    # arithmetic, else fp32 with a note (core/gru_bf16.py). Validation and checkpoints are fp32.
+    # arithmetic, else fp32 with a note (core/model/gru_bf16.py). Validation and checkpoints are fp32.
     precision: str = defaults.PRECISION
     log_interval_s: float = 0.1
     divergence_factor: float = 4.0  # stop when loss exceeds this times the starting loss
@@ -286,7 +288,7 @@ class Trainer:
         self.device = resolve_device(config.device)
         self.rank, self.world = distributed.rank_world()
         if self.device.type == "cuda" and self.device.index is None and self.world > 1:
-            self.device = torch.device("cuda", torch.cuda.current_device())  # the LOCAL_RANK's GPU (core.distributed)
+            self.device = torch.device("cuda", torch.cuda.current_device())  # the LOCAL_RANK's GPU (core.train.distributed)
         if config.threads:
             torch.set_num_threads(config.threads)
         self.model = model.to(self.device)
@@ -549,7 +551,7 @@ class Trainer:
         ``batch_in_epoch`` counts global batches; with another size the epoch is cut
         differently, so the same share of the epoch is kept (an approximation, noted).
         Resuming on another number of processes keeps the global batch where it divides
-        (:func:`core.run_setup.train_config`), and then nothing moves.
+        (:func:`core.train.setup.train_config`), and then nothing moves.
         """
         stored = ts.get("train_config")
         old_batch = stored.get("batch_size") if isinstance(stored, dict) else None

@@ -1,6 +1,6 @@
 """What one record of each Twitter/X export generation says, and long posts matched to their cut copies.
 
-Three generations of records reach :mod:`core.archive`:
+Three generations of records reach :mod:`core.data.archive`:
 
 * modern ``data/tweets.js`` (2020 on) and 2019-2020 ``data/tweet.js``: ``{"tweet": {...}}``, or the bare
   ``{...}`` of the oldest ``tweet.js``; the text is ``full_text`` (or ``text``), the time ``created_at``
@@ -169,7 +169,7 @@ def is_grailbird_header(cells: Iterable[str]) -> bool:
 
 def grailbird_rows(rows: Iterator[list[str]], where: str) -> Iterator[Tweet]:
     """The tweets of a Grailbird ``tweets.csv`` (``rows`` from ``csv.reader``, header first)."""
-    from core.corpus import CorpusError  # the one error type of corpus reading
+    from core.data.corpus import CorpusError  # the one error type of corpus reading
 
     header = next(rows, None)
     if header is None:

@@ -16,7 +16,7 @@ in part order (part10 after part9; ``tweets*`` before an older ``tweet*`` beside
 files, then ``tweets.csv``. A tweet is read once **by its id**: a folder holding both ``tweet.js`` and
 ``tweets.js``, or an archive with both ``tweets.csv`` and the monthly files, gives each tweet once, and
 the load report counts it once. Retweets are recognised by the data in every generation (see
-:mod:`core.archive_records`), and long posts are matched to their cut copies there too. Everything
+:mod:`core.data.archive_records`), and long posts are matched to their cut copies there too. Everything
 else in the archive (media, likes, messages, deleted tweets) is never opened.
 
 A zip is untrusted input, so it is read in memory only (nothing is extracted, and member names
@@ -24,9 +24,9 @@ are matched, never used as paths), and the bytes decompressed are bounded (:clas
 each member against its own compressed size, all the files read together against a fixed limit and
 against the zip's size, first on the sizes the zip declares, before anything is decompressed, and
 again on the bytes actually produced, since headers can lie. Parts are decoded and parsed a chunk at a
-time (:func:`core.corpus.text_chunks`, :mod:`core.jsonstream`), so memory follows the largest tweet,
+time (:func:`core.data.corpus.text_chunks`, :mod:`core.data.jsonstream`), so memory follows the largest tweet,
 not the largest part, and a binary part is refused from its first 64 KiB. Every refusal is one
-:class:`~core.corpus.CorpusError` line naming the file.
+:class:`~core.data.corpus.CorpusError` line naming the file.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
-from core.archive_records import LongPosts, LongPostText, Note, Tweet, grailbird_rows, note_of, tweet_of
-from core.corpus import (_CSV_LINE_END, CorpusError, LoadReport, _split_lines, iter_json_records,
+from core.data.archive_records import LongPosts, LongPostText, Note, Tweet, grailbird_rows, note_of, tweet_of
+from core.data.corpus import (_CSV_LINE_END, CorpusError, LoadReport, _split_lines, iter_json_records,
                          open_regular_file, text_chunks)
 
 ARCHIVE_FORMAT = "twitter archive"
@@ -197,8 +197,8 @@ def iter_archive(path: str | Path, report: LoadReport | None = None, limits: Arc
     """The owner's tweet texts of an archive zip or unpacked archive folder, one at a time.
 
     Each tweet comes once (by id). A long post matched to its cut copy comes as its whole text, a
-    :class:`~core.archive_records.LongPostText` (as does a long post no tweet matched), and a tweet
-    the data marks as a retweet as a :class:`~core.archive_records.RetweetText`: the cleaner decides."""
+    :class:`~core.data.archive_records.LongPostText` (as does a long post no tweet matched), and a tweet
+    the data marks as a retweet as a :class:`~core.data.archive_records.RetweetText`: the cleaner decides."""
     path = Path(path)
     limits = limits or DEFAULT_LIMITS
     if report is not None:
@@ -208,7 +208,7 @@ def iter_archive(path: str | Path, report: LoadReport | None = None, limits: Arc
 
 
 class _Passes:
-    """One file of an archive, read in passes (:func:`core.corpus.text_chunks` reads it twice: once to
+    """One file of an archive, read in passes (:func:`core.data.corpus.text_chunks` reads it twice: once to
     settle the encoding, then for the text), every pass counted against ``limit`` bytes."""
 
     def __init__(self, opener: Callable[[], IO[bytes]], where: str, size: int, limit: int,
@@ -508,7 +508,7 @@ class _Folder(_Archive):
 
 def folder_parts(folder: Path) -> list[Path]:
     """The files of an unpacked archive folder that hold the owner's posts, in reading order ([] when it is
-    not one): what identifies the corpus of a folder (core.provenance fingerprints them)."""
+    not one): what identifies the corpus of a folder (core.store.provenance fingerprints them)."""
     try:
         archive = _Folder(Path(folder), ArchiveLimits())
     except CorpusError:

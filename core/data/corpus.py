@@ -1,9 +1,9 @@
 """Corpus reading: parsing, decoding, filtering, de-duplication and the train/validation split.
 
-Batching the encoded texts lives in :mod:`core.batching`.
+Batching the encoded texts lives in :mod:`core.data.batching`.
 
 Readers understand four shapes of input, picked by content first and extension second:
-a Twitter archive export (``tweets.js``; a whole zip or folder is read by :mod:`core.archive`),
+a Twitter archive export (``tweets.js``; a whole zip or folder is read by :mod:`core.data.archive`),
 JSON / JSONL with a ``text`` field, CSV with a ``text`` column (or the first column when
 there is no header), and plain text with one item per line. Every failure is a :class:`CorpusError` whose message is one line that
 names the file and says what to do.
@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core import defaults
-from core.archive_records import LongPostText, RetweetText, grailbird_rows, is_grailbird_header, tweet_of
-from core.jsonstream import JsonStream, StreamDecodeError, iter_top_level
+from core.data.archive_records import LongPostText, RetweetText, grailbird_rows, is_grailbird_header, tweet_of
+from core.data.jsonstream import JsonStream, StreamDecodeError, iter_top_level
 
 FORMATS = ("auto", "csv", "tweets-js", "json", "jsonl", "text")
 ARCHIVE_FORMATS = ("twitter archive", "tweets-js", "grailbird csv")  # Twitter/X's own exports: retweets dropped by default
@@ -641,7 +641,7 @@ def iter_items(
     CSV, JSONL and text stream: memory holds a chunk and a line, never the file. A JSON
     array (``.json``, and a ``tweets.js``) is parsed whole (``json`` has no incremental
     parser): its text and records are held while it is read; archive members are bounded
-    by :class:`core.archive.ArchiveLimits`. ``report.format``/``encoding`` are set before
+    by :class:`core.data.archive.ArchiveLimits`. ``report.format``/``encoding`` are set before
     the first item comes.
     """
     path = Path(path)
@@ -650,7 +650,7 @@ def iter_items(
         raise CorpusError(f"{name}: unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
     if not path.exists():
         raise CorpusError(f"{name}: no such file; check the path")
-    from core import archive  # a Twitter/X archive: its zip, or the unpacked folder (refused there if it is not one)
+    from core.data import archive  # a Twitter/X archive: its zip, or the unpacked folder (refused there if it is not one)
 
     if path.is_dir() or (fmt in ("auto", "tweets-js") and archive.is_zip(path)):
         yield from archive.iter_archive(path, report)

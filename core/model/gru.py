@@ -16,7 +16,7 @@ from torch import nn
 from core import defaults
 
 if TYPE_CHECKING:
-    from core.vocab import CharVocab
+    from core.data.vocab import CharVocab
 
 MAX_LENGTH_TABLE = 1024  # the longest target length a model can be told; longer ones are clamped
 
@@ -36,7 +36,7 @@ class ModelConfig:
     max_length: int = 0
     # Whether every input position is also told how many characters remain (issue 8's length
     # input). Off for new runs: it cost 0.02-0.06 bits/char and cut the last word (bench/RESULTS.md,
-    # issue 17); sampling steers the length through <eos> instead (core.sampler.end_weight).
+    # issue 17); sampling steers the length through <eos> instead (core.model.sampler.end_weight).
     # Checkpoints written before this field existed had it whenever max_length > 0 (from_dict).
     length_input: bool = False
 
@@ -66,7 +66,7 @@ class CharGRU(nn.Module):
     """Embedding -> GRU -> linear decoder, optionally told how many characters remain.
 
     ``length_prior`` (``config.max_length > 0``): the training corpus's length counts, a
-    buffer saved with the weights; sampling reads it to steer lengths (core.sampler).
+    buffer saved with the weights; sampling reads it to steer lengths (core.model.sampler).
 
     Length input (``config.length_input``, off for new runs): a GRU cannot count how much it has
     written, so a plain model ends tweets too early and too late. A person writing a
@@ -101,7 +101,7 @@ class CharGRU(nn.Module):
         )
         self.drop = nn.Dropout(config.dropout)
         self.decoder = nn.Linear(config.hidden_size, config.vocab_size)
-        # "fp32": the stock nn.GRU; "bf16": core.gru_bf16's mixed-precision forward over the same
+        # "fp32": the stock nn.GRU; "bf16": core.model.gru_bf16's mixed-precision forward over the same
         # fp32 weights. A training setting (the Trainer sets it from TrainConfig.precision), not part of the
         # config or the state_dict: a checkpoint does not know which precision trained it.
         self.precision = "fp32"
@@ -149,7 +149,7 @@ class CharGRU(nn.Module):
                 raise ValueError("this model is length-aware: pass the remaining characters at every position")
             x = x + self.length_embed(remaining.clamp(0, self.config.max_length))  # (B, T, E)
         if self.precision == "bf16":
-            from core.gru_bf16 import mixed_forward
+            from core.model.gru_bf16 import mixed_forward
 
             return mixed_forward(self, x, hidden)  # (B, T, V) fp32, (L, B, H) fp32
         out, hidden = self.gru(x, hidden)  # (B, T, H), (L, B, H)

@@ -78,8 +78,8 @@ def available_memory(device: Any = "cpu") -> int | None:
 
 
 def parameter_count(config: Any) -> int:
-    """Parameters of a :class:`~core.model.CharGRU` with ``config``, computed from shapes (nothing allocated)."""
-    from core.model import CharGRU
+    """Parameters of a :class:`~core.model.gru.CharGRU` with ``config``, computed from shapes (nothing allocated)."""
+    from core.model.gru import CharGRU
 
     total = 0
     for shape in CharGRU.state_shapes(config).values():
