@@ -60,7 +60,7 @@ def measure_table(reps: int = 3) -> dict[str, Any]:
     from textual.app import App, ComposeResult
 
     from core.registry import CheckpointInfo
-    from tui.checkpoint_panel import CheckpointPanel
+    from tui.widgets.checkpoint_panel import CheckpointPanel
 
     class PanelOnly(App[None]):
         def compose(self) -> ComposeResult:

@@ -58,10 +58,10 @@ from core.background import TrainingProcess, TrainJob
 from core.events import BackgroundEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
-from tui.checkpoint_panel import CheckpointPanel
-from tui.columns_screen import MAX_COMPARED, SWEEP_TEMPERATURES, ColumnsScreen
-from tui.footer import AppFooter, fit_footer
-from tui.generation_stream import (
+from tui.widgets.checkpoint_panel import CheckpointPanel
+from tui.screens.columns import MAX_COMPARED, SWEEP_TEMPERATURES, ColumnsScreen
+from tui.widgets.footer import AppFooter, fit_footer
+from tui.services.generation_stream import (
     GeneratorSource,
     checkpoint_source,
     load_source,
@@ -70,12 +70,12 @@ from tui.generation_stream import (
     stream_columns,
     untrained_source,
 )
-from tui.generation_panel import GenerationPanel, SampleRecord
-from tui.help_screen import HelpScreen
-from tui.open_corpus_screen import CorpusChoice, OpenCorpusScreen
-from tui.prime_screen import PrimeScreen
-from tui.palette import SafeCommandPalette
-from tui.terminal import hangup_safe
+from tui.widgets.generation_panel import GenerationPanel, SampleRecord
+from tui.screens.help import HelpScreen
+from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
+from tui.screens.prime import PrimeScreen
+from tui.screens.palette import SafeCommandPalette
+from tui.lifecycle import hangup_safe
 from tui.settings import (
     TEMPERATURE_MAX,
     TEMPERATURE_MIN,
@@ -85,7 +85,7 @@ from tui.settings import (
     clamp_temperature,
     read_corpus,
 )
-from tui.training_panel import TrainingPanel
+from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
     from core.novelty import NoveltyIndex

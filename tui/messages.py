@@ -21,7 +21,7 @@ from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, Pause
 if TYPE_CHECKING:
     from core.policy import BootPlan
     from core.registry import CheckpointInfo
-    from tui.generation_stream import GeneratorSource
+    from tui.services.generation_stream import GeneratorSource
 
 
 # ---------------------------------------------------------------- start-up and models

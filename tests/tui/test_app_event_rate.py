@@ -103,7 +103,7 @@ async def test_thousands_of_checkpoints_show_the_newest_and_the_active_one(tui_a
     """A run with a checkpoint every step lists thousands: the table (rebuilt on the UI thread at every
     listing) keeps MAX_ROWS rows, the newest, plus the checkpoint in use, and says how many there are."""
     from core.registry import CheckpointInfo
-    from tui.checkpoint_panel import MAX_ROWS, row_key
+    from tui.widgets.checkpoint_panel import MAX_ROWS, row_key
 
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:

@@ -27,8 +27,8 @@ from tuihelpers import (
 
 from core.checkpoints import load_checkpoint
 from tui.app import TweetgenApp
-from tui.checkpoint_panel import row_key
-from tui.help_screen import HelpScreen
+from tui.widgets.checkpoint_panel import row_key
+from tui.screens.help import HelpScreen
 
 
 @run_async

@@ -22,7 +22,7 @@ from textual.widgets import Static
 from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
 
 from tui.app import TweetgenApp
-from tui.palette import SafeCommandPalette
+from tui.screens.palette import SafeCommandPalette
 
 pytestmark = pytest.mark.slow
 

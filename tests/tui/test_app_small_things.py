@@ -129,7 +129,7 @@ async def test_reading_a_large_corpus_shows_how_far_it_has_got(tui_assets: Asset
     """The boot worker reads the corpus; a large file shows 'reading … N%' in the training panel's border
     until the count of tweets replaces it (the threshold is lowered so a small file counts as large)."""
     import tui.app
-    from tui.training_panel import TrainingPanel
+    from tui.widgets.training_panel import TrainingPanel
 
     corpus = tmp_path / "many.txt"
     corpus.write_text("\n".join(f"{t} #{i}" for i in range(400) for t in TUI_TWEETS), encoding="utf-8")

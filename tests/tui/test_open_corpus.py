@@ -15,8 +15,8 @@ from tuihelpers import SIZE, WAIT, Assets, app_idle, make_settings, run_async, w
 
 from core.policy import path_key
 from tui.app import TweetgenApp
-from tui.open_corpus_screen import OpenCorpusScreen
-from tui.palette import SafeCommandPalette
+from tui.screens.open_corpus import OpenCorpusScreen
+from tui.screens.palette import SafeCommandPalette
 
 SHORT = [f"walk number {i} by the river, {'slow' if i % 2 else 'fast'} today" for i in range(30)]
 LONG = [f"a long post {i}: " + "more words about the weather and the garden " * 7 for i in range(10)]  # ~330 chars: over 280

@@ -21,7 +21,7 @@ from core.checkpoints import save_checkpoint
 from core.model import new_model
 from core.vocab import CharVocab
 from tui.app import TweetgenApp
-from tui.columns_screen import ColumnsScreen
+from tui.screens.columns import ColumnsScreen
 
 BORDERS = frozenset("│╭╮╰╯")
 SIZES = [(80, 24), (120, 36)]

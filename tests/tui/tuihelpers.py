@@ -28,7 +28,7 @@ from core.trainer import TrainConfig, Trainer
 from core.model import new_model
 from core.vocab import CharVocab
 from tui.app import TweetgenApp
-from tui.generation_panel import GenerationPanel
+from tui.widgets.generation_panel import GenerationPanel
 from tui.settings import AppSettings
 
 TUI_TWEETS = [

@@ -16,7 +16,7 @@ from textual.widgets import ProgressBar, Static
 from core.events import EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
-from tui.loss_chart import LossChart
+from tui.widgets.loss_chart import LossChart
 
 # the line's colour comes from app.tcss (#train-status.state-NAME)
 STATE_ICONS: dict[TrainingState, str] = {

@@ -4,7 +4,7 @@ checkpoint comparison (key ``v``).
 A :class:`ColumnsScreen` covers the main screen (the columns need the whole width: at 80
 columns five of them are 16 characters wide) and shows one :class:`SampleColumn` per
 setting. One worker of the App writes every column, a character of each in turn
-(:func:`tui.generation_stream.stream_columns`); each column handles the chunks of its own
+(:func:`tui.services.generation_stream.stream_columns`); each column handles the chunks of its own
 sample, and the finished ones bubble on to the App, which checks their novelty. ``t``,
 ``v`` or escape goes back to the single stream.
 """
@@ -22,9 +22,9 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Header, Static
 
-from tui.footer import AppFooter, fit_footer
+from tui.widgets.footer import AppFooter, fit_footer
 from tui.format import prob_legend
-from tui.generation_panel import SampleRecord
+from tui.widgets.generation_panel import SampleRecord
 
 if TYPE_CHECKING:
     from tui import messages as m
