@@ -27,12 +27,10 @@ differ, so no worker cancels another kind. The run/checkpoint decisions are
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import gc
 import itertools
 import random
-import signal
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -56,6 +54,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from core import policy
 from core.background import TrainingProcess, TrainJob
 from core.events import BackgroundEvent, TrainingState
+from tui.services.training_session import TrainingSession
+from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
 from tui import format as fmt
 from tui import messages as m
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -75,7 +75,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.screens.prime import PrimeScreen
 from tui.screens.palette import SafeCommandPalette
-from tui.lifecycle import hangup_safe
+from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_tracker_immune_to_sighup
 from tui.settings import (
     TEMPERATURE_MAX,
     TEMPERATURE_MIN,
@@ -94,8 +94,6 @@ if TYPE_CHECKING:
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
 LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
 STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
-TOP_K_STEPS = (0, 5, 10, 20, 40)  # k cycles through these (0: off)
-TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
 COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
@@ -121,28 +119,6 @@ def while_running(handler: _Handler) -> _Handler:
     return wrapper  # type: ignore[return-value]
 
 
-def _start_resource_tracker_immune_to_sighup() -> None:
-    """multiprocessing's resource tracker (a helper process the training queues need) ignores SIGINT
-    and SIGTERM but dies of the SIGHUP a closed terminal sends the whole process group, and then
-    prints tracebacks while the app saves and exits. Started with SIGHUP blocked, it inherits the
-    block (it unblocks only SIGINT and SIGTERM). Blocked, not ignored, here: a hangup that arrives
-    meanwhile stays pending and is handled once unblocked, instead of being lost (the app would
-    then never quit on it)."""
-    from multiprocessing import resource_tracker
-
-    from core.background import _real_std_streams  # Textual's stderr has no file descriptor to pass on
-
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-    except (AttributeError, ValueError, OSError):  # no SIGHUP or no signal masks here
-        return
-    try:
-        with _real_std_streams():
-            resource_tracker.ensure_running()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 class TweetgenApp(App[None]):
     """Train a character GRU in the background and watch it write tweets."""
 
@@ -150,44 +126,9 @@ class TweetgenApp(App[None]):
     TITLE = "tweetgen"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
-    # Every key of the app. `space` has one binding per state; check_action shows the one that applies.
-    BINDINGS = [
-        Binding("r", "resample", "Resample", tooltip="stop this tweet and generate a new one"),
-        Binding("plus,equals_sign", f"temperature({TEMPERATURE_STEP})", "Temp+", key_display="+",
-                tooltip="temperature up by 0.1 (max 5.0), from the next tweet"),
-        Binding("minus,underscore", f"temperature({-TEMPERATURE_STEP})", "Temp-", key_display="-",
-                tooltip="temperature down by 0.1 (min 0.1), from the next tweet"),
-        Binding("space", "start_training", "Train", tooltip="start training (resumes from the run's newest checkpoint)"),
-        Binding("space", "pause_training", "Pause", tooltip="pause training"),
-        Binding("space", "resume_training", "Resume", tooltip="resume training"),
-        Binding("s", "save_checkpoint", "Save", tooltip="save a checkpoint of the current training step now"),
-        Binding("c", "focus_checkpoints", "Checkpoints",
-                tooltip="go to the checkpoint list (enter switches the generator, space marks one for v)"),
-        Binding("p", "toggle_probs", "Probs",
-                tooltip="colour each character by the model's probability of it (at T=1); p again: plain"),
-        Binding("t", "sweep", "Sweep",
-                tooltip=f"one seed at T {', '.join(f'{t:.1f}' for t in SWEEP_TEMPERATURES)} side by side; t or escape: back"),
-        Binding("v", "compare", "Compare",
-                tooltip="the checkpoints marked with space, side by side with one seed; v or escape: back"),
-        Binding("slash", "prime", "Prime", key_display="/", show=False,
-                tooltip="type the start of a tweet: the model continues it (empty: no prime)"),
-        Binding("k", "cycle_top_k", "Top-k", show=False,
-                tooltip=f"top-k: {', '.join(str(k) if k else 'off' for k in TOP_K_STEPS)} (from the next tweet)"),
-        Binding("n", "cycle_top_p", "Top-p", show=False,
-                tooltip=f"top-p (nucleus): {', '.join(f'{p:g}' if p < 1 else 'off' for p in TOP_P_STEPS)} (from the next tweet)"),
-        Binding("o", "show_source", "Source", show=False,
-                tooltip="show the training text the tweet shares its longest run with (the source of a COPIED one)"),
-        Binding("y", "copy_tweet", "Copy", show=False, tooltip="copy the tweet on screen to the clipboard"),
-        Binding("e", "export", "Export", show=False,
-                tooltip="append this session's finished samples to samples.jsonl in the run directory"),
-        Binding("d", "open_corpus", "Open corpus", show=False,
-                tooltip="open a corpus or Twitter/X archive: see what loading it keeps, then train a new run on it"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
-        Binding("q", "quit", "Quit", tooltip="quit (saves a checkpoint first when training)"),
-    ]
+    BINDINGS = KEYS  # every key of the app: tui/keys.py
 
-    train_state: reactive[TrainingState] = reactive("idle", bindings=True, init=False)
-    """Where training stands (:data:`core.events.TrainingState`; the App never sets ``error``: the panel shows it)."""
+
     temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
     probs_view: reactive[bool] = reactive(False, init=False)
     """Colour streamed characters by the model's probability of them (key p)."""
@@ -203,12 +144,11 @@ class TweetgenApp(App[None]):
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
         self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
-        self.training: TrainingProcess | None = None
+        self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
         self.checkpoints_listed = False
         self.sample_id = 0
         self.sampling = False
         self._next_sample: Timer | None = None
-        self._quitting = False  # q pressed while training: exit once the final checkpoint is written
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
         self._listing_timer: Timer | None = None
@@ -233,7 +173,7 @@ class TweetgenApp(App[None]):
         with Horizontal(id="main"):
             yield GenerationPanel(id="generation")
             with Vertical(id="side"):
-                yield TrainingPanel(id="training")
+                yield TrainingPanel(self.training, id="training")
                 yield CheckpointPanel(id="checkpoints")
         yield AppFooter(compact=True)
 
@@ -259,34 +199,13 @@ class TweetgenApp(App[None]):
         self.sub_title = self.settings.data_label
         self._show_generation_status()
         self.training_panel.set_corpus(self.settings.data_label)
-        self.training_panel.set_state("idle", "loading…")
         self._boot(self.training_panel, self.generation)
         self.set_interval(STALE_CHECK_S, self._check_stale_listing)
-        self._handle_signals(True)
-
-    def _handle_signals(self, install: bool) -> None:
-        """SIGTERM and SIGHUP (a closed terminal, a dropped ssh session) quit as q does: training stops
-        with a checkpoint, the terminal is restored, and the exit status is 0. Without this the default
-        action killed the app at once (status 143) and left the terminal in the app's screen mode."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        for name in ("SIGTERM", "SIGHUP"):
-            sig = getattr(signal, name, None)
-            if sig is None:
-                continue
-            try:
-                if install:
-                    loop.add_signal_handler(sig, self._on_stop_signal, name)
-                else:
-                    loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-                pass
+        handle_stop_signals(self._on_stop_signal, True)
 
     def _on_stop_signal(self, name: str) -> None:
         self.log.warning(f"{name}: quitting")
-        if not self._exiting and not self._quitting:
+        if not self._exiting and not self.training.quitting:
             self.call_later(self.action_quit)
 
     # ------------------------------------------------------------ keys
@@ -295,7 +214,7 @@ class TweetgenApp(App[None]):
         """True: enabled. None: shown disabled. False: hidden (the other `space` bindings)."""
         if self._exiting:
             return None  # keys typed while the app closes must not touch its widgets
-        state = self.train_state
+        training = self.training
         if action == "resample":
             return True if self.source is not None else None
         if action == "temperature":
@@ -303,15 +222,15 @@ class TweetgenApp(App[None]):
             blocked = self.temperature >= TEMPERATURE_MAX if delta > 0 else self.temperature <= TEMPERATURE_MIN
             return None if blocked else True
         if action == "start_training":
-            if state in ("idle", "stopping"):
-                return True if state == "idle" and self.run_dir is not None else None
+            if training.state in ("idle", "error", "stopping"):
+                return True if training.can("start") and self.run_dir is not None else None
             return False
         if action == "pause_training":
-            return state in ("starting", "running")
+            return training.can("pause")
         if action == "resume_training":
-            return state == "paused"
+            return training.can("resume")
         if action == "save_checkpoint":
-            return True if state in ("running", "paused") else None
+            return True if training.can("save") else None
         columns = self.columns_screen
         if action == "focus_checkpoints":
             return True if self.checkpoint_panel.infos and columns is None else None
@@ -330,7 +249,7 @@ class TweetgenApp(App[None]):
         if action == "export":
             return True if self.run_dir is not None and any(r.complete for r in self.session) else None
         if action == "open_corpus":
-            busy = state in ("starting", "stopping") or self._quitting or self._pending_open is not None
+            busy = not training.can("open") or self._pending_open is not None
             return None if busy or columns is not None or self.run_dir is None else True
         return True
 
@@ -349,7 +268,7 @@ class TweetgenApp(App[None]):
 
     def action_start_training(self) -> None:
         run_dir = self.run_dir
-        if run_dir is None or self.train_state != "idle" or self._exiting:
+        if run_dir is None or not self.training.can("start") or self._exiting:
             return  # e.g. a palette command chosen twice: one training process at a time
         s = self.settings
         resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
@@ -357,28 +276,26 @@ class TweetgenApp(App[None]):
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
         process = TrainingProcess(job, on_events=functools.partial(self._deliver_training, self.training_panel))
         try:
-            _start_resource_tracker_immune_to_sighup()
+            start_resource_tracker_immune_to_sighup()
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
             self._error(f"could not start the training process: {one_line(exc)}")
             return
-        self.training = process
+        self.training.launch(process)
         self._follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
-        self.train_state = "starting"
-        self.training_panel.set_state("starting", "starting the training process…")
 
     def action_pause_training(self) -> None:
-        if self.training is not None:
-            self.training.pause()
+        if self.training.process is not None:
+            self.training.process.pause()
 
     def action_resume_training(self) -> None:
-        if self.training is not None:
-            self.training.resume()
+        if self.training.process is not None:
+            self.training.process.resume()
 
     def action_save_checkpoint(self) -> None:
-        if self.training is not None:
-            self.training.request_save()
+        if self.training.process is not None:
+            self.training.process.request_save()
             self.notify("Saving a checkpoint…", timeout=2)
 
     def action_focus_checkpoints(self) -> None:
@@ -390,19 +307,17 @@ class TweetgenApp(App[None]):
         if self.check_action("open_corpus", ()) is not True or isinstance(self.screen, OpenCorpusScreen):
             return
         note = f"(stops training {self.run_dir.name} first, with a checkpoint)" \
-            if self.training is not None and self.run_dir is not None else ""
+            if self.training.active and self.run_dir is not None else ""
         self.push_screen(OpenCorpusScreen(Path.cwd(), dict(self.settings.filters), note), self._corpus_chosen)
 
     def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
         """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
         run training now (if any) has stopped with its checkpoint."""
-        if choice is None or self._exiting or self._quitting:
+        if choice is None or self._exiting or self.training.quitting:
             return
-        if self.training is not None:
+        if self.training.active:
             self._pending_open = choice
-            self.train_state = "stopping"
-            self.training_panel.set_state("stopping", f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
-            self.training.request_stop()
+            self.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
             return
         self._open_corpus(choice)
 
@@ -419,7 +334,7 @@ class TweetgenApp(App[None]):
         self.sub_title = self.settings.data_label
         self.training_panel.reset()
         self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
-        self.training_panel.set_state("idle", "opening the new run…")
+        self.training.opening()
         self._training_soon = True
         self.refresh_bindings()
         self._open_run(self.settings, choice.texts, self.training_panel, self.generation)
@@ -446,18 +361,15 @@ class TweetgenApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; while training, stop it first and leave when its final checkpoint is written."""
-        process = self.training
+        process = self.training.process
         if process is None or process.finished:
             self.exit()
             return
-        if self._quitting:
+        if self.training.quitting:
             self.notify("Still saving the checkpoint…", timeout=2)
             return
-        self._quitting = True
-        self.train_state = "stopping"
-        self.training_panel.set_state("stopping", "saving a checkpoint before quitting…")
+        self.training.stop("saving a checkpoint before quitting…", quitting=True)
         self.notify("Saving a checkpoint before quitting…", timeout=self.settings.stop_timeout_s)
-        process.request_stop()
         self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
 
     def get_driver_class(self) -> type[Driver]:
@@ -468,8 +380,8 @@ class TweetgenApp(App[None]):
         super().exit(result, return_code, message)
 
     def _give_up_stopping(self) -> None:
-        if self.training is not None:
-            self.training.close()
+        if self.training.process is not None:
+            self.training.process.close()
         self.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -1081,13 +993,12 @@ class TweetgenApp(App[None]):
         self.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
         self.run_checkpoints = message.plan.of_run
         self.checkpoint_panel.set_run(self.run_dir)
-        if self.train_state == "idle":
-            self.training_panel.set_state("idle", "idle · press space to train")
+        self.training.ready()
         self.refresh_bindings()
 
     @while_running
     def on_corpus_failed(self, message: m.CorpusFailed) -> None:
-        """After the TrainingPanel has shown it."""
+        self.training.corpus_failed(message.error)
         self._error(message.error)
 
     @while_running
@@ -1143,21 +1054,11 @@ class TweetgenApp(App[None]):
 
     @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:
-        event = message.event
-        if self.train_state == "starting":
-            self.train_state = "running"
-        resumed = f" from step {event.step:,}" if event.resumed_from is not None else ""
-        self._show_training_state(f"training on {event.device}{resumed}")
+        self.training.started(message.event)
 
     @while_running
     def on_training_paused(self, message: m.TrainingPaused) -> None:
-        if self.train_state == "stopping":
-            return
-        self.train_state = "paused" if message.event.paused else "running"
-        self._show_training_state(
-            f"paused at step {message.event.step:,} · space to resume" if message.event.paused
-            else f"training on {self.training_panel.device}"
-        )
+        self.training.paused(message.event)
 
     @while_running
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
@@ -1178,18 +1079,14 @@ class TweetgenApp(App[None]):
     @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         event = message.event
-        process, self.training = self.training, None
+        process = self.training.finished(event)
         if process is not None:
             self._close_training(process)
-        self.train_state = "idle"
         if event.reason in ("diverged", "error"):
-            self.training_panel.set_state("error", app_flags(event.message))
             self._error(event.message)
-        else:
-            self.training_panel.set_state("idle", f"{event.message} · space to train more")
-            if not self._quitting:
-                self.notify(event.message.capitalize(), timeout=5)
-        if self._quitting:
+        elif not self.training.quitting:
+            self.notify(event.message.capitalize(), timeout=5)
+        if self.training.quitting:
             self.exit()
         elif self._pending_open is not None:
             self._open_corpus(self._pending_open)
@@ -1199,19 +1096,26 @@ class TweetgenApp(App[None]):
         process.wait(15.0)  # the child exits right after its last event
         process.close()
 
-    def _show_training_state(self, detail: str) -> None:
-        self.training_panel.set_state(self.train_state, detail)
+    def _training_changed(self) -> None:
+        """The training session moved: the panel's status line and the keys follow it."""
+        for panel in self.query(TrainingPanel):  # (none yet while the App is built)
+            panel.show_state()
+        self.refresh_bindings()
+
+    @property
+    def train_state(self) -> TrainingState:
+        return self.training.state
 
     def shutdown_training(self, timeout: float | None = None) -> None:
         """Stop a still-running training process and wait for its checkpoint (used on any exit path)."""
-        process, self.training = self.training, None
+        process = self.training.detach()
         if process is not None:
             if not process.finished:
                 process.stop(self.settings.stop_timeout_s if timeout is None else timeout)
             process.close()
 
     def on_unmount(self) -> None:
-        self._handle_signals(False)
+        handle_stop_signals(self._on_stop_signal, False)
         self.shutdown_training()
 
     # ------------------------------------------------------------ plumbing

@@ -159,19 +159,19 @@ async def test_space_starts_pauses_and_resumes_training_and_the_chart_fills(tui_
         before = chart.point_count
         assert app.screen.active_bindings["space"].binding.action == "start_training"
         await pilot.press("space")
-        assert app.train_state == "starting" and app.training is not None
+        assert app.train_state == "starting" and app.training.process is not None
         await wait_until(pilot, lambda: app.train_state == "running" and chart.point_count > before + 2, "training progress")
         assert app.screen.active_bindings["space"].binding.action == "pause_training"
         await pilot.press("space")
         await wait_until(pilot, lambda: app.train_state == "paused", "the pause")
         assert app.screen.active_bindings["space"].binding.action == "resume_training"
-        paused_at = app.training.step
+        paused_at = app.training.process.step
         await pilot.press("s")
         saved = home / "runs" / "tiny" / f"step-{paused_at:08d}.pt"
         await wait_until(pilot, lambda: any(row_key(saved) == row_key(i.path) for i in app.checkpoint_panel.infos),
                          "the saved checkpoint in the list")
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.train_state == "running" and app.training.step > paused_at, "training to resume")
+        await wait_until(pilot, lambda: app.train_state == "running" and app.training.process.step > paused_at, "training to resume")
         assert app.training_panel.step is not None and app.training_panel.step > 20, "resumed from the run's step 20"
 
 
@@ -182,8 +182,8 @@ async def test_quit_while_training_writes_a_checkpoint_first(tui_assets: Assets,
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.training is not None and app.training.step > 25, "some training steps")
-        process = app.training
+        await wait_until(pilot, lambda: app.training.process is not None and app.training.process.step > 25, "some training steps")
+        process = app.training.process
         shown = app.training_panel.step
         await pilot.press("q")  # the tiny model stops within a step: no assertion on "stopping" here
         await wait_until(pilot, lambda: app.return_code is not None, "the app to exit", timeout=WAIT)
@@ -205,7 +205,7 @@ async def test_divergence_is_shown_and_the_app_keeps_generating(tui_assets: Asse
         await pilot.press("space")
         await wait_until(pilot, lambda: train_status(app).startswith("✗"), "the run to end")
         assert "diverged" in train_status(app), train_status(app)
-        assert app.train_state == "idle" and app.source is source
+        assert app.train_state == "error" and app.training.can("start") and app.source is source  # the one state: the error shown, space trains again
         await pilot.press("r")
         assert await sample_done(pilot)
 

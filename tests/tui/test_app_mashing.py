@@ -73,7 +73,7 @@ async def mash(pilot: Pilot[None], keys: list[str]) -> None:
 
 
 def quitting(app: TweetgenApp) -> bool:
-    return not app.is_running or app._exiting or app._quitting  # q, or Quit from the palette
+    return not app.is_running or app._exiting or app.training.quitting  # q, or Quit from the palette
 
 
 async def _close_screens(pilot: Pilot[None], app: TweetgenApp) -> None:
