@@ -66,7 +66,6 @@ from tui.services.generation_stream import (
     checkpoint_source,
     load_source,
     setup_torch,
-    stream_chunks,
     stream_columns,
     untrained_source,
 )
@@ -146,9 +145,6 @@ class TweetgenApp(App[None]):
         self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
         self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
         self.checkpoints_listed = False
-        self.sample_id = 0
-        self.sampling = False
-        self._next_sample: Timer | None = None
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
         self._listing_timer: Timer | None = None
@@ -258,7 +254,7 @@ class TweetgenApp(App[None]):
         if columns is not None:
             self._restart_columns(columns)
         else:
-            self.start_sample()
+            self.generation.start_sample()
 
     def action_temperature(self, delta: float) -> None:
         self.temperature = clamp_temperature(self.temperature + delta)
@@ -375,6 +371,11 @@ class TweetgenApp(App[None]):
     def get_driver_class(self) -> type[Driver]:
         return hangup_safe(super().get_driver_class())  # a closed terminal must not hang the app
 
+    @property
+    def closing(self) -> bool:
+        """exit() was called: nothing new starts (every key is disabled)."""
+        return self._exiting
+
     def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
         self._exiting = True
         super().exit(result, return_code, message)
@@ -428,53 +429,21 @@ class TweetgenApp(App[None]):
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 
-    def start_sample(self) -> None:
-        """Stop the current tweet (if any) and start a new one with the current settings."""
-        if self._next_sample is not None:
-            self._next_sample.stop()
-            self._next_sample = None
-        source = self.source
-        if source is None or self._exiting or self.columns_screen is not None:
-            return  # (the columns cover the single view: it starts again when they close)
-        self.sample_id += 1
-        # without --seed each tweet still gets a seed of its own, drawn, so an exported tweet can be written again
-        seed = random.SystemRandom().randrange(2**31) if self.settings.seed is None else self.settings.seed + self.sample_id - 1
-        cfg = self.sample_config(self.temperature, seed)
-        record = self.generation.begin(self.sample_id, self.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
-                                       checkpoint=source.path, step=source.step)
-        self._keep(record)
-        self.sampling = True
-        self._sample(self.sample_id, source, cfg, self.generation)
-
-    def _keep(self, record: SampleRecord) -> None:
+    def keep(self, record: SampleRecord) -> None:
+        """Every sample of the session, for the novelty check and export (e)."""
         self.records[record.sample_id] = record
         self.session.append(record)
         if len(self.session) > MAX_SESSION:
             old = self.session.pop(0)
             self.records.pop(old.sample_id, None)
 
-    @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
-    def _sample(self, sample_id: int, source: GeneratorSource, cfg: Any, panel: GenerationPanel) -> None:
-        worker = get_current_worker()
-        eos = None
-        for chunk in stream_chunks(source, cfg, self.settings.pace, lambda: worker.is_cancelled):
-            self._post(m.SampleChunk(sample_id, chunk.text, chunk.probs), panel)
-            eos = chunk.eos_prob
-        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled, eos_prob=eos), panel)
-
     @while_running
     def on_sample_finished(self, message: m.SampleFinished) -> None:
-        """After the widget showing it has: check its novelty and, for the single view, schedule the next tweet."""
+        """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
             self._check_novelty(record)
         self._refresh_sample_keys()
-        if message.sample_id != self.sample_id:
-            return
-        self.sampling = False
-        if message.complete and self.settings.gap_s is not None:
-            # a 0 s Timer divides by zero inside Textual (and ended generation after one tweet): --gap 0 waits a frame
-            self._next_sample = self.set_timer(max(self.settings.gap_s, MIN_TIMER_S), self.start_sample)
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
 
@@ -531,7 +500,7 @@ class TweetgenApp(App[None]):
             shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
             self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
                         timeout=6, markup=False)
-        self.start_sample()
+        self.generation.start_sample()
 
     # ------------------------------------------------------------ the sweep (t) and the comparison (v)
 
@@ -545,7 +514,7 @@ class TweetgenApp(App[None]):
     def _columns_seed(self) -> int:
         """One seed for every column: with --seed, the seed the next single tweet would get; else drawn."""
         if self.settings.seed is not None:
-            return self.settings.seed + self.sample_id
+            return self.settings.seed + self.generation.sample_id
         return random.SystemRandom().randrange(2**31)
 
     def action_sweep(self) -> None:
@@ -612,7 +581,7 @@ class TweetgenApp(App[None]):
 
     def _start_columns(self, screen: ColumnsScreen, specs: list[tuple[SampleRecord, Path | None]]) -> None:
         for record, _ in specs:
-            self._keep(record)
+            self.keep(record)
         self._columns(screen, [(r.sample_id, r.cfg, path) for r, path in specs], self.source)
         self._refresh_sample_keys()
 
@@ -643,15 +612,12 @@ class TweetgenApp(App[None]):
         self.call_after_refresh(self._resume_single)
 
     def _pause_single(self) -> None:
-        if self._next_sample is not None:
-            self._next_sample.stop()
-            self._next_sample = None
-        self.workers.cancel_group(self, "sample")
+        self.generation.stop_sampling()
 
     def _resume_single(self) -> None:
         self.refresh_bindings()
         if self.columns_screen is None:
-            self.start_sample()
+            self.generation.start_sample()
 
     @work(thread=True, group="columns", exclusive=True, exit_on_error=False, name="columns")
     def _columns(self, screen: ColumnsScreen, specs: list[tuple[int, Any, Path | None]],
@@ -1031,8 +997,8 @@ class TweetgenApp(App[None]):
         self.refresh_bindings()
         if source.path is None and self._pending_open is None and not self._training_soon:
             self.generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
-        if message.interrupt or (not self.sampling and self._next_sample is None):
-            self.start_sample()
+        if message.interrupt or not self.generation.busy:
+            self.generation.start_sample()
 
     @while_running
     def on_model_failed(self, message: m.ModelFailed) -> None:
@@ -1135,7 +1101,11 @@ class TweetgenApp(App[None]):
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker failures end up: reported, and the app keeps running."""
+        self.report_worker(event)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures end up (every owner of workers hands its state changes here):
+        reported, and the app keeps running."""
         worker = event.worker
         if event.state != WorkerState.ERROR:
             return
@@ -1144,7 +1114,7 @@ class TweetgenApp(App[None]):
         if worker.group in ("sample", "columns"):  # generation stopped: say so where the tweets were, not only in a toast
             self.generation.note(f"Generation stopped: {detail}. Press r to try again.")
         if worker.group == "sample":
-            self.sampling = False
+            self.generation.sampling = False
 
     @while_running
     def on_failed(self, message: m.Failed) -> None:

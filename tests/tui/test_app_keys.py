@@ -54,7 +54,7 @@ async def test_r_resamples_and_keeps_the_previous_tweet_in_the_history(tui_asset
         await pilot.press("r")
         second = await sample_done(pilot)
         newest = home / "runs" / "tiny" / "step-00000020.pt"
-        assert app.sample_id == 2
+        assert app.generation.sample_id == 2
         assert second == expected_sample(newest, 0.8, SEED + 1) != first
         assert [r.text for r in app.generation.history] == [first]
 
@@ -99,7 +99,7 @@ async def test_selecting_a_checkpoint_switches_the_weights_at_once(tui_assets: A
         app.settings.pace = 0.0
         await pilot.press("r")
         text = await sample_done(pilot)
-        assert text == expected_sample(tui_assets.demo, 0.8, SEED + app.sample_id - 1)
+        assert text == expected_sample(tui_assets.demo, 0.8, SEED + app.generation.sample_id - 1)
         assert app.generation.current is not None and app.generation.current.source.startswith("demo · step 15")
         assert app.checkpoint_panel.active == row_key(tui_assets.demo)
 
@@ -255,8 +255,9 @@ async def test_keys_typed_while_quitting_are_ignored(tui_assets: Assets, home: P
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
+        panel = app.generation  # (the app's widgets are gone once it has exited)
         await pilot.press("q")
         assert all(app.check_action(a, ()) is None for a in ("resample", "start_training", "help", "quit"))
-        app.start_sample()
+        panel.start_sample()
         await wait_until(pilot, lambda: app.return_code is not None, "the app to exit")
-    assert app.return_code == 0 and app.sample_id == 1
+    assert app.return_code == 0 and panel.sample_id == 1
