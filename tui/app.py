@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import itertools
-import random
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -59,7 +57,7 @@ from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
 from tui import format as fmt
 from tui import messages as m
 from tui.widgets.checkpoint_panel import CheckpointPanel
-from tui.screens.columns import MAX_COMPARED, SWEEP_TEMPERATURES, ColumnsScreen
+from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.widgets.footer import AppFooter, fit_footer
 from tui.services.generation_stream import (
     GeneratorSource,
@@ -93,7 +91,6 @@ if TYPE_CHECKING:
 LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
 LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
 STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
-COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
 MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
@@ -158,7 +155,6 @@ class TweetgenApp(App[None]):
         self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
         self.novelty: NoveltyIndex | None = None
         self.novelty_note = "indexing…"  # why there is no index (yet)
-        self._column_ids = itertools.count(COLUMN_IDS)
         self._pending_open: CorpusChoice | None = None  # opened while training: started once that run has stopped
         self._training_soon = False  # a corpus was opened: training starts once its run is resolved
 
@@ -252,7 +248,7 @@ class TweetgenApp(App[None]):
     def action_resample(self) -> None:
         columns = self.columns_screen
         if columns is not None:
-            self._restart_columns(columns)
+            columns.restart()
         else:
             self.generation.start_sample()
 
@@ -443,11 +439,11 @@ class TweetgenApp(App[None]):
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
             self._check_novelty(record)
-        self._refresh_sample_keys()
+        self.refresh_sample_keys()
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
 
-    def _refresh_sample_keys(self) -> None:
+    def refresh_sample_keys(self) -> None:
         """y, e and o depend on the samples shown: refresh the footer only when one of them changes
         (a refresh recomposes the footer: five columns finishing together must not cost five)."""
         states = tuple(self.check_action(a, ()) for a in self._SAMPLE_KEYS)
@@ -511,12 +507,6 @@ class TweetgenApp(App[None]):
                 return screen
         return None
 
-    def _columns_seed(self) -> int:
-        """One seed for every column: with --seed, the seed the next single tweet would get; else drawn."""
-        if self.settings.seed is not None:
-            return self.settings.seed + self.generation.sample_id
-        return random.SystemRandom().randrange(2**31)
-
     def action_sweep(self) -> None:
         if self.columns_screen is not None:
             self.action_leave_columns()
@@ -529,132 +519,23 @@ class TweetgenApp(App[None]):
         elif len(self.checkpoint_panel.marked) >= 2:
             self._open_columns("compare")
 
-    def _column_specs(self, kind: str, seed: int) -> list[tuple[SampleRecord, Path | None]]:
-        """(record, checkpoint to load; None: the current model) of each column."""
-        source = self.source
-        assert source is not None or kind == "compare"
-        specs: list[tuple[SampleRecord, Path | None]] = []
-        if kind == "sweep":
-            assert source is not None
-            for t in SWEEP_TEMPERATURES:
-                cfg = self.sample_config(t, seed)
-                specs.append((SampleRecord(next(self._column_ids), t, source.describe(), prime=cfg.prime, cfg=cfg,
-                                           checkpoint=source.path, step=source.step), None))
-        else:
-            cfg = self.sample_config(self.temperature, seed)
-            for info in self.checkpoint_panel.marked_infos()[:MAX_COMPARED]:
-                label = self._label_for(info.path)
-                label = label if label.startswith("step") else f"{label} · step {info.step:,}"
-                specs.append((SampleRecord(next(self._column_ids), self.temperature, label, prime=cfg.prime, cfg=cfg,
-                                           checkpoint=info.path, step=info.step, label=label), info.path))
-        for record, _ in specs:
-            record.text = record.prime
-        return specs
-
-    def _columns_status(self, kind: str, seed: int) -> Any:
-        from rich.text import Text
-
-        parts = [("sweep" if kind == "sweep" else "compare", "bold"), (f" · seed {seed}", "")]
-        if kind == "compare":
-            parts.append((f" · T {self.temperature:.1f}", ""))
-        if self.top_k:
-            parts.append((f" · top-k {self.top_k}", ""))
-        if self.top_p < 1:
-            parts.append((f" · top-p {self.top_p:g}", ""))
-        if self.prime:
-            parts.append((" · prime ", ""))
-            parts.append((fmt.printable(self.prime[:20]), "italic"))
-        if kind == "sweep" and self.source is not None:
-            parts.append((f" · {self.source.describe()}", "dim"))
-        parts.append(("  ·  r: new seed · esc: back", "dim"))
-        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
-
     def _open_columns(self, kind: str) -> None:
-        if len(self.checkpoint_panel.marked) > MAX_COMPARED and kind == "compare":
-            self.notify(f"{len(self.checkpoint_panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
-        self._pause_single()
-        seed = self._columns_seed()
-        specs = self._column_specs(kind, seed)
-        screen = ColumnsScreen(kind, [r for r, _ in specs], self._columns_status(kind, seed), self.probs_view)
-        self.push_screen(screen)
-        self._start_columns(screen, specs)
-
-    def _start_columns(self, screen: ColumnsScreen, specs: list[tuple[SampleRecord, Path | None]]) -> None:
-        for record, _ in specs:
-            self.keep(record)
-        self._columns(screen, [(r.sample_id, r.cfg, path) for r, path in specs], self.source)
-        self._refresh_sample_keys()
-
-    def _restart_columns(self, screen: ColumnsScreen) -> None:
-        """r on the columns: the same columns again with a new seed."""
-        self.workers.cancel_group(self, "columns")
-        kind = screen.kind
-        self._cut_short(screen)
-        seed = self._columns_seed() if self.settings.seed is None else screen.records[0].cfg.seed + 1
-        specs = self._column_specs(kind, seed)
-        screen.replace_columns([r for r, _ in specs], self._columns_status(kind, seed))
-        self._start_columns(screen, specs)
-
-    @staticmethod
-    def _cut_short(screen: ColumnsScreen) -> None:
-        for record in screen.records:
-            if record.complete is None:
-                record.complete = False
+        panel = self.checkpoint_panel
+        if len(panel.marked) > MAX_COMPARED and kind == "compare":
+            self.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
+        self.generation.stop_sampling()
+        self.push_screen(ColumnsScreen(kind, panel.marked_infos() if kind == "compare" else (), self.probs_view))
 
     def action_leave_columns(self) -> None:
         screen = self.columns_screen
-        if screen is None:
-            return
-        self.workers.cancel_group(self, "columns")
-        self._cut_short(screen)
-        while len(self.screen_stack) > 1:  # the columns, and whatever is over them (help, the palette)
-            self.pop_screen()
-        self.call_after_refresh(self._resume_single)
+        if screen is not None:
+            screen.leave()
 
-    def _pause_single(self) -> None:
-        self.generation.stop_sampling()
-
-    def _resume_single(self) -> None:
+    def resume_single(self) -> None:
+        """The columns have closed: the single view writes again."""
         self.refresh_bindings()
         if self.columns_screen is None:
             self.generation.start_sample()
-
-    @work(thread=True, group="columns", exclusive=True, exit_on_error=False, name="columns")
-    def _columns(self, screen: ColumnsScreen, specs: list[tuple[int, Any, Path | None]],
-                 current: GeneratorSource | None) -> None:
-        """Write every column together: a character of each in turn, one seed for all."""
-        from core.checkpoints import CheckpointError
-
-        worker = get_current_worker()
-        columns: list[tuple[int, tuple[GeneratorSource, Any]]] = []
-        for sample_id, cfg, path in specs:
-            if path is None or (current is not None and current.path is not None and policy.same_file(path, current.path)):
-                source = current
-            else:
-                try:
-                    source = load_source(path, self._label_for(path))
-                except CheckpointError as exc:
-                    self._post(m.ModelFailed(path, str(exc)))
-                    source = None
-            if worker.is_cancelled:
-                return
-            if source is None:
-                self._post(m.SampleFinished(sample_id, complete=False), screen)
-                continue
-            columns.append((sample_id, (source, cfg)))
-        ids = [i for i, _ in columns]
-        finished: set[int] = set()
-        for row in stream_columns([c for _, c in columns], self.settings.pace, lambda: worker.is_cancelled):
-            for sample_id, chunk in zip(ids, row):
-                if chunk is None:
-                    continue
-                self._post(m.SampleChunk(sample_id, chunk.text, chunk.probs), screen)
-                if chunk.last:
-                    finished.add(sample_id)
-                    self._post(m.SampleFinished(sample_id, complete=True, eos_prob=chunk.eos_prob), screen)
-        for sample_id in ids:
-            if sample_id not in finished:
-                self._post(m.SampleFinished(sample_id, complete=False), screen)
 
     # ------------------------------------------------------------ novelty (o), copy (y), export (e)
 
@@ -862,7 +743,7 @@ class TweetgenApp(App[None]):
         except CheckpointError:
             return None
 
-    def _label_for(self, path: Path) -> str:
+    def label_for(self, path: Path) -> str:
         return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
 
     def _list_now(self, run_dir: Path | None = None) -> None:
@@ -915,7 +796,7 @@ class TweetgenApp(App[None]):
 
         worker = get_current_worker()
         try:
-            source = load_source(path, self._label_for(path))
+            source = load_source(path, self.label_for(path))
         except CheckpointError as exc:
             self._post(m.ModelFailed(path, str(exc)))
             return
