@@ -46,7 +46,7 @@ from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Header
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from core import policy
@@ -88,9 +88,6 @@ if TYPE_CHECKING:
     from core.novelty import NoveltyIndex
     from core.registry import CheckpointInfo
 
-LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
-LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
-STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
 MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
@@ -139,18 +136,9 @@ class TweetgenApp(App[None]):
         self.source: GeneratorSource | None = None
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
-        self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
         self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
-        self.checkpoints_listed = False
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
-        self._listing_timer: Timer | None = None
-        self._last_listing = float("-inf")  # time.monotonic() of the last listing started
-        self._listing_cost = 0.0  # seconds the last listing took
-        self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
-        self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
-        self._follow_loading = False
-        self._follow_new_run = False  # space pressed while another run's model generates: follow this run once it has a checkpoint
         self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
         self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
         self.novelty: NoveltyIndex | None = None
@@ -191,8 +179,7 @@ class TweetgenApp(App[None]):
         self.sub_title = self.settings.data_label
         self._show_generation_status()
         self.training_panel.set_corpus(self.settings.data_label)
-        self._boot(self.training_panel, self.generation)
-        self.set_interval(STALE_CHECK_S, self._check_stale_listing)
+        self._boot(self.training_panel, self.generation, self.checkpoint_panel)
         handle_stop_signals(self._on_stop_signal, True)
 
     def _on_stop_signal(self, name: str) -> None:
@@ -275,7 +262,7 @@ class TweetgenApp(App[None]):
             self._error(f"could not start the training process: {one_line(exc)}")
             return
         self.training.launch(process)
-        self._follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
+        self.checkpoint_panel.follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
 
     def action_pause_training(self) -> None:
         if self.training.process is not None:
@@ -320,7 +307,7 @@ class TweetgenApp(App[None]):
         self.settings = self.settings.opened(choice.path, choice.filters)
         self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
         self.run_checkpoints = []
-        self.follow_best = False
+        self.checkpoint_panel.follow_best = False
         self.novelty, self.novelty_note = None, "indexing…"
         self.workers.cancel_group(self, "novelty")
         self.sub_title = self.settings.data_label
@@ -329,16 +316,16 @@ class TweetgenApp(App[None]):
         self.training.opening()
         self._training_soon = True
         self.refresh_bindings()
-        self._open_run(self.settings, choice.texts, self.training_panel, self.generation)
+        self._open_run(self.settings, choice.texts, self.training_panel, self.generation, self.checkpoint_panel)
 
     @work(thread=True, group="boot", exit_on_error=False, name="open the corpus' run")
     def _open_run(self, settings: AppSettings, texts: list[str], training: TrainingPanel,
-                  generation: GenerationPanel) -> None:
+                  generation: GenerationPanel, checkpoints: CheckpointPanel) -> None:
         """A corpus opened from inside the app: its run, as start-up resolves one (the demo is no candidate:
         the new run generates from its own checkpoints, or from an untrained model until it has one)."""
         run_dir = settings.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
-        self._start_run(settings, plan, training, generation, texts)
+        self._start_run(settings, plan, training, generation, checkpoints, texts)
         self._post(m.CorpusOpened(run_dir))
 
     @while_running
@@ -662,7 +649,7 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ models and checkpoints
 
     @work(thread=True, group="boot", exit_on_error=False, name="boot")
-    def _boot(self, training: TrainingPanel, generation: GenerationPanel) -> None:
+    def _boot(self, training: TrainingPanel, generation: GenerationPanel, checkpoints: CheckpointPanel) -> None:
         """Start-up, after the first frame: the run (:func:`core.policy.plan_boot`), the first model, the
         checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
         state: it posts what it found, and the handlers take it on the UI thread."""
@@ -670,14 +657,14 @@ class TweetgenApp(App[None]):
         setup_torch(1)
         run_dir = s.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
-        self._start_run(s, plan, training, generation, None)
+        self._start_run(s, plan, training, generation, checkpoints, None)
         # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
         # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
         # skipped by the collector from now on.
         gc.freeze()
 
     def _start_run(self, s: AppSettings, plan: policy.BootPlan, training: TrainingPanel, generation: GenerationPanel,
-                   texts: list[str] | None) -> None:
+                   checkpoints: CheckpointPanel, texts: list[str] | None) -> None:
         """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
         history, the corpus (read here unless ``texts`` were read already), an untrained model when no
         checkpoint loads. Posts what it found; the handlers take it on the UI thread."""
@@ -699,7 +686,7 @@ class TweetgenApp(App[None]):
             if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
                 history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
             break
-        self._list_now(run_dir)
+        checkpoints.list_now(run_dir)
         if plan.newest_of_run is not None and history is None:
             history = self._read_history(plan.newest_of_run.path)
         if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
@@ -746,94 +733,12 @@ class TweetgenApp(App[None]):
     def label_for(self, path: Path) -> str:
         return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
 
-    def _list_now(self, run_dir: Path | None = None) -> None:
-        """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed.
-        ``run_dir``: the boot worker's, before the App has taken it (default: the App's)."""
-        run_dir = run_dir or self.run_dir
-        if run_dir is None:
-            return
-        self._listed_mtime = self._run_dir_mtime(run_dir)  # before listing: a change during it is seen next time
-        started = time.monotonic()
-        infos = policy.listing(run_dir, demo=self.settings.demo_checkpoint, checkpoint=self.settings.checkpoint)
-        self._listing_cost = time.monotonic() - started
-        self._post(m.CheckpointsListed(infos))
-
-    @work(thread=True, group="listing", exit_on_error=False, name="list checkpoints")
-    def _list_checkpoints(self) -> None:
-        self._list_now()
-
-    def request_listing(self) -> None:
-        """Re-list the checkpoints soon: at once if the last listing is old enough, else once when it is.
-        Any number of requests meanwhile (a checkpoint every step) makes one listing."""
-        if self._listing_timer is not None or self._exiting:
-            return
-        interval = max(LIST_MIN_INTERVAL_S, self._listing_cost / LIST_DUTY)  # thousands of files take longer to list
-        delay = max(MIN_TIMER_S, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
-        self._listing_timer = self.set_timer(delay, self._start_listing)
-
-    def _start_listing(self) -> None:
-        self._listing_timer = None
-        if self._exiting:
-            return
-        self._last_listing = time.monotonic()
-        self._list_checkpoints()
-
-    def _run_dir_mtime(self, run_dir: Path | None = None) -> int | None:
-        run_dir = run_dir or self.run_dir
-        try:
-            return run_dir.stat().st_mtime_ns if run_dir is not None else None
-        except OSError:
-            return None
-
-    def _check_stale_listing(self) -> None:
-        """Files deleted (or added) behind the app change the run directory's mtime: list again."""
-        if self.checkpoints_listed and self._run_dir_mtime() != self._listed_mtime:
-            self.request_listing()
-
-    @work(thread=True, group="model", exclusive=True, exit_on_error=False, name="load model")
-    def _load_model(self, path: Path, interrupt: bool) -> None:
-        from core.checkpoints import CheckpointError
-
-        worker = get_current_worker()
-        try:
-            source = load_source(path, self.label_for(path))
-        except CheckpointError as exc:
-            self._post(m.ModelFailed(path, str(exc)))
-            return
-        finally:
-            if not interrupt:
-                self._post(m.FollowLoaded(path))
-        if not worker.is_cancelled:  # a newer switch (exclusive group) wins
-            self._post(m.ModelReady(source, interrupt))
-
-    def _follow(self, path: Path) -> None:
-        """Switch to the run's newest checkpoint from the next tweet; one load at a time, the newest wins."""
-        if self._follow_loading:
-            self._follow_pending = path
-            return
-        self._follow_loading = True
-        self._load_model(path, False)
-
-    @while_running
-    def on_follow_loaded(self, _message: m.FollowLoaded) -> None:
-        self._follow_loading = False
-        path, self._follow_pending = self._follow_pending, None
-        if path is not None and self.follow_best:
-            self._follow(path)
-
-    def switch_to(self, path: Path) -> None:
-        """Generate from this checkpoint: the current tweet stops once it is loaded."""
-        self._follow_new_run = False  # the user's choice stands
-        self._load_model(path, True)
-
     @on(CheckpointPanel.MarksChanged)
     def _marks_changed(self) -> None:
         self.refresh_bindings()  # v needs two marked
 
-    @on(DataTable.RowSelected, "#checkpoint-table")
-    def _checkpoint_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.switch_to(Path(event.row_key.value))
+    def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
+        self.checkpoint_panel.switch_to(message.path)
 
     @while_running
     def on_run_resolved(self, message: m.RunResolved) -> None:
@@ -850,20 +755,9 @@ class TweetgenApp(App[None]):
 
     @while_running
     def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
-        infos = message.infos
-        self.checkpoints_listed = True
-        self.run_checkpoints = [i for i in infos if self.run_dir is not None and i.path.parent == self.run_dir]
-        self.checkpoint_panel.set_checkpoints(infos, self.settings.demo_checkpoint)
-        if self.source is not None:
-            self.checkpoint_panel.set_active(self.source.path)
+        """After the CheckpointPanel has shown it (and followed the run)."""
+        self.run_checkpoints = self.checkpoint_panel.of_run(message.infos)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
-        if self._follow_new_run and self.run_checkpoints:  # the run being trained has a checkpoint: show its tweets
-            self._follow_new_run = False
-            self.follow_best = True
-        if self.follow_best and self.source is not None:
-            target = policy.follow_target(self.source.path, self.run_checkpoints)
-            if target is not None:
-                self._follow(target)
         self._show_generation_status()  # "best" may have moved
 
     @while_running
@@ -872,7 +766,8 @@ class TweetgenApp(App[None]):
         self.source = source
         # follow the run's new checkpoints from the untrained model, from the newest, and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
-        self.follow_best = source.path is None or not message.interrupt or policy.is_choice_of_run(source.path, self.run_checkpoints)
+        self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
+            policy.is_choice_of_run(source.path, self.run_checkpoints)
         self.checkpoint_panel.set_active(source.path)
         self._show_generation_status()
         self.refresh_bindings()
@@ -918,10 +813,7 @@ class TweetgenApp(App[None]):
 
     @while_running
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
-        event = message.event
-        if event.reason == "request":
-            self.notify(f"Saved a checkpoint at step {event.step:,}", timeout=3)
-        self.request_listing()
+        self.checkpoint_panel.checkpoint_written(message.event)
 
     @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:

@@ -105,7 +105,7 @@ async def test_selecting_a_checkpoint_switches_the_weights_at_once(tui_assets: A
 
 
 async def app_idle_streaming(pilot, app: TweetgenApp) -> None:
-    await wait_until(pilot, lambda: app.checkpoints_listed and app.generation.current is not None
+    await wait_until(pilot, lambda: app.checkpoint_panel.listed and app.generation.current is not None
                      and app.generation.current.text != "", "start-up and the first characters")
 
 
@@ -117,7 +117,7 @@ async def test_a_corrupt_checkpoint_is_reported_and_the_previous_one_stays(tui_a
         before = app.source
         bad = home / "runs" / "tiny" / "step-00000010.pt"
         bad.write_bytes(b"PK\x03\x04 not a checkpoint any more")
-        app.switch_to(bad)
+        app.checkpoint_panel.switch_to(bad)
         await wait_until(pilot, lambda: any("not a tweetgen checkpoint" in e for e in app.errors),
                          "the error notification")
         assert app.source is before and app.is_running

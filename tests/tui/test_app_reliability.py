@@ -87,7 +87,7 @@ async def test_hostile_and_broken_checkpoints_are_refused_and_the_current_one_st
         assert before is not None and before.path is not None
         for path, fragment in _hostile_files(before.path, tmp_path / "bad", marker).items():
             n = len(app.errors)
-            app.switch_to(path)
+            app.checkpoint_panel.switch_to(path)
             await wait_until(pilot, lambda: len(app.errors) > n, f"the error for {path.name}")
             error = app.errors[-1]
             assert str(path) in error and fragment in error and "\n" not in error, error
@@ -135,7 +135,7 @@ async def test_switching_to_a_checkpoint_while_it_is_being_written(tui_assets: A
         seen: list[tuple[int | None, str]] = []
         try:
             for i in range(40):
-                app.switch_to(target)
+                app.checkpoint_panel.switch_to(target)
                 if i % 3 == 0:
                     app.action_resample()  # what r does (pilot.press itself takes ~0.2 s)
                 await asyncio.sleep(0.03)

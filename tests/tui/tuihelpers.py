@@ -170,7 +170,7 @@ async def app_idle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, TweetgenApp)
     await sample_done(pilot)
-    await wait_until(pilot, lambda: corpus_read(app) and app.checkpoints_listed, "start-up to finish")
+    await wait_until(pilot, lambda: corpus_read(app) and app.checkpoint_panel.listed, "start-up to finish")
     await workers_done(pilot, "boot", "listing")
     await footer_settled(pilot)
 
