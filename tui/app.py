@@ -1,87 +1,66 @@
-"""The tweetgen App: key bindings, workers, and the handlers that feed the panels.
+"""The tweetgen App: it wires the services, the screens and the keys together.
 
-Keys live in ``TweetgenApp.BINDINGS`` just below; ``check_action`` decides which are
-enabled right now (a disabled key is still shown in the Footer, greyed out).
+Keys are in :mod:`tui.keys` (``KEYS``); ``check_action`` here decides which are enabled right now
+(a disabled key is still shown in the Footer, greyed out), and the ``action_*`` methods hand each
+to its owner. The App keeps the services and the settings every screen reads: the reactive
+sampling settings (temperature, top-k, top-p, prime, the probability view), the model in use
+(``source``), the run (``run_dir``), the training session (:class:`TrainingSession`, the one
+state machine of training), the session's samples with the novelty index, and one error handler
+(:meth:`TweetgenApp.report_worker`, where every worker's failure ends up).
 
-How work is split:
+The work is done where its output is shown (each worker has a group, ``exit_on_error=False``):
 
-- ``boot`` (thread worker): imports torch, finds the run directory, loads the first
-  model (explicit checkpoint, newest of the run, demo, else an untrained model over
-  the corpus), lists checkpoints and reads the corpus. The first frame never waits
-  for it.
-- ``sample`` (thread worker, exclusive in its group): streams one tweet, checking for
-  cancellation before every character; chunks are posted at most once per frame.
-- ``model`` (thread worker, exclusive in its group): loads a checkpoint to switch to.
-- training: a :class:`TrainingProcess` (a separate process, so training never holds
-  this process' GIL) whose pump thread posts one message per event (a burst coalesced,
-  :func:`tui.messages.coalesce`) straight to the TrainingPanel; what the App acts on
-  bubbles on up from there, and checkpoints written go to the App. One hop from the
-  process queue to the widget: no worker polls for events.
-- ``listing`` (thread worker): re-lists checkpoints after one is written.
+- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus)
+  and the novelty index;
+- :class:`tui.widgets.generation_panel.GenerationPanel`: the ``sample`` thread worker, checked for
+  cancellation before every character;
+- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``);
+- :class:`tui.widgets.checkpoint_panel.CheckpointPanel`: ``listing`` and the ``model`` loads
+  (picked by hand, or following the run's best);
+- :class:`tui.widgets.training_panel.TrainingPanel`: the training process' events (a spawned
+  process, drained in bursts by its pump thread, coalesced).
 
-Workers post only the messages of :mod:`tui.messages`, each to the widget that shows
-it; their failures all arrive in :meth:`TweetgenApp.on_worker_state_changed`. Groups
-differ, so no worker cancels another kind. The run/checkpoint decisions are
+What the App acts on bubbles up to it from there. The run/checkpoint decisions are
 :mod:`core.policy`'s: the App calls it and shows the results.
 """
 
 from __future__ import annotations
 
 import functools
-import gc
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from textual import events, on, work
+from textual import events, on
 from textual.actions import parse as parse_action
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
-from textual.message import Message
-from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import Header
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from core import policy
 from core.background import TrainingProcess, TrainJob
-from core.events import BackgroundEvent, TrainingState
-from tui.services.training_session import TrainingSession
-from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
+from core.events import TrainingState
 from tui import format as fmt
 from tui import messages as m
-from tui.widgets.checkpoint_panel import CheckpointPanel
-from tui.screens.columns import MAX_COMPARED, ColumnsScreen
-from tui.widgets.footer import AppFooter, fit_footer
-from tui.services.generation_stream import (
-    GeneratorSource,
-    checkpoint_source,
-    load_source,
-    setup_torch,
-    stream_columns,
-    untrained_source,
-)
-from tui.widgets.generation_panel import GenerationPanel, SampleRecord
-from tui.screens.help import HelpScreen
-from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
-from tui.screens.prime import PrimeScreen
-from tui.screens.palette import SafeCommandPalette
+from tui.format import one_line
+from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
 from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_tracker_immune_to_sighup
-from tui.settings import (
-    TEMPERATURE_MAX,
-    TEMPERATURE_MIN,
-    TEMPERATURE_STEP,
-    AppSettings,
-    app_flags,
-    clamp_temperature,
-    read_corpus,
-)
+from tui.screens.columns import MAX_COMPARED, ColumnsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
+from tui.screens.palette import SafeCommandPalette
+from tui.screens.prime import PrimeScreen
+from tui.services.generation_stream import GeneratorSource
+from tui.services.training_session import TrainingSession
+from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
+from tui.widgets.checkpoint_panel import CheckpointPanel
+from tui.widgets.footer import AppFooter, fit_footer
+from tui.widgets.generation_panel import GenerationPanel, SampleRecord
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -89,27 +68,6 @@ if TYPE_CHECKING:
     from core.registry import CheckpointInfo
 
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
-CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
-MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
-_Handler = TypeVar("_Handler", bound=Callable[..., None])
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message (torch's run to several)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-
-
-def while_running(handler: _Handler) -> _Handler:
-    """For handlers of worker messages: a message can still be delivered while the app
-    shuts down, after its widgets are gone; it is dropped then."""
-
-    @functools.wraps(handler)
-    def wrapper(self: App[None], message: Message) -> None:
-        if self.is_running:
-            handler(self, message)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class TweetgenApp(App[None]):
@@ -148,14 +106,9 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ layout
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="main"):
-            yield GenerationPanel(id="generation")
-            with Vertical(id="side"):
-                yield TrainingPanel(self.training, id="training")
-                yield CheckpointPanel(id="checkpoints")
-        yield AppFooter(compact=True)
+    def get_default_screen(self) -> MainScreen:
+        self.main_screen = MainScreen(self.training)
+        return self.main_screen
 
     @property
     def generation(self) -> GenerationPanel:
@@ -177,9 +130,6 @@ class TweetgenApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.data_label
-        self._show_generation_status()
-        self.training_panel.set_corpus(self.settings.data_label)
-        self._boot(self.training_panel, self.generation, self.checkpoint_panel)
         handle_stop_signals(self._on_stop_signal, True)
 
     def _on_stop_signal(self, name: str) -> None:
@@ -243,7 +193,7 @@ class TweetgenApp(App[None]):
         self.temperature = clamp_temperature(self.temperature + delta)
 
     def watch_temperature(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def action_start_training(self) -> None:
         run_dir = self.run_dir
@@ -253,7 +203,7 @@ class TweetgenApp(App[None]):
         resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
         job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
-        process = TrainingProcess(job, on_events=functools.partial(self._deliver_training, self.training_panel))
+        process = TrainingProcess(job, on_events=self.training_panel.deliver)
         try:
             start_resource_tracker_immune_to_sighup()
             process.start()
@@ -309,26 +259,14 @@ class TweetgenApp(App[None]):
         self.run_checkpoints = []
         self.checkpoint_panel.follow_best = False
         self.novelty, self.novelty_note = None, "indexing…"
-        self.workers.cancel_group(self, "novelty")
         self.sub_title = self.settings.data_label
         self.training_panel.reset()
         self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
         self.training.opening()
         self._training_soon = True
         self.refresh_bindings()
-        self._open_run(self.settings, choice.texts, self.training_panel, self.generation, self.checkpoint_panel)
+        self.main_screen.open_run(self.settings, choice.texts)
 
-    @work(thread=True, group="boot", exit_on_error=False, name="open the corpus' run")
-    def _open_run(self, settings: AppSettings, texts: list[str], training: TrainingPanel,
-                  generation: GenerationPanel, checkpoints: CheckpointPanel) -> None:
-        """A corpus opened from inside the app: its run, as start-up resolves one (the demo is no candidate:
-        the new run generates from its own checkpoints, or from an untrained model until it has one)."""
-        run_dir = settings.run_dir()
-        plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
-        self._start_run(settings, plan, training, generation, checkpoints, texts)
-        self._post(m.CorpusOpened(run_dir))
-
-    @while_running
     def on_corpus_opened(self, message: m.CorpusOpened) -> None:
         self._training_soon = False
         if self.run_dir is not None and policy.same_file(self.run_dir, message.run_dir):
@@ -420,7 +358,6 @@ class TweetgenApp(App[None]):
             old = self.session.pop(0)
             self.records.pop(old.sample_id, None)
 
-    @while_running
     def on_sample_finished(self, message: m.SampleFinished) -> None:
         """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
         record = self.records.get(message.sample_id)
@@ -461,13 +398,13 @@ class TweetgenApp(App[None]):
                     timeout=2)
 
     def watch_top_k(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def watch_top_p(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def watch_prime(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def action_prime(self) -> None:
         if self.source is not None and not isinstance(self.screen, PrimeScreen):
@@ -526,25 +463,6 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ novelty (o), copy (y), export (e)
 
-    @work(thread=True, group="novelty", exclusive=True, exit_on_error=False, name="novelty index")
-    def _build_novelty(self, texts: list[str]) -> None:
-        from core.novelty import BuildCancelled, NoveltyIndex
-
-        worker = get_current_worker()
-        try:
-            index = NoveltyIndex.build(texts, threshold=self.settings.copy_threshold, cancelled=lambda: worker.is_cancelled)
-        except BuildCancelled:
-            return
-        except Exception as exc:  # noqa: BLE001 - the app works on without the check, and says so
-            self._post(m.NoveltyReady(None, one_line(exc)))
-            return
-        self._post(m.NoveltyReady(index))
-
-    @while_running
-    def on_corpus_texts(self, message: m.CorpusTexts) -> None:
-        self._build_novelty(message.texts)
-
-    @while_running
     def on_novelty_ready(self, message: m.NoveltyReady) -> None:
         self.novelty = message.index  # type: ignore[assignment]
         if self.novelty is None:
@@ -636,7 +554,7 @@ class TweetgenApp(App[None]):
             r.exported = True
         self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
 
-    def _show_generation_status(self) -> None:
+    def show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
         if source is not None and self.source is not None and self.source.step is not None and \
                 policy.is_best_of_run(self.source.path, self.run_checkpoints):
@@ -648,88 +566,6 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ models and checkpoints
 
-    @work(thread=True, group="boot", exit_on_error=False, name="boot")
-    def _boot(self, training: TrainingPanel, generation: GenerationPanel, checkpoints: CheckpointPanel) -> None:
-        """Start-up, after the first frame: the run (:func:`core.policy.plan_boot`), the first model, the
-        checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
-        state: it posts what it found, and the handlers take it on the UI thread."""
-        s = self.settings
-        setup_torch(1)
-        run_dir = s.run_dir()
-        plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
-        self._start_run(s, plan, training, generation, checkpoints, None)
-        # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
-        # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
-        # skipped by the collector from now on.
-        gc.freeze()
-
-    def _start_run(self, s: AppSettings, plan: policy.BootPlan, training: TrainingPanel, generation: GenerationPanel,
-                   checkpoints: CheckpointPanel, texts: list[str] | None) -> None:
-        """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
-        history, the corpus (read here unless ``texts`` were read already), an untrained model when no
-        checkpoint loads. Posts what it found; the handlers take it on the UI thread."""
-        from core.checkpoints import CheckpointError, load_checkpoint
-
-        run_dir = plan.run_dir
-        self._post(m.RunResolved(plan))
-        for path, problem in plan.problems:
-            self._post(m.ModelFailed(path, problem))
-        source = history = None
-        for path in plan.candidates:
-            try:
-                ckpt = load_checkpoint(path)
-            except CheckpointError as exc:
-                self._post(m.ModelFailed(path, str(exc)))
-                continue
-            source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
-            self._post(m.ModelReady(source, interrupt=True))
-            if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
-                history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
-            break
-        checkpoints.list_now(run_dir)
-        if plan.newest_of_run is not None and history is None:
-            history = self._read_history(plan.newest_of_run.path)
-        if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
-            self._post(m.RunHistory(list(history or [])), training.chart)
-        if texts is None:
-            texts = self._read_corpus(training)
-        if texts:
-            self._post(m.CorpusTexts(texts))  # the App indexes them (another worker) for the novelty check
-        else:
-            self._post(m.NoveltyReady(None))  # no corpus, no check (the corpus' error is shown already)
-        if source is None:
-            if texts:
-                self._post(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
-            else:
-                reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
-                self._post(m.NoModel(reason), generation)
-
-    def _read_corpus(self, panel: TrainingPanel) -> list[str] | None:
-        from core.corpus import CorpusError
-
-        s = self.settings
-
-        def progress(done: int, total: int) -> None:  # core calls it at most ~10 times a second
-            if total >= CORPUS_PROGRESS_BYTES:
-                self._post(m.CorpusProgress(s.data_label, done, total), panel)
-
-        try:
-            texts, report = read_corpus(s.data_path, s.filters, progress=progress)
-        except CorpusError as exc:
-            self._post(m.CorpusFailed(s.data_path, str(exc)), panel)
-            return None
-        self._post(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())), panel)
-        return texts
-
-    @staticmethod
-    def _read_history(path: Path) -> list[list[float]] | None:
-        from core.checkpoints import CheckpointError, load_checkpoint
-
-        try:
-            return list(load_checkpoint(path).metrics.get("history") or [])
-        except CheckpointError:
-            return None
-
     def label_for(self, path: Path) -> str:
         return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
 
@@ -740,7 +576,6 @@ class TweetgenApp(App[None]):
     def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
         self.checkpoint_panel.switch_to(message.path)
 
-    @while_running
     def on_run_resolved(self, message: m.RunResolved) -> None:
         self.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
         self.run_checkpoints = message.plan.of_run
@@ -748,19 +583,16 @@ class TweetgenApp(App[None]):
         self.training.ready()
         self.refresh_bindings()
 
-    @while_running
     def on_corpus_failed(self, message: m.CorpusFailed) -> None:
         self.training.corpus_failed(message.error)
         self._error(message.error)
 
-    @while_running
     def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
         """After the CheckpointPanel has shown it (and followed the run)."""
         self.run_checkpoints = self.checkpoint_panel.of_run(message.infos)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
-        self._show_generation_status()  # "best" may have moved
+        self.show_generation_status()  # "best" may have moved
 
-    @while_running
     def on_model_ready(self, message: m.ModelReady) -> None:
         source = message.source
         self.source = source
@@ -768,41 +600,25 @@ class TweetgenApp(App[None]):
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
         self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
             policy.is_choice_of_run(source.path, self.run_checkpoints)
-        self.checkpoint_panel.set_active(source.path)
-        self._show_generation_status()
+        self.show_generation_status()
         self.refresh_bindings()
         if source.path is None and self._pending_open is None and not self._training_soon:
             self.generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
         if message.interrupt or not self.generation.busy:
             self.generation.start_sample()
 
-    @while_running
     def on_model_failed(self, message: m.ModelFailed) -> None:
         keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
         self._error(message.error + keep)
 
     # ------------------------------------------------------------ training
 
-    def _deliver_training(self, panel: TrainingPanel, batch: list[BackgroundEvent]) -> None:
-        """The training process' pump thread: one message per event, a burst coalesced. Most go to the
-        TrainingPanel, in order (what the App acts on bubbles up from there); checkpoints written, which
-        only the App acts on and which can come once a step, go straight to the App."""
-        try:
-            for event in m.coalesce(batch):
-                message = m.training_message(event)
-                self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
-        except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
-            self._post(m.Failed("training events", one_line(exc)))
-
-    @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:
         self.training.started(message.event)
 
-    @while_running
     def on_training_paused(self, message: m.TrainingPaused) -> None:
         self.training.paused(message.event)
 
-    @while_running
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
         """Validation stayed worse than its best: overfitting (training goes on; the panel shows it) is news,
         a rollback or a stop is a warning."""
@@ -811,16 +627,14 @@ class TweetgenApp(App[None]):
         else:
             self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
 
-    @while_running
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
         self.checkpoint_panel.checkpoint_written(message.event)
 
-    @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         event = message.event
         process = self.training.finished(event)
         if process is not None:
-            self._close_training(process)
+            self.training_panel.close_process(process)
         if event.reason in ("diverged", "error"):
             self._error(event.message)
         elif not self.training.quitting:
@@ -829,11 +643,6 @@ class TweetgenApp(App[None]):
             self.exit()
         elif self._pending_open is not None:
             self._open_corpus(self._pending_open)
-
-    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
-    def _close_training(self, process: TrainingProcess) -> None:
-        process.wait(15.0)  # the child exits right after its last event
-        process.close()
 
     def _training_changed(self) -> None:
         """The training session moved: the panel's status line and the keys follow it."""
@@ -859,14 +668,6 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ plumbing
 
-    def _post(self, message: Message, target: MessagePump | None = None) -> None:
-        """Post from a worker thread to ``target`` (default: the App); quietly does nothing once the app
-        (or that widget) has shut down."""
-        try:
-            (target or self).post_message(message)
-        except RuntimeError:  # event loop already closed
-            pass
-
     def _error(self, text: str) -> None:
         text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
         self.errors.append(text)
@@ -889,6 +690,5 @@ class TweetgenApp(App[None]):
         if worker.group == "sample":
             self.generation.sampling = False
 
-    @while_running
     def on_failed(self, message: m.Failed) -> None:
         self._error(f"{message.what} failed: {message.error}")

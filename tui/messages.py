@@ -123,7 +123,7 @@ class FollowLoaded(Message):
 
 @dataclass
 class CorpusTexts(Message):
-    """The training texts, read: the App indexes them for the novelty check."""
+    """The training texts, read: the main screen indexes them for the novelty check."""
 
     texts: list[str]
 

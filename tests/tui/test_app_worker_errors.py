@@ -65,8 +65,8 @@ async def test_a_failure_delivering_training_events_is_shown(tui_assets: Assets,
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         monkeypatch.setattr(m, "training_message", broken)
-        pump = threading.Thread(target=app._deliver_training,
-                                args=(app.training_panel, [StepEvent(1, 0, 2.0, 0.1, 10.0, 1.0, None, None, None)]))
+        pump = threading.Thread(target=app.training_panel.deliver,
+                                args=([StepEvent(1, 0, 2.0, 0.1, 10.0, 1.0, None, None, None)],))
         pump.start()
         pump.join(10)
         await wait_until(pilot, lambda: app.errors, "the error to be reported")

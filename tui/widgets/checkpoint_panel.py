@@ -214,8 +214,6 @@ class CheckpointPanel(Vertical):
         """Show the listing and follow the run's best; then on to the App (the run's checkpoints, the keys)."""
         app = self.tweetgen
         self.set_checkpoints(message.infos, app.settings.demo_checkpoint)
-        if app.source is not None:
-            self.set_active(app.source.path)
         of_run = self.of_run(message.infos)
         if self.follow_new_run and of_run:  # the run being trained has a checkpoint: show its tweets
             self.follow_new_run = False
@@ -243,6 +241,9 @@ class CheckpointPanel(Vertical):
                 self.post_message(m.FollowLoaded(path))
         if not worker.is_cancelled:  # a newer switch (exclusive group) wins
             self.post_message(m.ModelReady(source, interrupt))
+
+    def on_model_ready(self, message: m.ModelReady) -> None:
+        self.set_active(message.source.path)  # and on to the App, which generates from it
 
     def _follow(self, path: Path) -> None:
         """Switch to the run's newest checkpoint from the next tweet; one load at a time, the newest wins."""

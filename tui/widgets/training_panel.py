@@ -9,19 +9,23 @@ place where training's state is kept.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
+from textual.worker import Worker
 
-from core.events import EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
+from core.events import BackgroundEvent, EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
 from tui.widgets.loss_chart import LossChart
 
 if TYPE_CHECKING:
+    from core.background import TrainingProcess
+    from tui.app import TweetgenApp
     from tui.services.training_session import TrainingSession
 
 # the line's colour comes from app.tcss (#train-status.state-NAME)
@@ -94,6 +98,26 @@ class TrainingPanel(Vertical):
 
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         self.reached(message.event.step)  # and on to the App: the state, a notification, quitting
+
+    # ------------------------------------------------------------ the training process
+
+    def deliver(self, batch: list[BackgroundEvent]) -> None:
+        """The training process' pump thread: one message per event to this panel, a burst coalesced,
+        in order. What the App acts on too (start, pause, guard, the end, checkpoints written) goes on
+        up to it from here."""
+        try:
+            for event in m.coalesce(batch):
+                self.post_message(m.training_message(event))
+        except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
+            self.post_message(m.Failed("training events", fmt.one_line(exc)))
+
+    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
+    def close_process(self, process: TrainingProcess) -> None:
+        process.wait(15.0)  # the child exits right after its last event
+        process.close()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        cast("TweetgenApp", self.app).report_worker(event)
 
     # ------------------------------------------------------------ updates from the App
 
