@@ -80,7 +80,7 @@ def section_throughput(p: dict[str, Any], corpus: Path) -> dict[str, Any]:
 def section_sampling(p: dict[str, Any], corpus: Path, checkpoint: str | None) -> dict[str, Any]:
     """3. Single stream chars/s, time to first char, a batch of 64 tweets.
 
-    One torch thread, as the app samples (tui.generation_stream.setup_torch): a single stream is
+    One torch thread, as the app samples (tui.services.generation_stream.setup_torch): a single stream is
     sequential and its kernels are too small to split, so a second thread only adds
     synchronisation (and, on a busy machine, waits for a descheduled thread).
     """

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 import tempfile
 import time
@@ -26,9 +27,17 @@ TABLE_TARGET_S = 0.5  # showing 5,000 in the app's checkpoint table (tests/tui/t
 def _thousand_checkpoints(run: Path) -> None:
     """One trained checkpoint and 999 copies, each with its sidecar (as retention-off runs leave them)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "core"))
-    from corehelpers import many_checkpoints
+    from corehelpers import run_all, tiny_trainer
 
-    many_checkpoints(run)
+    from core.store import checkpoints
+
+    run_all(tiny_trainer(run, max_steps=1, ckpt_every=1))
+    source = run / "step-00000001.pt"
+    data, meta = source.read_bytes(), json.loads(source.with_suffix(".json").read_text())
+    for step in range(2, 1001):
+        target = run / checkpoints.checkpoint_name(step)
+        target.write_bytes(data)
+        target.with_suffix(".json").write_text(json.dumps({**meta, "file": target.name, "step": step}))
 
 
 def measure_registry(reps: int = 3) -> dict[str, Any]:
@@ -51,7 +60,7 @@ def measure_table(reps: int = 3) -> dict[str, Any]:
     from textual.app import App, ComposeResult
 
     from core.store.registry import CheckpointInfo
-    from tui.checkpoint_panel import CheckpointPanel
+    from tui.widgets.checkpoint_panel import CheckpointPanel
 
     class PanelOnly(App[None]):
         def compose(self) -> ComposeResult:

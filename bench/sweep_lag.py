@@ -47,7 +47,7 @@ PACES = (30.0, 0.0)
 def _inner(seconds: float, out: Path) -> int:
     from tui.__main__ import build_parser, settings_from_args
     from tui.app import TweetgenApp
-    from tui.columns_screen import ColumnsScreen
+    from tui.screens.columns import ColumnsScreen
 
     settings = settings_from_args(build_parser().parse_args([]))
     result: dict[str, Any] = {}

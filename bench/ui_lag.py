@@ -104,8 +104,8 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: i
                 result.update(summarise(lags))
                 result.update(
                     seconds=seconds, interval_ms=1000 * INTERVAL_S, steps=(self.training_panel.step or 0) - first_step,
-                    chars_per_s=self.training_panel.chars_per_s, device=self.training_panel.device,
-                    samples_streamed=self.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
+                    chars_per_s=self.training_panel.chars_per_s, device=self.training.device,
+                    samples_streamed=self.generation.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
                     train_state=self.train_state, ckpt_every=settings.train.get("ckpt_every"),
                     checkpoints_listed=len(self.run_checkpoints),
                 )

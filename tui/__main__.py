@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = settings_from_args(args)
 
-    from tui.generation_stream import preload_in_background
+    from tui.services.generation_stream import preload_in_background
 
     preload_in_background()  # torch loads while Textual draws the first frame
     from tui.app import TweetgenApp

@@ -1,146 +1,73 @@
-"""The tweetgen App: key bindings, workers, and the handlers that feed the panels.
+"""The tweetgen App: it wires the services, the screens and the keys together.
 
-Keys live in ``TweetgenApp.BINDINGS`` just below; ``check_action`` decides which are
-enabled right now (a disabled key is still shown in the Footer, greyed out).
+Keys are in :mod:`tui.keys` (``KEYS``); ``check_action`` here decides which are enabled right now
+(a disabled key is still shown in the Footer, greyed out), and the ``action_*`` methods hand each
+to its owner. The App keeps the services and the settings every screen reads: the reactive
+sampling settings (temperature, top-k, top-p, prime, the probability view), the model in use
+(``source``), the run (``run_dir``), the training session (:class:`TrainingSession`, the one
+state machine of training), the session's samples with the novelty index, and one error handler
+(:meth:`TweetgenApp.report_worker`, where every worker's failure ends up).
 
-How work is split:
+The work is done where its output is shown (each worker has a group, ``exit_on_error=False``):
 
-- ``boot`` (thread worker): imports torch, finds the run directory, loads the first
-  model (explicit checkpoint, newest of the run, demo, else an untrained model over
-  the corpus), lists checkpoints and reads the corpus. The first frame never waits
-  for it.
-- ``sample`` (thread worker, exclusive in its group): streams one tweet, checking for
-  cancellation before every character; chunks are posted at most once per frame.
-- ``model`` (thread worker, exclusive in its group): loads a checkpoint to switch to.
-- training: a :class:`TrainingProcess` (a separate process, so training never holds
-  this process' GIL) whose pump thread posts one message per event (a burst coalesced,
-  :func:`tui.messages.coalesce`) straight to the TrainingPanel; what the App acts on
-  bubbles on up from there, and checkpoints written go to the App. One hop from the
-  process queue to the widget: no worker polls for events.
-- ``listing`` (thread worker): re-lists checkpoints after one is written.
+- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus)
+  and the novelty index;
+- :class:`tui.widgets.generation_panel.GenerationPanel`: the ``sample`` thread worker, checked for
+  cancellation before every character;
+- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``);
+- :class:`tui.widgets.checkpoint_panel.CheckpointPanel`: ``listing`` and the ``model`` loads
+  (picked by hand, or following the run's best);
+- :class:`tui.widgets.training_panel.TrainingPanel`: the training process' events (a spawned
+  process, drained in bursts by its pump thread, coalesced).
 
-Workers post only the messages of :mod:`tui.messages`, each to the widget that shows
-it; their failures all arrive in :meth:`TweetgenApp.on_worker_state_changed`. Groups
-differ, so no worker cancels another kind. The run/checkpoint decisions are
+What the App acts on bubbles up to it from there. The run/checkpoint decisions are
 :mod:`core.store.policy`'s: the App calls it and shows the results.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
-import gc
-import itertools
-import random
-import signal
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
-from textual import events, on, work
+from textual import events, on
 from textual.actions import parse as parse_action
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.driver import Driver
-from textual.message import Message
-from textual.message_pump import MessagePump
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Header
-from textual.worker import Worker, WorkerState, get_current_worker
+from textual.worker import Worker, WorkerState
 
 from core.store import policy
 from core.train.process import TrainingProcess, TrainJob
-from core.events import BackgroundEvent, TrainingState
+from core.events import TrainingState
 from tui import format as fmt
 from tui import messages as m
-from tui.checkpoint_panel import CheckpointPanel
-from tui.columns_screen import MAX_COMPARED, SWEEP_TEMPERATURES, ColumnsScreen
-from tui.footer import AppFooter, fit_footer
-from tui.generation_stream import (
-    GeneratorSource,
-    checkpoint_source,
-    load_source,
-    setup_torch,
-    stream_chunks,
-    stream_columns,
-    untrained_source,
-)
-from tui.generation_panel import GenerationPanel, SampleRecord
-from tui.help_screen import HelpScreen
-from tui.open_corpus_screen import CorpusChoice, OpenCorpusScreen
-from tui.prime_screen import PrimeScreen
-from tui.palette import SafeCommandPalette
-from tui.terminal import hangup_safe
-from tui.settings import (
-    TEMPERATURE_MAX,
-    TEMPERATURE_MIN,
-    TEMPERATURE_STEP,
-    AppSettings,
-    app_flags,
-    clamp_temperature,
-    read_corpus,
-)
-from tui.training_panel import TrainingPanel
+from tui.format import one_line
+from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
+from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_tracker_immune_to_sighup
+from tui.screens.columns import MAX_COMPARED, ColumnsScreen
+from tui.screens.help import HelpScreen
+from tui.screens.main import MainScreen
+from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
+from tui.screens.palette import SafeCommandPalette
+from tui.screens.prime import PrimeScreen
+from tui.services.generation_stream import GeneratorSource
+from tui.services.training_session import TrainingSession
+from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
+from tui.widgets.checkpoint_panel import CheckpointPanel
+from tui.widgets.footer import AppFooter, fit_footer
+from tui.widgets.generation_panel import GenerationPanel, SampleRecord
+from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
     from core.model.novelty import NoveltyIndex
     from core.store.registry import CheckpointInfo
 
-LIST_MIN_INTERVAL_S = 2.0  # checkpoints are re-listed at most this often, however fast they are written
-LIST_DUTY = 0.03  # ... and the listing thread (it competes with the UI for the GIL) is busy at most this share of the time
-STALE_CHECK_S = 2.0  # how often the run directory is checked (one stat) for files changed behind the app
-TOP_K_STEPS = (0, 5, 10, 20, 40)  # k cycles through these (0: off)
-TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
-COLUMN_IDS = 1_000_000_000  # the sweep's and comparison's sample ids start here (the single view's count from 1)
 MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
-CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
-MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
-_Handler = TypeVar("_Handler", bound=Callable[..., None])
-
-
-def one_line(error: BaseException) -> str:
-    """An exception as one line: its type and the first line of its message (torch's run to several)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__
-
-
-def while_running(handler: _Handler) -> _Handler:
-    """For handlers of worker messages: a message can still be delivered while the app
-    shuts down, after its widgets are gone; it is dropped then."""
-
-    @functools.wraps(handler)
-    def wrapper(self: App[None], message: Message) -> None:
-        if self.is_running:
-            handler(self, message)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _start_resource_tracker_immune_to_sighup() -> None:
-    """multiprocessing's resource tracker (a helper process the training queues need) ignores SIGINT
-    and SIGTERM but dies of the SIGHUP a closed terminal sends the whole process group, and then
-    prints tracebacks while the app saves and exits. Started with SIGHUP blocked, it inherits the
-    block (it unblocks only SIGINT and SIGTERM). Blocked, not ignored, here: a hangup that arrives
-    meanwhile stays pending and is handled once unblocked, instead of being lost (the app would
-    then never quit on it)."""
-    from multiprocessing import resource_tracker
-
-    from core.train.process import _real_std_streams  # Textual's stderr has no file descriptor to pass on
-
-    try:
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
-    except (AttributeError, ValueError, OSError):  # no SIGHUP or no signal masks here
-        return
-    try:
-        with _real_std_streams():
-            resource_tracker.ensure_running()
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 class TweetgenApp(App[None]):
@@ -150,44 +77,9 @@ class TweetgenApp(App[None]):
     TITLE = "tweetgen"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
 
-    # Every key of the app. `space` has one binding per state; check_action shows the one that applies.
-    BINDINGS = [
-        Binding("r", "resample", "Resample", tooltip="stop this tweet and generate a new one"),
-        Binding("plus,equals_sign", f"temperature({TEMPERATURE_STEP})", "Temp+", key_display="+",
-                tooltip="temperature up by 0.1 (max 5.0), from the next tweet"),
-        Binding("minus,underscore", f"temperature({-TEMPERATURE_STEP})", "Temp-", key_display="-",
-                tooltip="temperature down by 0.1 (min 0.1), from the next tweet"),
-        Binding("space", "start_training", "Train", tooltip="start training (resumes from the run's newest checkpoint)"),
-        Binding("space", "pause_training", "Pause", tooltip="pause training"),
-        Binding("space", "resume_training", "Resume", tooltip="resume training"),
-        Binding("s", "save_checkpoint", "Save", tooltip="save a checkpoint of the current training step now"),
-        Binding("c", "focus_checkpoints", "Checkpoints",
-                tooltip="go to the checkpoint list (enter switches the generator, space marks one for v)"),
-        Binding("p", "toggle_probs", "Probs",
-                tooltip="colour each character by the model's probability of it (at T=1); p again: plain"),
-        Binding("t", "sweep", "Sweep",
-                tooltip=f"one seed at T {', '.join(f'{t:.1f}' for t in SWEEP_TEMPERATURES)} side by side; t or escape: back"),
-        Binding("v", "compare", "Compare",
-                tooltip="the checkpoints marked with space, side by side with one seed; v or escape: back"),
-        Binding("slash", "prime", "Prime", key_display="/", show=False,
-                tooltip="type the start of a tweet: the model continues it (empty: no prime)"),
-        Binding("k", "cycle_top_k", "Top-k", show=False,
-                tooltip=f"top-k: {', '.join(str(k) if k else 'off' for k in TOP_K_STEPS)} (from the next tweet)"),
-        Binding("n", "cycle_top_p", "Top-p", show=False,
-                tooltip=f"top-p (nucleus): {', '.join(f'{p:g}' if p < 1 else 'off' for p in TOP_P_STEPS)} (from the next tweet)"),
-        Binding("o", "show_source", "Source", show=False,
-                tooltip="show the training text the tweet shares its longest run with (the source of a COPIED one)"),
-        Binding("y", "copy_tweet", "Copy", show=False, tooltip="copy the tweet on screen to the clipboard"),
-        Binding("e", "export", "Export", show=False,
-                tooltip="append this session's finished samples to samples.jsonl in the run directory"),
-        Binding("d", "open_corpus", "Open corpus", show=False,
-                tooltip="open a corpus or Twitter/X archive: see what loading it keeps, then train a new run on it"),
-        Binding("question_mark", "help", "Help", key_display="?", tooltip="this list of keys"),
-        Binding("q", "quit", "Quit", tooltip="quit (saves a checkpoint first when training)"),
-    ]
+    BINDINGS = KEYS  # every key of the app: tui/keys.py
 
-    train_state: reactive[TrainingState] = reactive("idle", bindings=True, init=False)
-    """Where training stands (:data:`core.events.TrainingState`; the App never sets ``error``: the panel shows it)."""
+
     temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
     probs_view: reactive[bool] = reactive(False, init=False)
     """Colour streamed characters by the model's probability of them (key p)."""
@@ -202,40 +94,21 @@ class TweetgenApp(App[None]):
         self.source: GeneratorSource | None = None
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
-        self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
-        self.training: TrainingProcess | None = None
-        self.checkpoints_listed = False
-        self.sample_id = 0
-        self.sampling = False
-        self._next_sample: Timer | None = None
-        self._quitting = False  # q pressed while training: exit once the final checkpoint is written
+        self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
-        self._listing_timer: Timer | None = None
-        self._last_listing = float("-inf")  # time.monotonic() of the last listing started
-        self._listing_cost = 0.0  # seconds the last listing took
-        self._listed_mtime: int | None = None  # the run directory's mtime when it was last listed
-        self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
-        self._follow_loading = False
-        self._follow_new_run = False  # space pressed while another run's model generates: follow this run once it has a checkpoint
         self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
         self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
         self.novelty: NoveltyIndex | None = None
         self.novelty_note = "indexing…"  # why there is no index (yet)
-        self._column_ids = itertools.count(COLUMN_IDS)
         self._pending_open: CorpusChoice | None = None  # opened while training: started once that run has stopped
         self._training_soon = False  # a corpus was opened: training starts once its run is resolved
 
     # ------------------------------------------------------------ layout
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Horizontal(id="main"):
-            yield GenerationPanel(id="generation")
-            with Vertical(id="side"):
-                yield TrainingPanel(id="training")
-                yield CheckpointPanel(id="checkpoints")
-        yield AppFooter(compact=True)
+    def get_default_screen(self) -> MainScreen:
+        self.main_screen = MainScreen(self.training)
+        return self.main_screen
 
     @property
     def generation(self) -> GenerationPanel:
@@ -257,36 +130,11 @@ class TweetgenApp(App[None]):
 
     def on_mount(self) -> None:
         self.sub_title = self.settings.data_label
-        self._show_generation_status()
-        self.training_panel.set_corpus(self.settings.data_label)
-        self.training_panel.set_state("idle", "loading…")
-        self._boot(self.training_panel, self.generation)
-        self.set_interval(STALE_CHECK_S, self._check_stale_listing)
-        self._handle_signals(True)
-
-    def _handle_signals(self, install: bool) -> None:
-        """SIGTERM and SIGHUP (a closed terminal, a dropped ssh session) quit as q does: training stops
-        with a checkpoint, the terminal is restored, and the exit status is 0. Without this the default
-        action killed the app at once (status 143) and left the terminal in the app's screen mode."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            return
-        for name in ("SIGTERM", "SIGHUP"):
-            sig = getattr(signal, name, None)
-            if sig is None:
-                continue
-            try:
-                if install:
-                    loop.add_signal_handler(sig, self._on_stop_signal, name)
-                else:
-                    loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
-                pass
+        handle_stop_signals(self._on_stop_signal, True)
 
     def _on_stop_signal(self, name: str) -> None:
         self.log.warning(f"{name}: quitting")
-        if not self._exiting and not self._quitting:
+        if not self._exiting and not self.training.quitting:
             self.call_later(self.action_quit)
 
     # ------------------------------------------------------------ keys
@@ -295,7 +143,7 @@ class TweetgenApp(App[None]):
         """True: enabled. None: shown disabled. False: hidden (the other `space` bindings)."""
         if self._exiting:
             return None  # keys typed while the app closes must not touch its widgets
-        state = self.train_state
+        training = self.training
         if action == "resample":
             return True if self.source is not None else None
         if action == "temperature":
@@ -303,15 +151,15 @@ class TweetgenApp(App[None]):
             blocked = self.temperature >= TEMPERATURE_MAX if delta > 0 else self.temperature <= TEMPERATURE_MIN
             return None if blocked else True
         if action == "start_training":
-            if state in ("idle", "stopping"):
-                return True if state == "idle" and self.run_dir is not None else None
+            if training.state in ("idle", "error", "stopping"):
+                return True if training.can("start") and self.run_dir is not None else None
             return False
         if action == "pause_training":
-            return state in ("starting", "running")
+            return training.can("pause")
         if action == "resume_training":
-            return state == "paused"
+            return training.can("resume")
         if action == "save_checkpoint":
-            return True if state in ("running", "paused") else None
+            return True if training.can("save") else None
         columns = self.columns_screen
         if action == "focus_checkpoints":
             return True if self.checkpoint_panel.infos and columns is None else None
@@ -330,55 +178,53 @@ class TweetgenApp(App[None]):
         if action == "export":
             return True if self.run_dir is not None and any(r.complete for r in self.session) else None
         if action == "open_corpus":
-            busy = state in ("starting", "stopping") or self._quitting or self._pending_open is not None
+            busy = not training.can("open") or self._pending_open is not None
             return None if busy or columns is not None or self.run_dir is None else True
         return True
 
     def action_resample(self) -> None:
         columns = self.columns_screen
         if columns is not None:
-            self._restart_columns(columns)
+            columns.restart()
         else:
-            self.start_sample()
+            self.generation.start_sample()
 
     def action_temperature(self, delta: float) -> None:
         self.temperature = clamp_temperature(self.temperature + delta)
 
     def watch_temperature(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def action_start_training(self) -> None:
         run_dir = self.run_dir
-        if run_dir is None or self.train_state != "idle" or self._exiting:
+        if run_dir is None or not self.training.can("start") or self._exiting:
             return  # e.g. a palette command chosen twice: one training process at a time
         s = self.settings
         resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
         job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
-        process = TrainingProcess(job, on_events=functools.partial(self._deliver_training, self.training_panel))
+        process = TrainingProcess(job, on_events=self.training_panel.deliver)
         try:
-            _start_resource_tracker_immune_to_sighup()
+            start_resource_tracker_immune_to_sighup()
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
             self._error(f"could not start the training process: {one_line(exc)}")
             return
-        self.training = process
-        self._follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
-        self.train_state = "starting"
-        self.training_panel.set_state("starting", "starting the training process…")
+        self.training.launch(process)
+        self.checkpoint_panel.follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
 
     def action_pause_training(self) -> None:
-        if self.training is not None:
-            self.training.pause()
+        if self.training.process is not None:
+            self.training.process.pause()
 
     def action_resume_training(self) -> None:
-        if self.training is not None:
-            self.training.resume()
+        if self.training.process is not None:
+            self.training.process.resume()
 
     def action_save_checkpoint(self) -> None:
-        if self.training is not None:
-            self.training.request_save()
+        if self.training.process is not None:
+            self.training.process.request_save()
             self.notify("Saving a checkpoint…", timeout=2)
 
     def action_focus_checkpoints(self) -> None:
@@ -390,19 +236,17 @@ class TweetgenApp(App[None]):
         if self.check_action("open_corpus", ()) is not True or isinstance(self.screen, OpenCorpusScreen):
             return
         note = f"(stops training {self.run_dir.name} first, with a checkpoint)" \
-            if self.training is not None and self.run_dir is not None else ""
+            if self.training.active and self.run_dir is not None else ""
         self.push_screen(OpenCorpusScreen(Path.cwd(), dict(self.settings.filters), note), self._corpus_chosen)
 
     def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
         """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
         run training now (if any) has stopped with its checkpoint."""
-        if choice is None or self._exiting or self._quitting:
+        if choice is None or self._exiting or self.training.quitting:
             return
-        if self.training is not None:
+        if self.training.active:
             self._pending_open = choice
-            self.train_state = "stopping"
-            self.training_panel.set_state("stopping", f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
-            self.training.request_stop()
+            self.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
             return
         self._open_corpus(choice)
 
@@ -413,28 +257,16 @@ class TweetgenApp(App[None]):
         self.settings = self.settings.opened(choice.path, choice.filters)
         self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
         self.run_checkpoints = []
-        self.follow_best = False
+        self.checkpoint_panel.follow_best = False
         self.novelty, self.novelty_note = None, "indexing…"
-        self.workers.cancel_group(self, "novelty")
         self.sub_title = self.settings.data_label
         self.training_panel.reset()
         self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
-        self.training_panel.set_state("idle", "opening the new run…")
+        self.training.opening()
         self._training_soon = True
         self.refresh_bindings()
-        self._open_run(self.settings, choice.texts, self.training_panel, self.generation)
+        self.main_screen.open_run(self.settings, choice.texts)
 
-    @work(thread=True, group="boot", exit_on_error=False, name="open the corpus' run")
-    def _open_run(self, settings: AppSettings, texts: list[str], training: TrainingPanel,
-                  generation: GenerationPanel) -> None:
-        """A corpus opened from inside the app: its run, as start-up resolves one (the demo is no candidate:
-        the new run generates from its own checkpoints, or from an untrained model until it has one)."""
-        run_dir = settings.run_dir()
-        plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
-        self._start_run(settings, plan, training, generation, texts)
-        self._post(m.CorpusOpened(run_dir))
-
-    @while_running
     def on_corpus_opened(self, message: m.CorpusOpened) -> None:
         self._training_soon = False
         if self.run_dir is not None and policy.same_file(self.run_dir, message.run_dir):
@@ -446,30 +278,32 @@ class TweetgenApp(App[None]):
 
     async def action_quit(self) -> None:
         """Quit; while training, stop it first and leave when its final checkpoint is written."""
-        process = self.training
+        process = self.training.process
         if process is None or process.finished:
             self.exit()
             return
-        if self._quitting:
+        if self.training.quitting:
             self.notify("Still saving the checkpoint…", timeout=2)
             return
-        self._quitting = True
-        self.train_state = "stopping"
-        self.training_panel.set_state("stopping", "saving a checkpoint before quitting…")
+        self.training.stop("saving a checkpoint before quitting…", quitting=True)
         self.notify("Saving a checkpoint before quitting…", timeout=self.settings.stop_timeout_s)
-        process.request_stop()
         self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
 
     def get_driver_class(self) -> type[Driver]:
         return hangup_safe(super().get_driver_class())  # a closed terminal must not hang the app
+
+    @property
+    def closing(self) -> bool:
+        """exit() was called: nothing new starts (every key is disabled)."""
+        return self._exiting
 
     def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
         self._exiting = True
         super().exit(result, return_code, message)
 
     def _give_up_stopping(self) -> None:
-        if self.training is not None:
-            self.training.close()
+        if self.training.process is not None:
+            self.training.process.close()
         self.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
@@ -516,57 +350,24 @@ class TweetgenApp(App[None]):
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 
-    def start_sample(self) -> None:
-        """Stop the current tweet (if any) and start a new one with the current settings."""
-        if self._next_sample is not None:
-            self._next_sample.stop()
-            self._next_sample = None
-        source = self.source
-        if source is None or self._exiting or self.columns_screen is not None:
-            return  # (the columns cover the single view: it starts again when they close)
-        self.sample_id += 1
-        # without --seed each tweet still gets a seed of its own, drawn, so an exported tweet can be written again
-        seed = random.SystemRandom().randrange(2**31) if self.settings.seed is None else self.settings.seed + self.sample_id - 1
-        cfg = self.sample_config(self.temperature, seed)
-        record = self.generation.begin(self.sample_id, self.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
-                                       checkpoint=source.path, step=source.step)
-        self._keep(record)
-        self.sampling = True
-        self._sample(self.sample_id, source, cfg, self.generation)
-
-    def _keep(self, record: SampleRecord) -> None:
+    def keep(self, record: SampleRecord) -> None:
+        """Every sample of the session, for the novelty check and export (e)."""
         self.records[record.sample_id] = record
         self.session.append(record)
         if len(self.session) > MAX_SESSION:
             old = self.session.pop(0)
             self.records.pop(old.sample_id, None)
 
-    @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
-    def _sample(self, sample_id: int, source: GeneratorSource, cfg: Any, panel: GenerationPanel) -> None:
-        worker = get_current_worker()
-        eos = None
-        for chunk in stream_chunks(source, cfg, self.settings.pace, lambda: worker.is_cancelled):
-            self._post(m.SampleChunk(sample_id, chunk.text, chunk.probs), panel)
-            eos = chunk.eos_prob
-        self._post(m.SampleFinished(sample_id, complete=not worker.is_cancelled, eos_prob=eos), panel)
-
-    @while_running
     def on_sample_finished(self, message: m.SampleFinished) -> None:
-        """After the widget showing it has: check its novelty and, for the single view, schedule the next tweet."""
+        """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
             self._check_novelty(record)
-        self._refresh_sample_keys()
-        if message.sample_id != self.sample_id:
-            return
-        self.sampling = False
-        if message.complete and self.settings.gap_s is not None:
-            # a 0 s Timer divides by zero inside Textual (and ended generation after one tweet): --gap 0 waits a frame
-            self._next_sample = self.set_timer(max(self.settings.gap_s, MIN_TIMER_S), self.start_sample)
+        self.refresh_sample_keys()
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
 
-    def _refresh_sample_keys(self) -> None:
+    def refresh_sample_keys(self) -> None:
         """y, e and o depend on the samples shown: refresh the footer only when one of them changes
         (a refresh recomposes the footer: five columns finishing together must not cost five)."""
         states = tuple(self.check_action(a, ()) for a in self._SAMPLE_KEYS)
@@ -597,13 +398,13 @@ class TweetgenApp(App[None]):
                     timeout=2)
 
     def watch_top_k(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def watch_top_p(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def watch_prime(self) -> None:
-        self._show_generation_status()
+        self.show_generation_status()
 
     def action_prime(self) -> None:
         if self.source is not None and not isinstance(self.screen, PrimeScreen):
@@ -619,7 +420,7 @@ class TweetgenApp(App[None]):
             shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
             self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
                         timeout=6, markup=False)
-        self.start_sample()
+        self.generation.start_sample()
 
     # ------------------------------------------------------------ the sweep (t) and the comparison (v)
 
@@ -629,12 +430,6 @@ class TweetgenApp(App[None]):
             if isinstance(screen, ColumnsScreen):
                 return screen
         return None
-
-    def _columns_seed(self) -> int:
-        """One seed for every column: with --seed, the seed the next single tweet would get; else drawn."""
-        if self.settings.seed is not None:
-            return self.settings.seed + self.sample_id
-        return random.SystemRandom().randrange(2**31)
 
     def action_sweep(self) -> None:
         if self.columns_screen is not None:
@@ -648,157 +443,26 @@ class TweetgenApp(App[None]):
         elif len(self.checkpoint_panel.marked) >= 2:
             self._open_columns("compare")
 
-    def _column_specs(self, kind: str, seed: int) -> list[tuple[SampleRecord, Path | None]]:
-        """(record, checkpoint to load; None: the current model) of each column."""
-        source = self.source
-        assert source is not None or kind == "compare"
-        specs: list[tuple[SampleRecord, Path | None]] = []
-        if kind == "sweep":
-            assert source is not None
-            for t in SWEEP_TEMPERATURES:
-                cfg = self.sample_config(t, seed)
-                specs.append((SampleRecord(next(self._column_ids), t, source.describe(), prime=cfg.prime, cfg=cfg,
-                                           checkpoint=source.path, step=source.step), None))
-        else:
-            cfg = self.sample_config(self.temperature, seed)
-            for info in self.checkpoint_panel.marked_infos()[:MAX_COMPARED]:
-                label = self._label_for(info.path)
-                label = label if label.startswith("step") else f"{label} · step {info.step:,}"
-                specs.append((SampleRecord(next(self._column_ids), self.temperature, label, prime=cfg.prime, cfg=cfg,
-                                           checkpoint=info.path, step=info.step, label=label), info.path))
-        for record, _ in specs:
-            record.text = record.prime
-        return specs
-
-    def _columns_status(self, kind: str, seed: int) -> Any:
-        from rich.text import Text
-
-        parts = [("sweep" if kind == "sweep" else "compare", "bold"), (f" · seed {seed}", "")]
-        if kind == "compare":
-            parts.append((f" · T {self.temperature:.1f}", ""))
-        if self.top_k:
-            parts.append((f" · top-k {self.top_k}", ""))
-        if self.top_p < 1:
-            parts.append((f" · top-p {self.top_p:g}", ""))
-        if self.prime:
-            parts.append((" · prime ", ""))
-            parts.append((fmt.printable(self.prime[:20]), "italic"))
-        if kind == "sweep" and self.source is not None:
-            parts.append((f" · {self.source.describe()}", "dim"))
-        parts.append(("  ·  r: new seed · esc: back", "dim"))
-        return Text.assemble(*parts, no_wrap=True, overflow="ellipsis")
-
     def _open_columns(self, kind: str) -> None:
-        if len(self.checkpoint_panel.marked) > MAX_COMPARED and kind == "compare":
-            self.notify(f"{len(self.checkpoint_panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
-        self._pause_single()
-        seed = self._columns_seed()
-        specs = self._column_specs(kind, seed)
-        screen = ColumnsScreen(kind, [r for r, _ in specs], self._columns_status(kind, seed), self.probs_view)
-        self.push_screen(screen)
-        self._start_columns(screen, specs)
-
-    def _start_columns(self, screen: ColumnsScreen, specs: list[tuple[SampleRecord, Path | None]]) -> None:
-        for record, _ in specs:
-            self._keep(record)
-        self._columns(screen, [(r.sample_id, r.cfg, path) for r, path in specs], self.source)
-        self._refresh_sample_keys()
-
-    def _restart_columns(self, screen: ColumnsScreen) -> None:
-        """r on the columns: the same columns again with a new seed."""
-        self.workers.cancel_group(self, "columns")
-        kind = screen.kind
-        self._cut_short(screen)
-        seed = self._columns_seed() if self.settings.seed is None else screen.records[0].cfg.seed + 1
-        specs = self._column_specs(kind, seed)
-        screen.replace_columns([r for r, _ in specs], self._columns_status(kind, seed))
-        self._start_columns(screen, specs)
-
-    @staticmethod
-    def _cut_short(screen: ColumnsScreen) -> None:
-        for record in screen.records:
-            if record.complete is None:
-                record.complete = False
+        panel = self.checkpoint_panel
+        if len(panel.marked) > MAX_COMPARED and kind == "compare":
+            self.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
+        self.generation.stop_sampling()
+        self.push_screen(ColumnsScreen(kind, panel.marked_infos() if kind == "compare" else (), self.probs_view))
 
     def action_leave_columns(self) -> None:
         screen = self.columns_screen
-        if screen is None:
-            return
-        self.workers.cancel_group(self, "columns")
-        self._cut_short(screen)
-        while len(self.screen_stack) > 1:  # the columns, and whatever is over them (help, the palette)
-            self.pop_screen()
-        self.call_after_refresh(self._resume_single)
+        if screen is not None:
+            screen.leave()
 
-    def _pause_single(self) -> None:
-        if self._next_sample is not None:
-            self._next_sample.stop()
-            self._next_sample = None
-        self.workers.cancel_group(self, "sample")
-
-    def _resume_single(self) -> None:
+    def resume_single(self) -> None:
+        """The columns have closed: the single view writes again."""
         self.refresh_bindings()
         if self.columns_screen is None:
-            self.start_sample()
-
-    @work(thread=True, group="columns", exclusive=True, exit_on_error=False, name="columns")
-    def _columns(self, screen: ColumnsScreen, specs: list[tuple[int, Any, Path | None]],
-                 current: GeneratorSource | None) -> None:
-        """Write every column together: a character of each in turn, one seed for all."""
-        from core.store.checkpoints import CheckpointError
-
-        worker = get_current_worker()
-        columns: list[tuple[int, tuple[GeneratorSource, Any]]] = []
-        for sample_id, cfg, path in specs:
-            if path is None or (current is not None and current.path is not None and policy.same_file(path, current.path)):
-                source = current
-            else:
-                try:
-                    source = load_source(path, self._label_for(path))
-                except CheckpointError as exc:
-                    self._post(m.ModelFailed(path, str(exc)))
-                    source = None
-            if worker.is_cancelled:
-                return
-            if source is None:
-                self._post(m.SampleFinished(sample_id, complete=False), screen)
-                continue
-            columns.append((sample_id, (source, cfg)))
-        ids = [i for i, _ in columns]
-        finished: set[int] = set()
-        for row in stream_columns([c for _, c in columns], self.settings.pace, lambda: worker.is_cancelled):
-            for sample_id, chunk in zip(ids, row):
-                if chunk is None:
-                    continue
-                self._post(m.SampleChunk(sample_id, chunk.text, chunk.probs), screen)
-                if chunk.last:
-                    finished.add(sample_id)
-                    self._post(m.SampleFinished(sample_id, complete=True, eos_prob=chunk.eos_prob), screen)
-        for sample_id in ids:
-            if sample_id not in finished:
-                self._post(m.SampleFinished(sample_id, complete=False), screen)
+            self.generation.start_sample()
 
     # ------------------------------------------------------------ novelty (o), copy (y), export (e)
 
-    @work(thread=True, group="novelty", exclusive=True, exit_on_error=False, name="novelty index")
-    def _build_novelty(self, texts: list[str]) -> None:
-        from core.model.novelty import BuildCancelled, NoveltyIndex
-
-        worker = get_current_worker()
-        try:
-            index = NoveltyIndex.build(texts, threshold=self.settings.copy_threshold, cancelled=lambda: worker.is_cancelled)
-        except BuildCancelled:
-            return
-        except Exception as exc:  # noqa: BLE001 - the app works on without the check, and says so
-            self._post(m.NoveltyReady(None, one_line(exc)))
-            return
-        self._post(m.NoveltyReady(index))
-
-    @while_running
-    def on_corpus_texts(self, message: m.CorpusTexts) -> None:
-        self._build_novelty(message.texts)
-
-    @while_running
     def on_novelty_ready(self, message: m.NoveltyReady) -> None:
         self.novelty = message.index  # type: ignore[assignment]
         if self.novelty is None:
@@ -890,7 +554,7 @@ class TweetgenApp(App[None]):
             r.exported = True
         self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
 
-    def _show_generation_status(self) -> None:
+    def show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
         if source is not None and self.source is not None and self.source.step is not None and \
                 policy.is_best_of_run(self.source.path, self.run_checkpoints):
@@ -902,264 +566,59 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ models and checkpoints
 
-    @work(thread=True, group="boot", exit_on_error=False, name="boot")
-    def _boot(self, training: TrainingPanel, generation: GenerationPanel) -> None:
-        """Start-up, after the first frame: the run (:func:`core.store.policy.plan_boot`), the first model, the
-        checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
-        state: it posts what it found, and the handlers take it on the UI thread."""
-        s = self.settings
-        setup_torch(1)
-        run_dir = s.run_dir()
-        plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
-        self._start_run(s, plan, training, generation, None)
-        # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
-        # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
-        # skipped by the collector from now on.
-        gc.freeze()
-
-    def _start_run(self, s: AppSettings, plan: policy.BootPlan, training: TrainingPanel, generation: GenerationPanel,
-                   texts: list[str] | None) -> None:
-        """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
-        history, the corpus (read here unless ``texts`` were read already), an untrained model when no
-        checkpoint loads. Posts what it found; the handlers take it on the UI thread."""
-        from core.store.checkpoints import CheckpointError, load_checkpoint
-
-        run_dir = plan.run_dir
-        self._post(m.RunResolved(plan))
-        for path, problem in plan.problems:
-            self._post(m.ModelFailed(path, problem))
-        source = history = None
-        for path in plan.candidates:
-            try:
-                ckpt = load_checkpoint(path)
-            except CheckpointError as exc:
-                self._post(m.ModelFailed(path, str(exc)))
-                continue
-            source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
-            self._post(m.ModelReady(source, interrupt=True))
-            if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
-                history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
-            break
-        self._list_now(run_dir)
-        if plan.newest_of_run is not None and history is None:
-            history = self._read_history(plan.newest_of_run.path)
-        if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
-            self._post(m.RunHistory(list(history or [])), training.chart)
-        if texts is None:
-            texts = self._read_corpus(training)
-        if texts:
-            self._post(m.CorpusTexts(texts))  # the App indexes them (another worker) for the novelty check
-        else:
-            self._post(m.NoveltyReady(None))  # no corpus, no check (the corpus' error is shown already)
-        if source is None:
-            if texts:
-                self._post(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
-            else:
-                reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
-                self._post(m.NoModel(reason), generation)
-
-    def _read_corpus(self, panel: TrainingPanel) -> list[str] | None:
-        from core.data.corpus import CorpusError
-
-        s = self.settings
-
-        def progress(done: int, total: int) -> None:  # core calls it at most ~10 times a second
-            if total >= CORPUS_PROGRESS_BYTES:
-                self._post(m.CorpusProgress(s.data_label, done, total), panel)
-
-        try:
-            texts, report = read_corpus(s.data_path, s.filters, progress=progress)
-        except CorpusError as exc:
-            self._post(m.CorpusFailed(s.data_path, str(exc)), panel)
-            return None
-        self._post(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())), panel)
-        return texts
-
-    @staticmethod
-    def _read_history(path: Path) -> list[list[float]] | None:
-        from core.store.checkpoints import CheckpointError, load_checkpoint
-
-        try:
-            return list(load_checkpoint(path).metrics.get("history") or [])
-        except CheckpointError:
-            return None
-
-    def _label_for(self, path: Path) -> str:
+    def label_for(self, path: Path) -> str:
         return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
-
-    def _list_now(self, run_dir: Path | None = None) -> None:
-        """List the run's checkpoints plus the demo and any --checkpoint; posts CheckpointsListed.
-        ``run_dir``: the boot worker's, before the App has taken it (default: the App's)."""
-        run_dir = run_dir or self.run_dir
-        if run_dir is None:
-            return
-        self._listed_mtime = self._run_dir_mtime(run_dir)  # before listing: a change during it is seen next time
-        started = time.monotonic()
-        infos = policy.listing(run_dir, demo=self.settings.demo_checkpoint, checkpoint=self.settings.checkpoint)
-        self._listing_cost = time.monotonic() - started
-        self._post(m.CheckpointsListed(infos))
-
-    @work(thread=True, group="listing", exit_on_error=False, name="list checkpoints")
-    def _list_checkpoints(self) -> None:
-        self._list_now()
-
-    def request_listing(self) -> None:
-        """Re-list the checkpoints soon: at once if the last listing is old enough, else once when it is.
-        Any number of requests meanwhile (a checkpoint every step) makes one listing."""
-        if self._listing_timer is not None or self._exiting:
-            return
-        interval = max(LIST_MIN_INTERVAL_S, self._listing_cost / LIST_DUTY)  # thousands of files take longer to list
-        delay = max(MIN_TIMER_S, self._last_listing + interval - time.monotonic())  # a 0 s Timer divides by 0
-        self._listing_timer = self.set_timer(delay, self._start_listing)
-
-    def _start_listing(self) -> None:
-        self._listing_timer = None
-        if self._exiting:
-            return
-        self._last_listing = time.monotonic()
-        self._list_checkpoints()
-
-    def _run_dir_mtime(self, run_dir: Path | None = None) -> int | None:
-        run_dir = run_dir or self.run_dir
-        try:
-            return run_dir.stat().st_mtime_ns if run_dir is not None else None
-        except OSError:
-            return None
-
-    def _check_stale_listing(self) -> None:
-        """Files deleted (or added) behind the app change the run directory's mtime: list again."""
-        if self.checkpoints_listed and self._run_dir_mtime() != self._listed_mtime:
-            self.request_listing()
-
-    @work(thread=True, group="model", exclusive=True, exit_on_error=False, name="load model")
-    def _load_model(self, path: Path, interrupt: bool) -> None:
-        from core.store.checkpoints import CheckpointError
-
-        worker = get_current_worker()
-        try:
-            source = load_source(path, self._label_for(path))
-        except CheckpointError as exc:
-            self._post(m.ModelFailed(path, str(exc)))
-            return
-        finally:
-            if not interrupt:
-                self._post(m.FollowLoaded(path))
-        if not worker.is_cancelled:  # a newer switch (exclusive group) wins
-            self._post(m.ModelReady(source, interrupt))
-
-    def _follow(self, path: Path) -> None:
-        """Switch to the run's newest checkpoint from the next tweet; one load at a time, the newest wins."""
-        if self._follow_loading:
-            self._follow_pending = path
-            return
-        self._follow_loading = True
-        self._load_model(path, False)
-
-    @while_running
-    def on_follow_loaded(self, _message: m.FollowLoaded) -> None:
-        self._follow_loading = False
-        path, self._follow_pending = self._follow_pending, None
-        if path is not None and self.follow_best:
-            self._follow(path)
-
-    def switch_to(self, path: Path) -> None:
-        """Generate from this checkpoint: the current tweet stops once it is loaded."""
-        self._follow_new_run = False  # the user's choice stands
-        self._load_model(path, True)
 
     @on(CheckpointPanel.MarksChanged)
     def _marks_changed(self) -> None:
         self.refresh_bindings()  # v needs two marked
 
-    @on(DataTable.RowSelected, "#checkpoint-table")
-    def _checkpoint_selected(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.switch_to(Path(event.row_key.value))
+    def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
+        self.checkpoint_panel.switch_to(message.path)
 
-    @while_running
     def on_run_resolved(self, message: m.RunResolved) -> None:
         self.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
         self.run_checkpoints = message.plan.of_run
         self.checkpoint_panel.set_run(self.run_dir)
-        if self.train_state == "idle":
-            self.training_panel.set_state("idle", "idle · press space to train")
+        self.training.ready()
         self.refresh_bindings()
 
-    @while_running
     def on_corpus_failed(self, message: m.CorpusFailed) -> None:
-        """After the TrainingPanel has shown it."""
+        self.training.corpus_failed(message.error)
         self._error(message.error)
 
-    @while_running
     def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
-        infos = message.infos
-        self.checkpoints_listed = True
-        self.run_checkpoints = [i for i in infos if self.run_dir is not None and i.path.parent == self.run_dir]
-        self.checkpoint_panel.set_checkpoints(infos, self.settings.demo_checkpoint)
-        if self.source is not None:
-            self.checkpoint_panel.set_active(self.source.path)
+        """After the CheckpointPanel has shown it (and followed the run)."""
+        self.run_checkpoints = self.checkpoint_panel.of_run(message.infos)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
-        if self._follow_new_run and self.run_checkpoints:  # the run being trained has a checkpoint: show its tweets
-            self._follow_new_run = False
-            self.follow_best = True
-        if self.follow_best and self.source is not None:
-            target = policy.follow_target(self.source.path, self.run_checkpoints)
-            if target is not None:
-                self._follow(target)
-        self._show_generation_status()  # "best" may have moved
+        self.show_generation_status()  # "best" may have moved
 
-    @while_running
     def on_model_ready(self, message: m.ModelReady) -> None:
         source = message.source
         self.source = source
         # follow the run's new checkpoints from the untrained model, from the newest, and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
-        self.follow_best = source.path is None or not message.interrupt or policy.is_choice_of_run(source.path, self.run_checkpoints)
-        self.checkpoint_panel.set_active(source.path)
-        self._show_generation_status()
+        self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
+            policy.is_choice_of_run(source.path, self.run_checkpoints)
+        self.show_generation_status()
         self.refresh_bindings()
         if source.path is None and self._pending_open is None and not self._training_soon:
             self.generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
-        if message.interrupt or (not self.sampling and self._next_sample is None):
-            self.start_sample()
+        if message.interrupt or not self.generation.busy:
+            self.generation.start_sample()
 
-    @while_running
     def on_model_failed(self, message: m.ModelFailed) -> None:
         keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
         self._error(message.error + keep)
 
     # ------------------------------------------------------------ training
 
-    def _deliver_training(self, panel: TrainingPanel, batch: list[BackgroundEvent]) -> None:
-        """The training process' pump thread: one message per event, a burst coalesced. Most go to the
-        TrainingPanel, in order (what the App acts on bubbles up from there); checkpoints written, which
-        only the App acts on and which can come once a step, go straight to the App."""
-        try:
-            for event in m.coalesce(batch):
-                message = m.training_message(event)
-                self._post(message, self if isinstance(message, m.CheckpointWritten) else panel)
-        except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
-            self._post(m.Failed("training events", one_line(exc)))
-
-    @while_running
     def on_training_started(self, message: m.TrainingStarted) -> None:
-        event = message.event
-        if self.train_state == "starting":
-            self.train_state = "running"
-        resumed = f" from step {event.step:,}" if event.resumed_from is not None else ""
-        self._show_training_state(f"training on {event.device}{resumed}")
+        self.training.started(message.event)
 
-    @while_running
     def on_training_paused(self, message: m.TrainingPaused) -> None:
-        if self.train_state == "stopping":
-            return
-        self.train_state = "paused" if message.event.paused else "running"
-        self._show_training_state(
-            f"paused at step {message.event.step:,} · space to resume" if message.event.paused
-            else f"training on {self.training_panel.device}"
-        )
+        self.training.paused(message.event)
 
-    @while_running
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
         """Validation stayed worse than its best: overfitting (training goes on; the panel shows it) is news,
         a rollback or a stop is a warning."""
@@ -1168,61 +627,46 @@ class TweetgenApp(App[None]):
         else:
             self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
 
-    @while_running
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
-        event = message.event
-        if event.reason == "request":
-            self.notify(f"Saved a checkpoint at step {event.step:,}", timeout=3)
-        self.request_listing()
+        self.checkpoint_panel.checkpoint_written(message.event)
 
-    @while_running
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         event = message.event
-        process, self.training = self.training, None
+        process = self.training.finished(event)
         if process is not None:
-            self._close_training(process)
-        self.train_state = "idle"
+            self.training_panel.close_process(process)
         if event.reason in ("diverged", "error"):
-            self.training_panel.set_state("error", app_flags(event.message))
             self._error(event.message)
-        else:
-            self.training_panel.set_state("idle", f"{event.message} · space to train more")
-            if not self._quitting:
-                self.notify(event.message.capitalize(), timeout=5)
-        if self._quitting:
+        elif not self.training.quitting:
+            self.notify(event.message.capitalize(), timeout=5)
+        if self.training.quitting:
             self.exit()
         elif self._pending_open is not None:
             self._open_corpus(self._pending_open)
 
-    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
-    def _close_training(self, process: TrainingProcess) -> None:
-        process.wait(15.0)  # the child exits right after its last event
-        process.close()
+    def _training_changed(self) -> None:
+        """The training session moved: the panel's status line and the keys follow it."""
+        for panel in self.query(TrainingPanel):  # (none yet while the App is built)
+            panel.show_state()
+        self.refresh_bindings()
 
-    def _show_training_state(self, detail: str) -> None:
-        self.training_panel.set_state(self.train_state, detail)
+    @property
+    def train_state(self) -> TrainingState:
+        return self.training.state
 
     def shutdown_training(self, timeout: float | None = None) -> None:
         """Stop a still-running training process and wait for its checkpoint (used on any exit path)."""
-        process, self.training = self.training, None
+        process = self.training.detach()
         if process is not None:
             if not process.finished:
                 process.stop(self.settings.stop_timeout_s if timeout is None else timeout)
             process.close()
 
     def on_unmount(self) -> None:
-        self._handle_signals(False)
+        handle_stop_signals(self._on_stop_signal, False)
         self.shutdown_training()
 
     # ------------------------------------------------------------ plumbing
-
-    def _post(self, message: Message, target: MessagePump | None = None) -> None:
-        """Post from a worker thread to ``target`` (default: the App); quietly does nothing once the app
-        (or that widget) has shut down."""
-        try:
-            (target or self).post_message(message)
-        except RuntimeError:  # event loop already closed
-            pass
 
     def _error(self, text: str) -> None:
         text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
@@ -1231,7 +675,11 @@ class TweetgenApp(App[None]):
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        """The one place worker failures end up: reported, and the app keeps running."""
+        self.report_worker(event)
+
+    def report_worker(self, event: Worker.StateChanged) -> None:
+        """The one place worker failures end up (every owner of workers hands its state changes here):
+        reported, and the app keeps running."""
         worker = event.worker
         if event.state != WorkerState.ERROR:
             return
@@ -1240,8 +688,7 @@ class TweetgenApp(App[None]):
         if worker.group in ("sample", "columns"):  # generation stopped: say so where the tweets were, not only in a toast
             self.generation.note(f"Generation stopped: {detail}. Press r to try again.")
         if worker.group == "sample":
-            self.sampling = False
+            self.generation.sampling = False
 
-    @while_running
     def on_failed(self, message: m.Failed) -> None:
         self._error(f"{message.what} failed: {message.error}")

@@ -135,3 +135,9 @@ def prob_text(prime: str, written: str, probs: "list[float] | tuple[float, ...]"
     if run_start < len(written):
         out.append(written[run_start:], style=run_style or "")
     return out
+
+
+def one_line(error: BaseException) -> str:
+    """An exception as one line: its type and the first line of its message (torch's run to several)."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

@@ -21,7 +21,7 @@ from core.events import CheckpointEvent, DoneEvent, EvalEvent, GuardEvent, Pause
 if TYPE_CHECKING:
     from core.store.policy import BootPlan
     from core.store.registry import CheckpointInfo
-    from tui.generation_stream import GeneratorSource
+    from tui.services.generation_stream import GeneratorSource
 
 
 # ---------------------------------------------------------------- start-up and models
@@ -123,7 +123,7 @@ class FollowLoaded(Message):
 
 @dataclass
 class CorpusTexts(Message):
-    """The training texts, read: the App indexes them for the novelty check."""
+    """The training texts, read: the main screen indexes them for the novelty check."""
 
     texts: list[str]
 

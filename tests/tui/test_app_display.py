@@ -55,9 +55,9 @@ async def test_control_characters_in_generated_and_corpus_text_keep_the_layout(t
         evil = tmp_path / "x\u202eevil\u200b.pt"
         evil.write_bytes((home / "runs" / "tiny" / "step-00000020.pt").read_bytes())
         app.settings.checkpoint = evil
-        app.request_listing()
+        app.checkpoint_panel.request_listing()
         app.training_panel.post_message(m.TrainingFinished(DoneEvent(20, "error", "corpus line 3: \u202ebad\x1b[31m", None)))
-        # the listing is throttled (tui.app.LIST_MIN_INTERVAL_S): wait for the file name and the message on screen
+        # the listing is throttled (tui.widgets.checkpoint_panel.LIST_MIN_INTERVAL_S): wait for the file name and the message on screen
         await wait_until(pilot, lambda: any("evil" in line for line in _screen_lines(app))
                          and any("bad" in line for line in _screen_lines(app)), "the listing and the message to be shown",
                          timeout=30)

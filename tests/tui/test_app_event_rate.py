@@ -14,7 +14,8 @@ from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_un
 
 from core.events import CheckpointEvent, DoneEvent, StepEvent
 from tui import messages as m
-from tui.app import LIST_MIN_INTERVAL_S, TweetgenApp
+from tui.app import TweetgenApp
+from tui.widgets.checkpoint_panel import LIST_MIN_INTERVAL_S
 
 BURST = 400
 
@@ -43,7 +44,7 @@ async def test_a_burst_of_checkpoint_events_makes_few_listings_and_loads_and_key
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         listings, loads = [0], [0]
-        list_now, load_model = app._list_now, app._load_model
+        list_now, load_model = app.checkpoint_panel.list_now, app.checkpoint_panel._load_model
 
         def counting_list() -> None:
             listings[0] += 1
@@ -53,11 +54,11 @@ async def test_a_burst_of_checkpoint_events_makes_few_listings_and_loads_and_key
             loads[0] += 1
             load_model(path, interrupt)
 
-        app._list_now = counting_list  # type: ignore[method-assign]
-        app._load_model = counting_load  # type: ignore[method-assign]
+        app.checkpoint_panel.list_now = counting_list  # type: ignore[method-assign]
+        app.checkpoint_panel._load_model = counting_load  # type: ignore[method-assign]
         run = home / "runs" / "tiny"
         assert app.source is not None and app.source.path == run / "step-00000020.pt"
-        app.follow_best = True
+        app.checkpoint_panel.follow_best = True
         # a newer checkpoint that validates better than the one in use: following the run means loading it
         newest = run / "step-00000030.pt"
         shutil.copyfile(run / "step-00000020.pt", newest)
@@ -103,7 +104,7 @@ async def test_thousands_of_checkpoints_show_the_newest_and_the_active_one(tui_a
     """A run with a checkpoint every step lists thousands: the table (rebuilt on the UI thread at every
     listing) keeps MAX_ROWS rows, the newest, plus the checkpoint in use, and says how many there are."""
     from core.store.registry import CheckpointInfo
-    from tui.checkpoint_panel import MAX_ROWS, row_key
+    from tui.widgets.checkpoint_panel import MAX_ROWS, row_key
 
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:

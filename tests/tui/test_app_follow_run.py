@@ -62,7 +62,7 @@ async def test_a_model_chosen_by_hand_while_training_stays(tui_assets: Assets, h
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         await pilot.press("space")
-        app.switch_to(tui_assets.demo)  # as choosing the demo's row in the table does
+        app.checkpoint_panel.switch_to(tui_assets.demo)  # as choosing the demo's row in the table does
         run_dir = home / "runs" / "mine"
         # run_checkpoints is set by the handler that would start following the run
         await wait_until(pilot, lambda: any(policy.of_run(i.path, run_dir) for i in app.run_checkpoints),
@@ -71,4 +71,4 @@ async def test_a_model_chosen_by_hand_while_training_stays(tui_assets: Assets, h
         await wait_until(pilot, lambda: app.generation.current is not None and app.generation.current.complete,
                          "a finished tweet")
         assert app.source is not None and policy.same_file(app.source.path, tui_assets.demo)
-        assert not app.follow_best
+        assert not app.checkpoint_panel.follow_best

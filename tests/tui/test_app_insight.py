@@ -26,10 +26,10 @@ from core.model.sampler import SampleConfig, write
 from tui import format as fmt
 from tui import messages as m
 from tui.app import TOP_K_STEPS, TOP_P_STEPS, TweetgenApp
-from tui.columns_screen import SWEEP_TEMPERATURES, ColumnsScreen
-from tui.generation_panel import GenerationPanel
-from tui.help_screen import HelpScreen
-from tui.prime_screen import PrimeScreen
+from tui.screens.columns import SWEEP_TEMPERATURES, ColumnsScreen
+from tui.widgets.generation_panel import GenerationPanel
+from tui.screens.help import HelpScreen
+from tui.screens.prime import PrimeScreen
 
 NEWEST = "step-00000020.pt"
 

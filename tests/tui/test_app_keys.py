@@ -27,8 +27,8 @@ from tuihelpers import (
 
 from core.store.checkpoints import load_checkpoint
 from tui.app import TweetgenApp
-from tui.checkpoint_panel import row_key
-from tui.help_screen import HelpScreen
+from tui.widgets.checkpoint_panel import row_key
+from tui.screens.help import HelpScreen
 
 
 @run_async
@@ -54,7 +54,7 @@ async def test_r_resamples_and_keeps_the_previous_tweet_in_the_history(tui_asset
         await pilot.press("r")
         second = await sample_done(pilot)
         newest = home / "runs" / "tiny" / "step-00000020.pt"
-        assert app.sample_id == 2
+        assert app.generation.sample_id == 2
         assert second == expected_sample(newest, 0.8, SEED + 1) != first
         assert [r.text for r in app.generation.history] == [first]
 
@@ -99,13 +99,13 @@ async def test_selecting_a_checkpoint_switches_the_weights_at_once(tui_assets: A
         app.settings.pace = 0.0
         await pilot.press("r")
         text = await sample_done(pilot)
-        assert text == expected_sample(tui_assets.demo, 0.8, SEED + app.sample_id - 1)
+        assert text == expected_sample(tui_assets.demo, 0.8, SEED + app.generation.sample_id - 1)
         assert app.generation.current is not None and app.generation.current.source.startswith("demo · step 15")
         assert app.checkpoint_panel.active == row_key(tui_assets.demo)
 
 
 async def app_idle_streaming(pilot, app: TweetgenApp) -> None:
-    await wait_until(pilot, lambda: app.checkpoints_listed and app.generation.current is not None
+    await wait_until(pilot, lambda: app.checkpoint_panel.listed and app.generation.current is not None
                      and app.generation.current.text != "", "start-up and the first characters")
 
 
@@ -117,7 +117,7 @@ async def test_a_corrupt_checkpoint_is_reported_and_the_previous_one_stays(tui_a
         before = app.source
         bad = home / "runs" / "tiny" / "step-00000010.pt"
         bad.write_bytes(b"PK\x03\x04 not a checkpoint any more")
-        app.switch_to(bad)
+        app.checkpoint_panel.switch_to(bad)
         await wait_until(pilot, lambda: any("not a tweetgen checkpoint" in e for e in app.errors),
                          "the error notification")
         assert app.source is before and app.is_running
@@ -159,19 +159,19 @@ async def test_space_starts_pauses_and_resumes_training_and_the_chart_fills(tui_
         before = chart.point_count
         assert app.screen.active_bindings["space"].binding.action == "start_training"
         await pilot.press("space")
-        assert app.train_state == "starting" and app.training is not None
+        assert app.train_state == "starting" and app.training.process is not None
         await wait_until(pilot, lambda: app.train_state == "running" and chart.point_count > before + 2, "training progress")
         assert app.screen.active_bindings["space"].binding.action == "pause_training"
         await pilot.press("space")
         await wait_until(pilot, lambda: app.train_state == "paused", "the pause")
         assert app.screen.active_bindings["space"].binding.action == "resume_training"
-        paused_at = app.training.step
+        paused_at = app.training.process.step
         await pilot.press("s")
         saved = home / "runs" / "tiny" / f"step-{paused_at:08d}.pt"
         await wait_until(pilot, lambda: any(row_key(saved) == row_key(i.path) for i in app.checkpoint_panel.infos),
                          "the saved checkpoint in the list")
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.train_state == "running" and app.training.step > paused_at, "training to resume")
+        await wait_until(pilot, lambda: app.train_state == "running" and app.training.process.step > paused_at, "training to resume")
         assert app.training_panel.step is not None and app.training_panel.step > 20, "resumed from the run's step 20"
 
 
@@ -182,8 +182,8 @@ async def test_quit_while_training_writes_a_checkpoint_first(tui_assets: Assets,
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.training is not None and app.training.step > 25, "some training steps")
-        process = app.training
+        await wait_until(pilot, lambda: app.training.process is not None and app.training.process.step > 25, "some training steps")
+        process = app.training.process
         shown = app.training_panel.step
         await pilot.press("q")  # the tiny model stops within a step: no assertion on "stopping" here
         await wait_until(pilot, lambda: app.return_code is not None, "the app to exit", timeout=WAIT)
@@ -205,7 +205,7 @@ async def test_divergence_is_shown_and_the_app_keeps_generating(tui_assets: Asse
         await pilot.press("space")
         await wait_until(pilot, lambda: train_status(app).startswith("✗"), "the run to end")
         assert "diverged" in train_status(app), train_status(app)
-        assert app.train_state == "idle" and app.source is source
+        assert app.train_state == "error" and app.training.can("start") and app.source is source  # the one state: the error shown, space trains again
         await pilot.press("r")
         assert await sample_done(pilot)
 
@@ -255,8 +255,9 @@ async def test_keys_typed_while_quitting_are_ignored(tui_assets: Assets, home: P
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
+        panel = app.generation  # (the app's widgets are gone once it has exited)
         await pilot.press("q")
         assert all(app.check_action(a, ()) is None for a in ("resample", "start_training", "help", "quit"))
-        app.start_sample()
+        panel.start_sample()
         await wait_until(pilot, lambda: app.return_code is not None, "the app to exit")
-    assert app.return_code == 0 and app.sample_id == 1
+    assert app.return_code == 0 and panel.sample_id == 1

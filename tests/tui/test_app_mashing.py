@@ -22,7 +22,7 @@ from textual.widgets import Static
 from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
 
 from tui.app import TweetgenApp
-from tui.palette import SafeCommandPalette
+from tui.screens.palette import SafeCommandPalette
 
 pytestmark = pytest.mark.slow
 
@@ -73,7 +73,7 @@ async def mash(pilot: Pilot[None], keys: list[str]) -> None:
 
 
 def quitting(app: TweetgenApp) -> bool:
-    return not app.is_running or app._exiting or app._quitting  # q, or Quit from the palette
+    return not app.is_running or app._exiting or app.training.quitting  # q, or Quit from the palette
 
 
 async def _close_screens(pilot: Pilot[None], app: TweetgenApp) -> None:
@@ -183,13 +183,13 @@ async def test_a_palette_choice_confirmed_three_times_keeps_the_app_running(tui_
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
-        first = app.sample_id
+        first = app.generation.sample_id
         await pilot.press("ctrl+p")
         assert isinstance(app.screen, SafeCommandPalette)
         await pilot.press(*"resample")
         await wait_until(pilot, lambda: _palette_offers(app, "resample"), "the palette to offer resample", timeout=30)
         await mash(pilot, ["enter", "enter", "enter"])
-        await wait_until(pilot, lambda: len(app.screen_stack) == 1 and app.sample_id > first, "the chosen command to run",
+        await wait_until(pilot, lambda: len(app.screen_stack) == 1 and app.generation.sample_id > first, "the chosen command to run",
                          timeout=30)
         assert app.is_running
         await mash(pilot, ["ctrl+p", "escape", "ctrl+p", "escape", "ctrl+p", "ctrl+p", "escape", "escape"])

@@ -10,7 +10,7 @@ from textual.widgets import Input, Static
 from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
 
 from tui.app import TweetgenApp
-from tui.prime_screen import MAX_PRIME, PrimeScreen
+from tui.screens.prime import MAX_PRIME, PrimeScreen
 
 
 def _help(app: TweetgenApp) -> str:

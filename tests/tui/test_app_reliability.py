@@ -87,7 +87,7 @@ async def test_hostile_and_broken_checkpoints_are_refused_and_the_current_one_st
         assert before is not None and before.path is not None
         for path, fragment in _hostile_files(before.path, tmp_path / "bad", marker).items():
             n = len(app.errors)
-            app.switch_to(path)
+            app.checkpoint_panel.switch_to(path)
             await wait_until(pilot, lambda: len(app.errors) > n, f"the error for {path.name}")
             error = app.errors[-1]
             assert str(path) in error and fragment in error and "\n" not in error, error
@@ -95,7 +95,7 @@ async def test_hostile_and_broken_checkpoints_are_refused_and_the_current_one_st
             assert app.source is before and app.is_running
         assert not marker.exists(), "the payload ran"
         await pilot.press("r")
-        assert await sample_done(pilot) == expected_sample(before.path, 0.8, SEED + app.sample_id - 1)
+        assert await sample_done(pilot) == expected_sample(before.path, 0.8, SEED + app.generation.sample_id - 1)
 
 
 def _digest(model: torch.nn.Module) -> str:
@@ -135,7 +135,7 @@ async def test_switching_to_a_checkpoint_while_it_is_being_written(tui_assets: A
         seen: list[tuple[int | None, str]] = []
         try:
             for i in range(40):
-                app.switch_to(target)
+                app.checkpoint_panel.switch_to(target)
                 if i % 3 == 0:
                     app.action_resample()  # what r does (pilot.press itself takes ~0.2 s)
                 await asyncio.sleep(0.03)
@@ -155,7 +155,7 @@ async def test_switching_to_a_checkpoint_while_it_is_being_written(tui_assets: A
         text = await sample_done(pilot)
         step = app.source.step
         original = tui_assets.demo if step == 15 else home / "runs" / "tiny" / "step-00000020.pt"
-        assert text == expected_sample(original, 0.8, SEED + app.sample_id - 1)
+        assert text == expected_sample(original, 0.8, SEED + app.generation.sample_id - 1)
         assert app.is_running
 
 
@@ -169,7 +169,7 @@ async def test_resampling_many_times_a_second_never_mixes_samples(tui_assets: As
         await app_idle(pilot)
         newest = home / "runs" / "tiny" / "step-00000020.pt"
         assert app.source is not None and app.source.path == newest
-        first_id = app.sample_id
+        first_id = app.generation.sample_id
         for _ in range(15):
             await pilot.press("r")
         for _ in range(45):
@@ -179,7 +179,7 @@ async def test_resampling_many_times_a_second_never_mixes_samples(tui_assets: As
         await pilot.press("r")
         await sample_done(pilot)
         assert app.errors == [] and app.is_running
-        assert app.sample_id == first_id + 61
+        assert app.generation.sample_id == first_id + 61
         records = [r for r in app.generation.history if r.sample_id > first_id]
         assert len(records) == 60 and app.generation.current is not None
         ckpt = load_checkpoint(newest)
@@ -188,4 +188,4 @@ async def test_resampling_many_times_a_second_never_mixes_samples(tui_assets: As
             full = sample(model, ckpt.vocab, SampleConfig(temperature=0.8, max_len=app.sample_config(0.8, None).max_len, seed=SEED + record.sample_id - 1))
             assert full.startswith(record.text), (record.sample_id, record.text, full)
             assert record.complete is False or record.text == full
-        assert app.generation.current.text == expected_sample(newest, 0.8, SEED + app.sample_id - 1)
+        assert app.generation.current.text == expected_sample(newest, 0.8, SEED + app.generation.sample_id - 1)

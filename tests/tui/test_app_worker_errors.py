@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Static
 from tuihelpers import SIZE, Assets, app_idle, make_settings, run_async, wait_until
 
-import tui.app as app_module
+import tui.widgets.generation_panel as panel_module
 from core.events import DoneEvent, StepEvent
 from tui import messages as m
 from tui.app import TweetgenApp
@@ -25,7 +25,7 @@ def _notes(app: TweetgenApp) -> list[str]:
 async def test_a_sampling_failure_is_shown_as_one_line_and_r_starts_again(tui_assets: Assets, home: Path,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     """The failure the issue saw: torch's manual_seed raised inside the sample worker and generation froze."""
-    real = app_module.stream_chunks
+    real = panel_module.stream_chunks
     broken = {"on": False}
 
     def stream(*args: Any, **kwargs: Any) -> Any:
@@ -33,7 +33,7 @@ async def test_a_sampling_failure_is_shown_as_one_line_and_r_starts_again(tui_as
             raise ValueError("Overflow when unpacking long long\n  at torch/csrc/Generator.cpp:123\n  (more)")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(app_module, "stream_chunks", stream)
+    monkeypatch.setattr(panel_module, "stream_chunks", stream)
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
@@ -44,11 +44,11 @@ async def test_a_sampling_failure_is_shown_as_one_line_and_r_starts_again(tui_as
         await wait_until(pilot, lambda: any("Generation stopped" in n for n in _notes(app)), "the note in the tweets")
         note = [n for n in _notes(app) if "Generation stopped" in n][-1]
         assert "\n" not in note and "Overflow when unpacking long long" in note and "r to try again" in note
-        assert not app.sampling
+        assert not app.generation.sampling
         broken["on"] = False
-        before = app.sample_id
+        before = app.generation.sample_id
         await pilot.press("r")
-        await wait_until(pilot, lambda: app.sample_id > before and not app.sampling, "a new tweet after r")
+        await wait_until(pilot, lambda: app.generation.sample_id > before and not app.generation.sampling, "a new tweet after r")
         assert len(app.errors) == 1
 
 
@@ -65,8 +65,8 @@ async def test_a_failure_delivering_training_events_is_shown(tui_assets: Assets,
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         monkeypatch.setattr(m, "training_message", broken)
-        pump = threading.Thread(target=app._deliver_training,
-                                args=(app.training_panel, [StepEvent(1, 0, 2.0, 0.1, 10.0, 1.0, None, None, None)]))
+        pump = threading.Thread(target=app.training_panel.deliver,
+                                args=([StepEvent(1, 0, 2.0, 0.1, 10.0, 1.0, None, None, None)],))
         pump.start()
         pump.join(10)
         await wait_until(pilot, lambda: app.errors, "the error to be reported")
@@ -95,5 +95,5 @@ async def test_gap_0_keeps_generating(tui_assets: Assets, home: Path) -> None:
     tweet and the error surfaced only when the app exited."""
     app = TweetgenApp(make_settings(tui_assets, home, gap_s=0.0))
     async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: app.sample_id >= 4, "four tweets in a row")
+        await wait_until(pilot, lambda: app.generation.sample_id >= 4, "four tweets in a row")
         assert not app.errors

@@ -15,8 +15,8 @@ from tuihelpers import SIZE, WAIT, Assets, app_idle, make_settings, run_async, w
 
 from core.store.policy import path_key
 from tui.app import TweetgenApp
-from tui.open_corpus_screen import OpenCorpusScreen
-from tui.palette import SafeCommandPalette
+from tui.screens.open_corpus import OpenCorpusScreen
+from tui.screens.palette import SafeCommandPalette
 
 SHORT = [f"walk number {i} by the river, {'slow' if i % 2 else 'fast'} today" for i in range(30)]
 LONG = [f"a long post {i}: " + "more words about the weather and the garden " * 7 for i in range(10)]  # ~330 chars: over 280
@@ -73,7 +73,7 @@ async def pick_in_tree(pilot, screen: OpenCorpusScreen, name: str) -> None:
 
 
 def run_state(app: TweetgenApp) -> tuple:
-    return (app.settings, app.run_dir, app.train_state, app.training, app.source, app.sub_title)
+    return (app.settings, app.run_dir, app.train_state, app.training.process, app.source, app.sub_title)
 
 
 @pytest.mark.slow  # starts a training process
@@ -91,7 +91,7 @@ async def test_key_d_picks_a_file_shows_its_report_and_trains_a_new_run_on_it(tu
         report = report_shown(screen)
         assert "mine.txt: 35 of 45 kept" in report, report
         assert "too long 10" in report and "retweet" not in report, report  # a text file keeps retweets by default
-        assert app.training is None and app.run_dir == home / "runs" / "tiny", "nothing trains before Train"
+        assert app.training.process is None and app.run_dir == home / "runs" / "tiny", "nothing trains before Train"
 
         # the length limit: 400 keeps the long posts; retweets: dropped
         max_len = screen.query_one("#open-max-len", Input)
@@ -108,9 +108,9 @@ async def test_key_d_picks_a_file_shows_its_report_and_trains_a_new_run_on_it(tu
         await wait_until(pilot, lambda: app.train_state == "running", "training on the opened corpus", timeout=WAIT)
         run_dir = home / "runs" / "mine"
         assert app.run_dir == run_dir and app.settings.data_path == folder / "mine.txt"
-        assert app.training is not None and app.training.job.data_path == folder / "mine.txt"
-        assert app.training.job.run_dir == run_dir and app.training.job.resume_from is None, "a new run"
-        assert app.training.job.filters == {"max_len": 400, "drop_retweets": True}
+        assert app.training.process is not None and app.training.process.job.data_path == folder / "mine.txt"
+        assert app.training.process.job.run_dir == run_dir and app.training.process.job.resume_from is None, "a new run"
+        assert app.training.process.job.filters == {"max_len": 400, "drop_retweets": True}
         assert "mine.txt · 40 tweets" in str(app.training_panel.border_subtitle)
         listed = {path_key(i.path) for i in app.checkpoint_panel.infos}
         assert path_key(tui_assets.demo) in listed, "the demo is still there to pick"
@@ -129,8 +129,8 @@ async def test_opening_while_training_stops_that_run_with_a_checkpoint_first(tui
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
         await pilot.press("space")
-        await wait_until(pilot, lambda: app.training is not None and app.training.step > 25, "the first run to train")
-        first = app.training
+        await wait_until(pilot, lambda: app.training.process is not None and app.training.process.step > 25, "the first run to train")
+        first = app.training.process
         screen = await open_screen(pilot, app, "palette")
         assert "stops training tiny first" in str(screen.query_one("#open-note", Static).render())
         path = screen.query_one("#open-path", Input)
@@ -139,7 +139,7 @@ async def test_opening_while_training_stops_that_run_with_a_checkpoint_first(tui
         await pilot.press("enter")
         await wait_until(pilot, lambda: not screen.query_one("#open-start", Button).disabled, "the report")
         await pilot.click("#open-start")
-        await wait_until(pilot, lambda: app.training is not None and app.training is not first
+        await wait_until(pilot, lambda: app.training.process is not None and app.training.process is not first
                          and app.train_state == "running", "the new run to train", timeout=WAIT)
         assert first is not None and first.done is not None and first.done.reason == "stopped"
         assert first.done.last_checkpoint is not None and first.done.last_checkpoint.exists()
@@ -169,7 +169,7 @@ async def test_palette_opens_it_and_a_bad_path_is_one_line(tui_assets: Assets, h
         await wait_until(pilot, lambda: "empty.csv" in error_shown(screen) and "no-such" not in error_shown(screen),
                          "the empty file's error")
         assert not screen.query_one("#open-result").display, "no report, no Train"
-        assert app.screen is screen and app.training is None
+        assert app.screen is screen and app.training.process is None
 
 
 @run_async
@@ -200,7 +200,7 @@ async def test_a_changed_length_is_read_again_before_training(tui_assets: Assets
         screen.query_one("#open-max-len", Input).value = "400"
         await pilot.click("#open-start")
         await wait_until(pilot, lambda: "45 of 45 kept" in report_shown(screen), "the report read again")
-        assert isinstance(app.screen, OpenCorpusScreen) and app.training is None
+        assert isinstance(app.screen, OpenCorpusScreen) and app.training.process is None
         box = screen.query_one("#open-max-len", Input)
         box.value = "0"
         box.focus()

@@ -97,7 +97,7 @@ async def probability_view(pilot) -> None:
 async def columns_done(pilot, *keys: str) -> None:
     from tuihelpers import footer_settled, wait_until
 
-    from tui.columns_screen import ColumnsScreen
+    from tui.screens.columns import ColumnsScreen
 
     await novelty_shown(pilot)
     app = pilot.app
@@ -147,7 +147,7 @@ def test_prime_input(snap_app: TweetgenApp, snap_compare) -> None:
     async def typed(pilot) -> None:
         from tuihelpers import wait_until
 
-        from tui.prime_screen import PrimeScreen
+        from tui.screens.prime import PrimeScreen
 
         await novelty_shown(pilot)
         await pilot.press("slash")

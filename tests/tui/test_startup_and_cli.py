@@ -15,7 +15,7 @@ from tui.__main__ import build_parser, main, settings_from_args
 NO_TORCH = """
 import sys
 import tui, tui.__main__, tui.app, tui.messages, tui.settings
-import tui.generation_panel, tui.training_panel, tui.checkpoint_panel, tui.loss_chart, tui.help_screen
+import tui.widgets.generation_panel, tui.widgets.training_panel, tui.widgets.checkpoint_panel, tui.widgets.loss_chart, tui.screens.help
 assert 'torch' not in sys.modules, 'torch imported at start-up'
 app = tui.app.TweetgenApp(tui.__main__.settings_from_args(tui.__main__.build_parser().parse_args([])))
 assert 'torch' not in sys.modules, 'torch imported by building the app'

@@ -21,7 +21,7 @@ from core.store.checkpoints import save_checkpoint
 from core.model.gru import new_model
 from core.data.vocab import CharVocab
 from tui.app import TweetgenApp
-from tui.columns_screen import ColumnsScreen
+from tui.screens.columns import ColumnsScreen
 
 BORDERS = frozenset("│╭╮╰╯")
 SIZES = [(80, 24), (120, 36)]

@@ -9,9 +9,9 @@ from textual.app import App, ComposeResult
 from tuihelpers import Assets, PanelApp, run_async
 
 from core.model.sampler import SampleConfig
-from tui.generation_stream import load_source, stream_chunks
-from tui.generation_panel import MAX_HISTORY, GenerationPanel
-from tui.loss_chart import MAX_POINTS, LossChart, Series, _line
+from tui.services.generation_stream import load_source, stream_chunks
+from tui.widgets.generation_panel import MAX_HISTORY, GenerationPanel
+from tui.widgets.loss_chart import MAX_POINTS, LossChart, Series, _line
 
 
 class ChartApp(App[None]):

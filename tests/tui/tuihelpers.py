@@ -28,7 +28,7 @@ from core.train.trainer import TrainConfig, Trainer
 from core.model.gru import new_model
 from core.data.vocab import CharVocab
 from tui.app import TweetgenApp
-from tui.generation_panel import GenerationPanel
+from tui.widgets.generation_panel import GenerationPanel
 from tui.settings import AppSettings
 
 TUI_TWEETS = [
@@ -170,7 +170,7 @@ async def app_idle(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, TweetgenApp)
     await sample_done(pilot)
-    await wait_until(pilot, lambda: corpus_read(app) and app.checkpoints_listed, "start-up to finish")
+    await wait_until(pilot, lambda: corpus_read(app) and app.checkpoint_panel.listed, "start-up to finish")
     await workers_done(pilot, "boot", "listing")
     await wait_until(pilot, lambda: checkpoint_table_laid_out(app), "the checkpoint table's layout")
     await footer_settled(pilot)

@@ -3,20 +3,30 @@
 The training process' events arrive here as messages (:mod:`tui.messages`), one per
 event, posted by the process handle's pump thread. The panel shows what they say;
 those the App acts on too (start, pause, guard, the end) go on up to it. The state
-line is the App's to set: the state is the App's (:attr:`TweetgenApp.train_state`).
+line draws the app's :class:`tui.services.training_session.TrainingSession`, the one
+place where training's state is kept.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import ProgressBar, Static
+from textual.worker import Worker
 
-from core.events import EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
+from core.events import BackgroundEvent, EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
 from tui import format as fmt
 from tui import messages as m
-from tui.loss_chart import LossChart
+from tui.widgets.loss_chart import LossChart
+
+if TYPE_CHECKING:
+    from core.train.process import TrainingProcess
+    from tui.app import TweetgenApp
+    from tui.services.training_session import TrainingSession
 
 # the line's colour comes from app.tcss (#train-status.state-NAME)
 STATE_ICONS: dict[TrainingState, str] = {
@@ -27,11 +37,9 @@ STATE_ICONS: dict[TrainingState, str] = {
 class TrainingPanel(Vertical):
     """What the training process is doing, updated from its events."""
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, session: TrainingSession, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.state: TrainingState = "idle"
-        self.detail = ""
-        self.device = "-"
+        self.session = session  # where training stands: drawn on the status line
         self.step: int | None = None
         self.epoch: int | None = None
         self.total_steps: int | None = None
@@ -70,9 +78,6 @@ class TrainingPanel(Vertical):
         share = message.done / message.total if message.total else 0.0
         self.set_corpus(f"reading {message.label}… {share:.0%} of {message.total / 2**20:,.0f} MB")
 
-    def on_corpus_failed(self, message: m.CorpusFailed) -> None:
-        self.set_state("error", f"corpus: {message.error}")  # and on to the App, which reports it
-
     def on_training_started(self, message: m.TrainingStarted) -> None:
         self.started(message.event)  # and on to the App: the state
 
@@ -94,16 +99,34 @@ class TrainingPanel(Vertical):
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         self.reached(message.event.step)  # and on to the App: the state, a notification, quitting
 
+    # ------------------------------------------------------------ the training process
+
+    def deliver(self, batch: list[BackgroundEvent]) -> None:
+        """The training process' pump thread: one message per event to this panel, a burst coalesced,
+        in order. What the App acts on too (start, pause, guard, the end, checkpoints written) goes on
+        up to it from here."""
+        try:
+            for event in m.coalesce(batch):
+                self.post_message(m.training_message(event))
+        except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
+            self.post_message(m.Failed("training events", fmt.one_line(exc)))
+
+    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
+    def close_process(self, process: TrainingProcess) -> None:
+        process.wait(15.0)  # the child exits right after its last event
+        process.close()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        cast("TweetgenApp", self.app).report_worker(event)
+
     # ------------------------------------------------------------ updates from the App
 
-    def set_state(self, state: TrainingState, detail: str = "") -> None:
-        """``state`` is one of STATE_ICONS; ``detail`` is the rest of the line (plain text)."""
-        self.state, self.detail = state, detail
+    def show_state(self) -> None:
+        """The session's state changed: draw the status line again."""
         self._render_status()
 
     def reset(self) -> None:
         """Forget the figures of the run shown (another run is about to start: a corpus opened in the app)."""
-        self.device = "-"
         self.step = self.epoch = self.total_steps = None
         self.chars_per_s = self.elapsed = self.eta_s = None
         self.val_bpc = self.best_val_bpc = None
@@ -117,7 +140,6 @@ class TrainingPanel(Vertical):
 
     def started(self, event: StartEvent) -> None:
         self.overfit_since = None
-        self.device = event.device
         self.step = event.step
         self.total_steps = event.total_steps
         self._render_stats()
@@ -152,8 +174,9 @@ class TrainingPanel(Vertical):
 
     def _render_status(self) -> None:
         status = self.query_one("#train-status", Static)
-        status.set_classes(f"state-{self.state}")
-        status.update(fmt.visible(f"{STATE_ICONS.get(self.state, '?')} {self.detail or self.state}"))
+        state, detail = self.session.state, self.session.detail
+        status.set_classes(f"state-{state}")
+        status.update(fmt.visible(f"{STATE_ICONS.get(state, '?')} {detail or state}"))
 
     def _render_stats(self) -> None:
         bar = self.query_one("#train-progress", ProgressBar)

@@ -1,4 +1,8 @@
-"""Textual's terminal driver, made safe against a terminal that goes away.
+"""The app's life against its environment: stop signals, a terminal that goes away, the
+multiprocessing helper that must survive a hangup.
+
+SIGTERM and SIGHUP quit as q does (:func:`handle_stop_signals`). Textual's terminal driver
+is made safe against a terminal that goes away (:func:`hangup_safe`).
 
 When the terminal is closed (or an ssh session drops) the tty hangs up: every write to
 it fails with EIO. Textual's writer thread dies on the first such error, its bounded
@@ -26,7 +30,9 @@ A hangup has three more effects on Textual's Linux driver, each handled here:
 
 from __future__ import annotations
 
+import asyncio
 import errno
+import signal
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -114,3 +120,46 @@ def hangup_safe(driver_class: type[Driver]) -> type[Driver]:
 
     HangupSafeDriver.__name__ = HangupSafeDriver.__qualname__ = f"HangupSafe{driver_class.__name__}"
     return HangupSafeDriver
+
+
+def handle_stop_signals(on_stop: Callable[[str], None], install: bool) -> None:
+    """Install (or remove) ``on_stop(name)`` for SIGTERM and SIGHUP, on the running event loop. SIGTERM and SIGHUP (a closed terminal, a dropped ssh session) quit as q does: training stops
+    with a checkpoint, the terminal is restored, and the exit status is 0. Without this the default
+    action killed the app at once (status 143) and left the terminal in the app's screen mode."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            if install:
+                loop.add_signal_handler(sig, on_stop, name)
+            else:
+                loop.remove_signal_handler(sig)
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread, or no signals here
+            pass
+
+
+def start_resource_tracker_immune_to_sighup() -> None:
+    """multiprocessing's resource tracker (a helper process the training queues need) ignores SIGINT
+    and SIGTERM but dies of the SIGHUP a closed terminal sends the whole process group, and then
+    prints tracebacks while the app saves and exits. Started with SIGHUP blocked, it inherits the
+    block (it unblocks only SIGINT and SIGTERM). Blocked, not ignored, here: a hangup that arrives
+    meanwhile stays pending and is handled once unblocked, instead of being lost (the app would
+    then never quit on it)."""
+    from multiprocessing import resource_tracker
+
+    from core.train.process import _real_std_streams  # Textual's stderr has no file descriptor to pass on
+
+    try:
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
+    except (AttributeError, ValueError, OSError):  # no SIGHUP or no signal masks here
+        return
+    try:
+        with _real_std_streams():
+            resource_tracker.ensure_running()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -1,28 +1,39 @@
 """Generation panel: the tweet being written now, and the ones before it.
 
 Generated text is shown as plain :class:`rich.text.Text`, never parsed as markup, so a
-``[`` or an emoji in a sample renders as itself. Characters arrive in chunks of at most
-one per frame (the sampling worker batches them); chunks of a sample that has been
-replaced are ignored by id.
+``[`` or an emoji in a sample renders as itself. The panel owns the sampling worker
+(:meth:`GenerationPanel.start_sample`): a thread that streams one tweet, checking for
+cancellation before every character, and posts its chunks (at most one per frame) to this
+panel; chunks of a sample that has been replaced are ignored by id.
 """
 
 from __future__ import annotations
 
+import random
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.console import Group
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.timer import Timer
 from textual.widgets import Static
+from textual.worker import Worker, get_current_worker
 
 from core.model.scoring import bits_per_char
+from tui import messages as m
 from tui.format import printable, prob_legend, prob_text, visible
+from tui.services.generation_stream import GeneratorSource, stream_chunks
+
+if TYPE_CHECKING:
+    from tui.app import TweetgenApp
 
 MAX_HISTORY = 200
+MIN_TIMER_S = 0.01  # Textual's Timer divides by its interval: no timer is set shorter than this
 CURSOR = "▌"
 
 
@@ -119,6 +130,9 @@ class GenerationPanel(Vertical):
         self.history: list[SampleRecord] = []
         self._views: deque[Static] = deque()  # the history's widgets, oldest first (one per record of history)
         self.probs_view = False  # colour each character by the model's probability of it (key p)
+        self.sample_id = 0  # of the newest sample started here (the columns count from tui.app.COLUMN_IDS)
+        self.sampling = False  # the worker streams sample_id now
+        self._next_sample: Timer | None = None  # the next tweet, --gap seconds after one ends
 
     def compose(self) -> ComposeResult:
         yield Static(id="gen-status")
@@ -138,7 +152,61 @@ class GenerationPanel(Vertical):
         self.append(message.sample_id, message.text, message.probs)
 
     def on_sample_finished(self, message: m.SampleFinished) -> None:
-        self.finish(message.sample_id, message.complete, message.eos_prob)  # and on to the App (novelty, the next)
+        self.finish(message.sample_id, message.complete, message.eos_prob)  # and on to the App (novelty)
+        if message.sample_id != self.sample_id:
+            return
+        self.sampling = False
+        gap = self.tweetgen.settings.gap_s
+        if message.complete and gap is not None:
+            # a 0 s Timer divides by zero inside Textual (and ended generation after one tweet): --gap 0 waits a frame
+            self._next_sample = self.set_timer(max(gap, MIN_TIMER_S), self.start_sample)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.tweetgen.report_worker(event)
+
+    # ------------------------------------------------------------ sampling
+
+    @property
+    def tweetgen(self) -> TweetgenApp:
+        return cast("TweetgenApp", self.app)
+
+    @property
+    def busy(self) -> bool:
+        """A tweet is being written, or the next one is scheduled."""
+        return self.sampling or self._next_sample is not None
+
+    def start_sample(self) -> None:
+        """Stop the current tweet (if any) and start a new one with the app's settings now."""
+        self.stop_sampling()
+        app = self.tweetgen
+        source = app.source
+        if source is None or app.closing or app.columns_screen is not None:
+            return  # (the columns cover the single view: it starts again when they close)
+        self.sample_id += 1
+        # without --seed each tweet still gets a seed of its own, drawn, so an exported tweet can be written again
+        seed = random.SystemRandom().randrange(2**31) if app.settings.seed is None else app.settings.seed + self.sample_id - 1
+        cfg = app.sample_config(app.temperature, seed)
+        record = self.begin(self.sample_id, app.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
+                            checkpoint=source.path, step=source.step)
+        app.keep(record)
+        self.sampling = True
+        self._sample(self.sample_id, source, cfg, app.settings.pace)
+
+    def stop_sampling(self) -> None:
+        """No tweet is written, and none is scheduled, until :meth:`start_sample`."""
+        if self._next_sample is not None:
+            self._next_sample.stop()
+            self._next_sample = None
+        self.workers.cancel_group(self, "sample")
+
+    @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
+    def _sample(self, sample_id: int, source: GeneratorSource, cfg: Any, pace: float) -> None:
+        worker = get_current_worker()
+        eos = None
+        for chunk in stream_chunks(source, cfg, pace, lambda: worker.is_cancelled):
+            self.post_message(m.SampleChunk(sample_id, chunk.text, chunk.probs))
+            eos = chunk.eos_prob
+        self.post_message(m.SampleFinished(sample_id, complete=not worker.is_cancelled, eos_prob=eos))
 
     def on_no_model(self, message: m.NoModel) -> None:
         message.stop()

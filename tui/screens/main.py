@@ -1,0 +1,188 @@
+"""The main screen: the tweets being written (left), training and the checkpoints (right).
+
+It owns the start-up work, whose results its panels show: the ``boot`` worker (the
+run, the first model, the checkpoint list, the chart's history, the corpus), the same for a
+corpus opened from inside the app (:meth:`MainScreen.open_run`), and the ``novelty`` worker
+that indexes the training texts. The workers post what they found to the panel that shows
+it, or to this screen; what the App must know (the run, a model, the index) bubbles on to it.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Header
+from textual.worker import Worker, get_current_worker
+
+from core.store import policy
+from tui import messages as m
+from tui.format import one_line
+from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
+from tui.settings import AppSettings, app_flags, read_corpus
+from tui.widgets.checkpoint_panel import CheckpointPanel
+from tui.widgets.footer import AppFooter
+from tui.widgets.generation_panel import GenerationPanel
+from tui.widgets.training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from tui.app import TweetgenApp
+    from tui.services.training_session import TrainingSession
+
+CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
+Panels = tuple[TrainingPanel, CheckpointPanel, GenerationPanel]
+
+
+class MainScreen(Screen[None]):
+    """The app's first screen (the columns, help and the inputs open over it)."""
+
+    def __init__(self, training: TrainingSession) -> None:
+        super().__init__(id="_default")  # (Textual's name for the first screen)
+        self.training = training
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            yield GenerationPanel(id="generation")
+            with Vertical(id="side"):
+                yield TrainingPanel(self.training, id="training")
+                yield CheckpointPanel(id="checkpoints")
+        yield AppFooter(compact=True)
+
+    @property
+    def tweetgen(self) -> TweetgenApp:
+        return cast("TweetgenApp", self.app)
+
+    def on_mount(self) -> None:
+        app = self.tweetgen
+        app.show_generation_status()
+        self.query_one(TrainingPanel).set_corpus(app.settings.data_label)
+        self._boot(app.settings, self._panels())
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.tweetgen.report_worker(event)
+
+    def _panels(self) -> Panels:
+        """The panels the start-up workers post to (queried here, on the UI thread)."""
+        return self.query_one(TrainingPanel), self.query_one(CheckpointPanel), self.query_one(GenerationPanel)
+
+    # ------------------------------------------------------------ start-up, and a corpus opened in the app
+
+    @work(thread=True, group="boot", exit_on_error=False, name="boot")
+    def _boot(self, s: AppSettings, panels: Panels) -> None:
+        """Start-up, after the first frame: the run (:func:`core.store.policy.plan_boot`), the first model, the
+        checkpoint list, the run's history for the chart and the corpus. Nothing here touches the App's
+        state: it posts what it found, and the handlers take it on the UI thread."""
+        setup_torch(1)
+        run_dir = s.run_dir()
+        plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
+        self._start_run(s, plan, panels, None)
+        # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
+        # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
+        # skipped by the collector from now on.
+        gc.freeze()
+
+    def open_run(self, settings: AppSettings, texts: list[str]) -> None:
+        """A corpus opened from inside the app: its run is resolved and its model loaded, as at start-up."""
+        self.workers.cancel_group(self, "novelty")
+        self._open_run(settings, texts, self._panels())
+
+    @work(thread=True, group="boot", exit_on_error=False, name="open the corpus' run")
+    def _open_run(self, settings: AppSettings, texts: list[str], panels: Panels) -> None:
+        """(The demo is no candidate: the new run generates from its own checkpoints, or from an untrained
+        model until it has one.)"""
+        run_dir = settings.run_dir()
+        plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
+        self._start_run(settings, plan, panels, texts)
+        self.post_message(m.CorpusOpened(run_dir))
+
+    def _start_run(self, s: AppSettings, plan: policy.BootPlan, panels: Panels, texts: list[str] | None) -> None:
+        """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
+        history, the corpus (read here unless ``texts`` were read already), an untrained model when no
+        checkpoint loads. Posts what it found; the handlers take it on the UI thread. A model goes to the
+        checkpoint panel before its listing does, so the list marks it (and puts the cursor on it)."""
+        from core.store.checkpoints import CheckpointError, load_checkpoint
+
+        training, checkpoints, generation = panels
+        run_dir = plan.run_dir
+        self.post_message(m.RunResolved(plan))
+        for path, problem in plan.problems:
+            self.post_message(m.ModelFailed(path, problem))
+        source = history = None
+        for path in plan.candidates:
+            try:
+                ckpt = load_checkpoint(path)
+            except CheckpointError as exc:
+                self.post_message(m.ModelFailed(path, str(exc)))
+                continue
+            source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
+            checkpoints.post_message(m.ModelReady(source, interrupt=True))
+            if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
+                history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
+            break
+        checkpoints.list_now(run_dir)
+        if plan.newest_of_run is not None and history is None:
+            history = self._read_history(plan.newest_of_run.path)
+        if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
+            training.chart.post_message(m.RunHistory(list(history or [])))
+        if texts is None:
+            texts = self._read_corpus(s, training)
+        if texts:
+            self.post_message(m.CorpusTexts(texts))  # this screen indexes them (another worker) for the novelty check
+        else:
+            self.post_message(m.NoveltyReady(None))  # no corpus, no check (the corpus' error is shown already)
+        if source is None:
+            if texts:
+                checkpoints.post_message(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
+            else:
+                reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
+                generation.post_message(m.NoModel(reason))
+
+    @staticmethod
+    def _read_corpus(s: AppSettings, panel: TrainingPanel) -> list[str] | None:
+        from core.data.corpus import CorpusError
+
+        def progress(done: int, total: int) -> None:  # core calls it at most ~10 times a second
+            if total >= CORPUS_PROGRESS_BYTES:
+                panel.post_message(m.CorpusProgress(s.data_label, done, total))
+
+        try:
+            texts, report = read_corpus(s.data_path, s.filters, progress=progress)
+        except CorpusError as exc:
+            panel.post_message(m.CorpusFailed(s.data_path, str(exc)))
+            return None
+        panel.post_message(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())))
+        return texts
+
+    @staticmethod
+    def _read_history(path: Path) -> list[list[float]] | None:
+        from core.store.checkpoints import CheckpointError, load_checkpoint
+
+        try:
+            return list(load_checkpoint(path).metrics.get("history") or [])
+        except CheckpointError:
+            return None
+
+    # ------------------------------------------------------------ the novelty index
+
+    def on_corpus_texts(self, message: m.CorpusTexts) -> None:
+        self._build_novelty(message.texts, self.tweetgen.settings.copy_threshold)
+
+    @work(thread=True, group="novelty", exclusive=True, exit_on_error=False, name="novelty index")
+    def _build_novelty(self, texts: list[str], threshold: int) -> None:
+        from core.model.novelty import BuildCancelled, NoveltyIndex
+
+        worker = get_current_worker()
+        try:
+            index = NoveltyIndex.build(texts, threshold=threshold, cancelled=lambda: worker.is_cancelled)
+        except BuildCancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - the app works on without the check, and says so
+            self.post_message(m.NoveltyReady(None, one_line(exc)))
+            return
+        self.post_message(m.NoveltyReady(index))
