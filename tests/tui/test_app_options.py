@@ -159,10 +159,18 @@ def _literals(path: Path) -> list[str]:
 
 
 def _app_shown_sources() -> list[Path]:
-    """Everything whose messages the app can show: core (but the CLI's own module) and tui (but its --help)."""
-    core = [p for p in sorted((REPO / "core").glob("*.py")) if p.name not in ("cli.py", "argtypes.py")]
-    tui = [p for p in sorted((REPO / "tui").glob("*.py")) if p.name != "__main__.py"]
+    """Everything whose messages the app can show: core (but the CLI's own package) and tui (but its --help),
+    every subpackage included (a test below checks the walk reaches them)."""
+    core = [p for p in sorted((REPO / "core").rglob("*.py")) if "cli" not in p.relative_to(REPO / "core").parts[:-1]]
+    tui = [p for p in sorted((REPO / "tui").rglob("*.py")) if p.name != "__main__.py"]
     return core + tui
+
+
+def test_the_message_walk_reaches_every_package() -> None:
+    """core and tui are packages of packages: a walk of their top folders alone missed most messages."""
+    walked = {p.parent.relative_to(REPO).as_posix() for p in _app_shown_sources()}
+    assert {"core/data", "core/model", "core/train", "core/store", "tui/screens", "tui/widgets", "tui/services"} <= walked
+    assert not any(w.startswith("core/cli") for w in walked)
 
 
 def test_every_flag_a_message_of_the_app_names_is_one_of_the_apps_flags() -> None:
@@ -212,7 +220,7 @@ def test_the_apps_own_messages_are_left_as_written() -> None:
     """Every error the app shows passes through for_app; the app's own words must come through unchanged
     (its --max-len is the tweet length on screen, core's the corpus filter)."""
     changed = []
-    for path in sorted((REPO / "tui").glob("*.py")):
+    for path in sorted((REPO / "tui").rglob("*.py")):
         if path.name == "__main__.py":
             continue
         changed += [f"{path.name}: {text!r}" for text in _literals(path) if for_app(text) != text]
