@@ -310,7 +310,7 @@ def ratios(names: list[str], parts: dict[str, list[str]], block_s: float, rounds
 
 
 def peak_at(threads: int, seconds: float) -> float:
-    """The best fp32 1024^3 matmul GFLOP/s over a burst of ``seconds`` with ``threads`` threads
+    """The best fp32 matmul GFLOP/s (1024^3 and 2048^3) over a burst of ``seconds`` with ``threads`` threads
     (the best of many: on a shared machine some products run while the cores are free)."""
     import torch
 
@@ -319,9 +319,33 @@ def peak_at(threads: int, seconds: float) -> float:
     before = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
-        return matmul_peak_gflops(1024, seconds)
+        return max(matmul_peak_gflops(n, seconds / 2) for n in (1024, 2048))
     finally:
         torch.set_num_threads(before)
+
+
+def report(curves: dict[str, dict[str, Any]], ratio: dict[str, Any], peak_2_threads: float | None = None,
+           anchor: float = ANCHOR_STEPS_PER_S) -> str:
+    """A markdown table: each candidate's bits/char at 2, 10 and 30 minutes on both splits
+    (the curve at step T x ratio x anchor; "-" where the curve did not reach that step)."""
+    head = ("| candidate | settings | steps/s ratio | steps at 2 / 10 / 30 min | dev split 2 / 10 / 30 min "
+            "| time split 2 / 10 / 30 min |")
+    out = [head, "|---|---|---|---|---|---|"]
+    for name, c in curves.items():
+        r = ratio["candidates"].get(name, {}).get("ratio")
+        if r is None:
+            continue
+        steps = [t * r * anchor for t in HORIZONS_S]
+        cells = {k: " / ".join(fmt_or_dash(at_wall_time(c["points"], n, k), ".3f") for n in steps) for k in ("dev", "time")}
+        settings = ", ".join(f"{k} {v}" for k, v in c["settings"].items()) or "today's default"
+        out.append(f"| {name} | {settings} | {r:.2f} | {' / '.join(f'{n:,.0f}' for n in steps)} | {cells['dev']} | {cells['time']} |")
+    if peak_2_threads:
+        d = ratio["candidates"]["default"]
+        a = share_at_anchor(d, peak_2_threads, anchor)
+        out.append("")
+        out.append(f"default at {anchor} steps/s: {a['train_gflops']:.1f} GFLOP/s = {a['share_of_peak']:.1%} of the "
+                   f"2-thread fp32 peak {peak_2_threads:.0f} GFLOP/s ({d['chars_per_step_epoch']:.0f} real chars a step)")
+    return "\n".join(out)
 
 
 def share_at_anchor(cand: dict[str, Any], peak_2_threads: float, anchor: float = ANCHOR_STEPS_PER_S) -> dict[str, float]:
@@ -406,7 +430,7 @@ def table_rows(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.sizes", description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("curve", "ratio", "horizon", "quick"))
+    ap.add_argument("what", choices=("curve", "ratio", "horizon", "quick", "report"))
     ap.add_argument("names", nargs="*", default=["default"])
     ap.add_argument("--corpus", type=Path, default=None, help="default: the bench's corpus (bench.common.corpus_path)")
     ap.add_argument("--steps", type=int, default=2000)
@@ -416,9 +440,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2, help="for ratio (curves always train with 1 thread)")
     ap.add_argument("--clock", choices=("wall", "cpu"), default="wall", help="ratio blocks in wall or CPU seconds (cpu: 1 thread)")
+    ap.add_argument("--curves", type=Path, nargs="*", default=[], help="report: curve JSON files")
+    ap.add_argument("--ratios", type=Path, help="report: a ratio JSON file")
+    ap.add_argument("--peak2", type=float, help="report: the 2-thread fp32 peak, GFLOP/s")
     ap.add_argument("--out", type=Path, help="write the JSON here")
     a = ap.parse_args(argv)
     a.corpus = a.corpus or corpus_path()
+    if a.what == "report":
+        curves: dict[str, Any] = {}
+        for f in a.curves:
+            curves.update(json.loads(f.read_text()))
+        print(report(curves, json.loads(a.ratios.read_text()), a.peak2))
+        return 0
     if a.what == "quick":
         res = quick(a.corpus)
     else:
