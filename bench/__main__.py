@@ -36,7 +36,7 @@ QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, 
          "scripts_block_s": 0.5, "scripts_rounds": 1}
 
 
-SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts", "bf16")
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts", "bf16", "sizes")
 
 
 def _log(msg: str) -> None:
@@ -249,6 +249,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.bf16 import table_rows as bf16_rows
 
         rows += bf16_rows(res["bf16"])
+    if "sizes" in res:
+        from bench.sizes import table_rows as sizes_rows
+
+        rows += sizes_rows(res["sizes"])
     return rows
 
 
@@ -314,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.bf16 import section_bf16
 
             res["bf16"] = section_bf16(args.quick, corpus, _log)
+        if "sizes" in only:
+            from bench.sizes import section_sizes
+
+            res["sizes"] = section_sizes(args.quick, corpus, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

@@ -52,6 +52,11 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert b["peak_gflops"]["float32"] > 0 and b["peak_gflops"]["bfloat16"] > 0
     assert all(b[v]["chars_per_s"] > 0 and b[v]["ms_per_step_median"] > 0 for v in ("stock_fp32", "loop_fp32", "loop_bf16"))
     assert "12 bf16" in proc.stdout
+    z = res["sizes"]
+    assert z["horizon_free"]["identical"], "the curve up to step k must not depend on the step budget"
+    assert z["ratios"]["candidates"]["h384"]["ratio"] > 0 and z["reference"]["points"]
+    assert 0 < z["default_at_anchor"]["share_of_peak"]
+    assert "13 sizes" in proc.stdout
 
 
 def test_the_table_of_one_section_leaves_the_others_out() -> None:
