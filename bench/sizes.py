@@ -76,7 +76,7 @@ def time_split(csv_path: Path, out_dir: Path, fraction: float = 0.1) -> tuple[Pa
 
 def load_parts(csv_path: Path, tmp: Path) -> dict[str, list[str]]:
     """``train``, ``dev`` (seeded 10% of the older part) and ``time`` (the newest 10%) texts, default filters."""
-    from core.corpus import load_corpus, split_texts
+    from core.data.corpus import load_corpus, split_texts
 
     if _has_dates(csv_path):
         older, newest = time_split(csv_path, tmp)
@@ -108,10 +108,10 @@ def _setup(threads: int) -> None:
 
 def make_trainer(name: str, parts: dict[str, list[str]], run_dir: Path, *, max_steps: int | None = None,
                  val_every: int = 0, val_limit: int = 0, threads: int = 1) -> Any:
-    """A ``core.trainer.Trainer`` for candidate ``name`` (its validation set is the dev split)."""
-    from core.model import new_model
-    from core.trainer import TrainConfig, Trainer
-    from core.vocab import CharVocab
+    """A ``core.train.trainer.Trainer`` for candidate ``name`` (its validation set is the dev split)."""
+    from core.model.gru import new_model
+    from core.train.trainer import TrainConfig, Trainer
+    from core.data.vocab import CharVocab
 
     over = CANDIDATES[name]
     vocab = CharVocab.build(parts["train"])
@@ -130,8 +130,8 @@ def curve(name: str, parts: dict[str, list[str]], steps: int, val_every: int, va
     if CANDIDATES[name].get("reference"):
         return reference_curve(parts, steps, val_every, val_limit, log, save)
     from core.events import EvalEvent
-    from core.trainer import evaluate_bpc
-    from core.batching import encode_all
+    from core.train.trainer import evaluate_bpc
+    from core.data.batching import encode_all
 
     with tempfile.TemporaryDirectory(prefix="tweetgen-sizes-") as tmp:
         trainer = make_trainer(name, parts, Path(tmp), max_steps=steps, val_every=val_every, val_limit=val_limit)
@@ -158,10 +158,10 @@ def reference_curve(parts: dict[str, list[str]], steps: int, val_every: int, val
     import torch
 
     from bench.reference import BATCH, LR, NotebookGRU, unmasked_loss
-    from core.batching import BucketBatcher, make_batch
-    from core.trainer import evaluate_bpc
-    from core.batching import encode_all
-    from core.vocab import CharVocab
+    from core.data.batching import BucketBatcher, make_batch
+    from core.train.trainer import evaluate_bpc
+    from core.data.batching import encode_all
+    from core.data.vocab import CharVocab
 
     vocab = CharVocab.build(parts["train"])
     ids = encode_all(parts["train"], vocab)
@@ -220,15 +220,15 @@ def ratios(names: list[str], parts: dict[str, list[str]], block_s: float, rounds
 
     from bench.reference import BATCH, LR, NotebookGRU, unmasked_loss
     from bench.worker import matmul_peak_gflops
-    from core.batching import BucketBatcher, make_batch
+    from core.data.batching import BucketBatcher, make_batch
 
     _setup(threads)
     steppers: dict[str, Any] = {}
     tmp = tempfile.TemporaryDirectory(prefix="tweetgen-sizes-")
     for name in ["default"] + [n for n in names if n != "default"]:
         if CANDIDATES[name].get("reference"):
-            from core.batching import encode_all
-            from core.vocab import CharVocab
+            from core.data.batching import encode_all
+            from core.data.vocab import CharVocab
 
             vocab = CharVocab.build(parts["train"])
             ids = encode_all(parts["train"], vocab)
