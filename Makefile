@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## open tweetgen-tui on the demo corpus and checkpoint
 	$(BIN)/tweetgen-tui
 
-test: $(STAMP)  ## the whole suite, slow tests included
-	$(BIN)/python -m pytest
+TEST_WORKERS ?= 2
+test: $(STAMP)  ## the whole suite, slow tests included, on TEST_WORKERS processes (pytest-xdist)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 bench: $(STAMP)  ## every benchmark section, bench/RESULTS.md (about an hour on 2 cores; --only SECTION for one)
 	$(BIN)/python -m bench

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from corehelpers import DEV_CSV, REPO
@@ -13,18 +15,7 @@ from corehelpers import DEV_CSV, REPO
 DEMO_TXT = REPO / "assets" / "demo_tweets.txt"
 
 
-@pytest.mark.slow
-@pytest.mark.timeout(480)
-@pytest.mark.skipif(not DEV_CSV.exists() and not DEMO_TXT.exists(),
-                    reason=f"the bench needs a corpus: neither {DEV_CSV} nor {DEMO_TXT} exists")
-def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
-    """`python -m bench --quick --json PATH` exits 0 and its JSON holds all five sections with figures."""
-    out = tmp_path / "bench.json"
-    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--json", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=470)
-    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
-    res = json.loads(out.read_text())
-    assert res["mode"] == "quick"
+def _check_quality(res: dict[str, Any]) -> None:
     q = res["quality"]
     for name in ("default", "reference"):
         assert q[name]["val_bpc"] > 0 and q[name]["chars"] > 0, q[name]
@@ -34,29 +25,74 @@ def test_quick_bench_reports_every_section(tmp_path: Path) -> None:
     assert t["default"]["chars_per_s"] > 0 and t["reference"]["chars_per_s"] > 0 and 0 < t["default"]["fraction_of_peak"]
     s = res["sampling"]
     assert s["single_stream_chars_per_s"] > 0 and s["first_char_ms_median"] > 0 and s["batch64_s_median"] > 0
-    app = res["app"]
-    assert "startup" in app and "lag" in app
     m = res["memory"]
     assert m["train_peak_rss_mb"] > 0 and len(m["loads"]) == 3 and all("load_s" in r for r in m["loads"])
     assert "scaling_exponent" in m
     h = res["horizons"]
     assert h["budget"]["0.05"]["at"]["0.05"]["val_bpc"] > 0 and h["open"]["evals"]
     assert 0 <= h["budget"]["0.05"]["at"]["0.05"]["lengths"]["T1.0"]["ended_within_limit"] <= 1
-    assert "1 quality" in proc.stdout and "5 memory" in proc.stdout and "6 horizons" in proc.stdout  # the table was printed
-    assert res["corpus"].endswith((".csv", ".txt")), "the corpus' path, not overwritten by a section's results"
-    assert res["novelty"]["scales"] and res["corpus_memory"]["loads"]
-    assert "7 novelty" in proc.stdout and "8 corpus" in proc.stdout
+
+
+def _check_app(res: dict[str, Any]) -> None:
+    app = res["app"]
+    assert "startup" in app and "lag" in app
+    assert res["novelty"]["scales"]
     assert [r["generation"] for r in res["archives"]["generations"]["rows"]] and res["archives"]["huge"]["alone"]["kept"] == 3
-    assert "9 archives" in proc.stdout
     b = res["bf16"]
     assert b["peak_gflops"]["float32"] > 0 and b["peak_gflops"]["bfloat16"] > 0
     assert all(b[v]["chars_per_s"] > 0 and b[v]["ms_per_step_median"] > 0 for v in ("stock_fp32", "loop_fp32", "loop_bf16"))
-    assert "12 bf16" in proc.stdout
+
+
+def _check_data(res: dict[str, Any]) -> None:
+    assert res["corpus_memory"]["loads"]
+    assert res["small"]
+    assert res["scripts"]
     z = res["sizes"]
     assert z["horizon_free"]["identical"], "the curve up to step k must not depend on the step budget"
     assert z["ratios"]["candidates"]["h384"]["ratio"] > 0 and z["reference"]["points"]
     assert 0 < z["default_at_anchor"]["share_of_peak"]
-    assert "13 sizes" in proc.stdout
+
+
+# Every section, in three groups of about a minute each (pytest -n 2 runs them side by side). Sections
+# that read another's results run in its group: sampling and memory use quality's checkpoint and RSS.
+GROUPS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], None]]] = {
+    "training": (("quality", "throughput", "sampling", "memory", "horizons"), _check_quality),
+    "app": (("app", "novelty", "archives", "bf16"), _check_app),
+    "data": (("corpus", "small", "scripts", "sizes"), _check_data),
+}
+TABLE_NAMES = {"quality": "1 quality", "throughput": "2 throughput", "sampling": "3 sampling", "app": "4 app",
+               "memory": "5 memory", "horizons": "6 horizons", "novelty": "7 novelty", "corpus": "8 corpus",
+               "archives": "9 archives", "small": "10 small", "scripts": "11 scripts", "bf16": "12 bf16",
+               "sizes": "13 sizes"}
+
+
+def test_the_groups_cover_every_section() -> None:
+    from bench.__main__ import SECTIONS
+
+    grouped = [s for sections, _ in GROUPS.values() for s in sections]
+    assert sorted(grouped) == sorted(SECTIONS) and len(grouped) == len(set(grouped))
+    assert set(TABLE_NAMES) == set(SECTIONS)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(480)
+@pytest.mark.skipif(not DEV_CSV.exists() and not DEMO_TXT.exists(),
+                    reason=f"the bench needs a corpus: neither {DEV_CSV} nor {DEMO_TXT} exists")
+@pytest.mark.parametrize("group", list(GROUPS))
+def test_quick_bench_reports_every_section(tmp_path: Path, group: str) -> None:
+    """`python -m bench --quick --only ... --json PATH` exits 0, its JSON holds each section's figures, and
+    the table printed has each section's rows."""
+    sections, check = GROUPS[group]
+    out = tmp_path / "bench.json"
+    proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", *sections, "--json", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=470)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    res = json.loads(out.read_text())
+    assert res["mode"] == "quick"
+    check(res)
+    for section in sections:
+        assert "\n" + TABLE_NAMES[section] in proc.stdout, f"the table has no rows of section {section}"
+    assert res["corpus"].endswith((".csv", ".txt")), "the corpus' path, not overwritten by a section's results"
 
 
 def test_the_table_of_one_section_leaves_the_others_out() -> None:
