@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-len", type=N["sample_max_len"], default=None,
                    help="characters to generate at most (default: a quarter past the longest training text, at least 140)")
     s.add_argument("--length", type=N["length"], default=None, metavar="N",
-                   help="aim at N characters, prime included: 90%% land within N +- 10%%, ending where the model sees a natural end (default: drawn from the training corpus' lengths)")
+                   help="N characters +- 10%%, prime included, ending where the model sees a natural end (a text outside is written again, up to 4 tries; with --stream it is steered only) (default: drawn from the training corpus' lengths)")
     s.add_argument("--seed", type=N["seed"], default=None, help="seed for reproducible output")
     s.add_argument("--stream", action="store_true", help="print characters as they are generated")
     s.add_argument("--json", action="store_true",
