@@ -72,7 +72,7 @@ def is_main() -> bool:
 
 def backend_for(device: str | None) -> str:
     """nccl when the run will train on CUDA, else gloo (CPU)."""
-    from core.train.trainer import resolve_device
+    from core.train.device import resolve_device
 
     kind = resolve_device(device or "auto").type
     if kind == "mps":

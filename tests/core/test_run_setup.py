@@ -15,7 +15,8 @@ from core.store.checkpoints import load_checkpoint
 from core.cli.main import main
 from core.store.registry import latest_checkpoint
 from core.train.setup import RunRequest, prepare_run, train_config
-from core.train.trainer import TrainConfig, resolve_device
+from core.train.device import resolve_device
+from core.train.trainer import TrainConfig
 
 TINY = {"hidden_size": 8, "embed_dim": 8}
 
