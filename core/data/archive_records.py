@@ -40,6 +40,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.data.report import CorpusError  # the one error type of corpus reading
+
 
 class RetweetText(str):
     """An item the record marks as a retweet (``retweeted_status``, ``retweeted_status_id``), whatever its text."""
@@ -169,8 +171,6 @@ def is_grailbird_header(cells: Iterable[str]) -> bool:
 
 def grailbird_rows(rows: Iterator[list[str]], where: str) -> Iterator[Tweet]:
     """The tweets of a Grailbird ``tweets.csv`` (``rows`` from ``csv.reader``, header first)."""
-    from core.data.corpus import CorpusError  # the one error type of corpus reading
-
     header = next(rows, None)
     if header is None:
         return
