@@ -236,7 +236,7 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
 
 
 @contextmanager
-def _real_std_streams() -> Iterator[None]:
+def real_std_streams() -> Iterator[None]:
     """Put the process' real stdout/stderr back in ``sys`` while a child is spawned.
 
     multiprocessing passes ``sys.stderr.fileno()`` to the helper processes it starts; an
@@ -306,7 +306,7 @@ class TrainingProcess:
             raise RuntimeError("this training process was already started; make a new TrainingProcess")
         # daemon: if the parent exits without stop(), multiprocessing's exit hook sends
         # SIGTERM, which the child turns into a stop that saves a checkpoint.
-        with _real_std_streams():
+        with real_std_streams():
             self._events = self._ctx.Queue()
             self._commands = self._ctx.Queue()
             self._process = self._ctx.Process(
