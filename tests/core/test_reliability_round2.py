@@ -30,7 +30,7 @@ from core.train import limits as safety
 
 from core.store import registry
 from core.cli.flags import EXIT_USAGE
-from core.train.process import TrainJob, build_trainer
+from core.train.process import TrainJob, prepare_job
 from core.store.checkpoints import CheckpointError, load_checkpoint
 from core.store.registry import list_checkpoints
 from core.cli.main import EVAL_POSITIONS, build_parser, format_eta, main
@@ -121,7 +121,7 @@ def test_a_second_training_process_is_refused_naming_the_owner_and_a_dead_owner_
         assert f"{run}: in use by another training run, pid {holder.pid} " in line and "--out" in line, line
         # the app's training child builds its trainer with the same check
         with pytest.raises(runlock.RunDirError, match=f"pid {holder.pid} "):
-            build_trainer(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+            prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
         assert not list(run.glob("*.pt")), "the refused runs wrote nothing"
     finally:
         holder.kill()  # like kill -9: the lock file stays behind, the kernel lock does not
@@ -134,10 +134,10 @@ def test_a_second_training_process_is_refused_naming_the_owner_and_a_dead_owner_
 def test_the_lock_is_held_for_the_run_and_released_after(tmp_path: Path, corpus: Path) -> None:
     """Within one process too: a second acquire fails while the first is held (flock is per open file)."""
     run = tmp_path / "run"
-    trainer = build_trainer(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+    prepared = prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
     with pytest.raises(runlock.RunDirError, match=f"pid {os.getpid()} "):
         runlock.acquire(run, fresh=False)
-    trainer.run_lock.release()
+    prepared.release()
     runlock.acquire(run, fresh=False).release()
 
 
@@ -155,7 +155,7 @@ def test_a_fresh_run_in_a_folder_with_checkpoints_is_refused_unless_resumed(
         assert f"{run}: already holds 1 checkpoint(s)" in line and f"--resume {run}" in line, line
     assert {p.name: p.read_bytes() for p in run.iterdir()} == before, "nothing of the first run was touched"
     with pytest.raises(runlock.RunDirError, match="already holds"):  # the app's child, asked for a fresh run there
-        build_trainer(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+        prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
     assert main(["train", str(corpus), "--resume", str(run), "--max-steps", "2", "--quiet"]) == 0  # 2 more
     assert [i.step for i in list_checkpoints(run)] == [2, 4]
 
@@ -200,7 +200,7 @@ def test_an_unwritable_out_is_reported_before_the_first_step(code: int, tmp_path
     assert line.startswith(f"tweetgen train: error: {run}: cannot write checkpoints here ({os.strerror(code)})"), line
     assert "--out" in line
     with pytest.raises(CheckpointError, match="cannot write checkpoints here"):  # the app's child
-        build_trainer(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+        prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
 
 
 def test_an_out_below_a_file_is_reported_before_the_first_step(tmp_path: Path, corpus: Path,
@@ -530,7 +530,7 @@ def test_resume_onto_unknown_text_is_refused_unless_insisted(trained: Path, tmp_
     assert {p.name: p.read_bytes() for p in trained.iterdir()} == before
     job = TrainJob(other, trained, resume_from=trained, train={"max_steps": 2}, threads=1)
     with pytest.raises(safety.LimitError, match="unknown to the vocabulary"):  # the app's child
-        build_trainer(job)
+        prepare_job(job)
     assert main(["train", str(other), "--resume", str(trained), "--max-steps", "4", "--quiet", "--allow-unknown"]) == 0
     assert "unknown to the vocabulary" in capsys.readouterr().err
 

@@ -14,7 +14,7 @@ import pytest
 from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny, TINY_TWEETS
 
 from core.store import registry, runlock
-from core.train.process import TrainJob, build_trainer
+from core.train.process import TrainJob, prepare_job
 from core.store.checkpoints import load_checkpoint
 from core.cli.main import main
 
@@ -47,7 +47,7 @@ def test_a_lock_that_is_a_symlink_to_a_file_is_refused_and_the_target_is_intact(
     assert victim.read_text() == "IMPORTANT\n"
     assert (run / runlock.LOCK_NAME).is_symlink() and not list(run.glob("*.pt"))
     with pytest.raises(runlock.RunDirError, match="symbolic link"):  # the app's training child too
-        build_trainer(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+        prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
     assert victim.read_text() == "IMPORTANT\n"
 
 
@@ -191,7 +191,7 @@ def test_resuming_into_a_folder_of_another_run_is_refused_in_both_front_ends(
         assert f"{other}: already holds 1 checkpoint(s) of another run" in line and f"--resume {other}" in line, line
         assert _snapshot(other) == before
     with pytest.raises(runlock.RunDirError, match="of another run"):
-        build_trainer(TrainJob(corpus, other, resume_from=newest, train={"max_steps": 2}, threads=1))
+        prepare_job(TrainJob(corpus, other, resume_from=newest, train={"max_steps": 2}, threads=1))
     assert _snapshot(other) == before
 
 
