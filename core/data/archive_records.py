@@ -159,10 +159,6 @@ def note_of(record: object) -> Note | None:
     return Note(text, _id_of(record, "noteTweetId"), parse_time(record.get("createdAt")))
 
 
-GRAILBIRD_COLUMNS = ("tweet_id", "in_reply_to_status_id", "in_reply_to_user_id", "timestamp", "source", "text",
-                     "retweeted_status_id", "retweeted_status_user_id", "retweeted_status_timestamp", "expanded_urls")
-
-
 def is_grailbird_header(cells: Iterable[str]) -> bool:
     """The header row of a Grailbird ``tweets.csv``: it names ``tweet_id``, ``text`` and ``retweeted_status_id``."""
     names = {c.strip().lower() for c in cells}

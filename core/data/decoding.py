@@ -63,10 +63,6 @@ def bomless_utf16(sample: bytes) -> str | None:
     return None
 
 
-def _is_cp1252(raw: bytes) -> bool:
-    return not any(b in raw for b in CP1252_UNDEFINED)
-
-
 # ---------------------------------------------------------------- decoding a file in chunks
 #
 # A file is decoded twice, a chunk at a time, never held whole: a first pass settles the

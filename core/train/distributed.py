@@ -39,8 +39,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
-
 
 def launched() -> bool:
     """Started by torchrun (or another launcher that sets the same variables) with more than one process."""
@@ -64,10 +62,6 @@ def rank_world() -> tuple[int, int]:
     import torch.distributed as dist
 
     return dist.get_rank(), dist.get_world_size()
-
-
-def is_main() -> bool:
-    return rank_world()[0] == 0
 
 
 def backend_for(device: str | None) -> str:
