@@ -3,7 +3,7 @@
 Two training processes run side by side, one torch thread each (as the app trains on a
 2-core machine, so both see the same kind of core):
 
-- *open-ended*: the app's own set-up (``core.train.process.build_trainer`` with no budget),
+- *open-ended*: the app's own set-up (``core.train.process.prepare_job`` with no budget),
   stopped after ``open_minutes``; its validations give the curve over time, and the
   averaged weights are kept at each mark (2 and 10 minutes) for the length figures;
 - *budgeted*: ``tweetgen train``'s defaults with ``--minutes M`` for each M in
@@ -67,9 +67,10 @@ def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
     corpus, run_dir, minutes = Path(args["corpus"]), Path(args["run_dir"]), float(args["minutes"])
     train, val = load_split(corpus)
     if args["mode"] == "open":
-        from core.train.process import TrainJob, build_trainer
+        from core.train.process import TrainJob, prepare_job
 
-        trainer = build_trainer(TrainJob(corpus, run_dir, train={}, model={}, threads=threads))
+        prepared = prepare_job(TrainJob(corpus, run_dir, train={}, model={}, threads=threads))  # holds the run's lock
+        trainer = prepared.trainer
     else:
         from core.train.trainer import TrainConfig, Trainer
         from core.model.gru import new_model

@@ -152,14 +152,14 @@ def start_resource_tracker_immune_to_sighup() -> None:
     then never quit on it)."""
     from multiprocessing import resource_tracker
 
-    from core.train.process import _real_std_streams  # Textual's stderr has no file descriptor to pass on
+    from core.train.process import real_std_streams  # Textual's stderr has no file descriptor to pass on
 
     try:
         previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
     except (AttributeError, ValueError, OSError):  # no SIGHUP or no signal masks here
         return
     try:
-        with _real_std_streams():
+        with real_std_streams():
             resource_tracker.ensure_running()
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)

@@ -416,7 +416,7 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     from core.store.export import sample_record, to_line
     from core.train.limits import check_memory, sampling_bytes
     from core.model.sampler import SampleConfig, default_max_len, sample_batch, stream, with_seed, write
-    from core.train.trainer import resolve_device
+    from core.train.device import resolve_device
 
     ckpt = _load_ckpt(args.checkpoint, best=True)
     limit = ckpt.model_config.max_length
@@ -494,7 +494,8 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
 def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from core.data.corpus import load_corpus
     from core.train.limits import check_memory, eval_bytes
-    from core.train.trainer import evaluate_bpc, length_cost_bpc, resolve_device
+    from core.train.device import resolve_device
+    from core.train.trainer import evaluate_bpc, length_cost_bpc
     from core.data.vocab import UNK_ID
 
     ckpt = _load_ckpt(args.checkpoint, best=True)

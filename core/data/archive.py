@@ -24,9 +24,9 @@ are matched, never used as paths), and the bytes decompressed are bounded (:clas
 each member against its own compressed size, all the files read together against a fixed limit and
 against the zip's size, first on the sizes the zip declares, before anything is decompressed, and
 again on the bytes actually produced, since headers can lie. Parts are decoded and parsed a chunk at a
-time (:func:`core.data.corpus.text_chunks`, :mod:`core.data.jsonstream`), so memory follows the largest tweet,
+time (:func:`core.data.decoding.text_chunks`, :mod:`core.data.jsonstream`), so memory follows the largest tweet,
 not the largest part, and a binary part is refused from its first 64 KiB. Every refusal is one
-:class:`~core.data.corpus.CorpusError` line naming the file.
+:class:`~core.data.report.CorpusError` line naming the file.
 """
 
 from __future__ import annotations
@@ -44,8 +44,9 @@ from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO
 
 from core.data.archive_records import LongPosts, LongPostText, Note, Tweet, grailbird_rows, note_of, tweet_of
-from core.data.corpus import (_CSV_LINE_END, CorpusError, LoadReport, _split_lines, iter_json_records,
-                         open_regular_file, text_chunks)
+from core.data.decoding import CSV_LINE_END, split_lines, text_chunks
+from core.data.readers import iter_json_records, open_regular_file
+from core.data.report import CorpusError, LoadReport
 
 ARCHIVE_FORMAT = "twitter archive"
 ZIP_MAGIC = b"PK\x03\x04"
@@ -208,12 +209,12 @@ def iter_archive(path: str | Path, report: LoadReport | None = None, limits: Arc
 
 
 class _Passes:
-    """One file of an archive, read in passes (:func:`core.data.corpus.text_chunks` reads it twice: once to
+    """One file of an archive, read in passes (:func:`core.data.decoding.text_chunks` reads it twice: once to
     settle the encoding, then for the text), every pass counted against ``limit`` bytes."""
 
     def __init__(self, opener: Callable[[], IO[bytes]], where: str, size: int, limit: int,
                  over: Callable[[], CorpusError], damaged: str | None) -> None:
-        self.size = size  # what _text_chunks reports progress against
+        self.size = size  # what decoding.decoded_chunks reports progress against
         self._opener, self._where, self._limit, self._over, self._damaged = opener, where, limit, over, damaged
         self._fh: IO[bytes] | None = None
         self._got = 0
@@ -363,7 +364,7 @@ def _csv_tweets(archive: _Archive, member: str, report: LoadReport | None) -> It
     rows = None
     try:
         with archive.open(member) as fh:
-            rows = csv.reader(_split_lines(text_chunks(fh, where, report), _CSV_LINE_END))  # type: ignore[arg-type]
+            rows = csv.reader(split_lines(text_chunks(fh, where, report), CSV_LINE_END))  # type: ignore[arg-type]
             yield from grailbird_rows(rows, where)
         archive.left -= fh.most
     except csv.Error as exc:
@@ -463,7 +464,7 @@ def _check_declared(name: str, infos: list[zipfile.ZipInfo], limits: ArchiveLimi
 
 
 def _open_regular(path: Path, name: str) -> BinaryIO:
-    """The zip or a part, opened for reading; a FIFO, device or socket is refused (corpus.open_regular_file)."""
+    """The zip or a part, opened for reading; a FIFO, device or socket is refused (readers.open_regular_file)."""
     return open_regular_file(path, name, "archive")
 
 

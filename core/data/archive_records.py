@@ -40,6 +40,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
+from core.data.report import CorpusError  # the one error type of corpus reading
+
 
 class RetweetText(str):
     """An item the record marks as a retweet (``retweeted_status``, ``retweeted_status_id``), whatever its text."""
@@ -157,10 +159,6 @@ def note_of(record: object) -> Note | None:
     return Note(text, _id_of(record, "noteTweetId"), parse_time(record.get("createdAt")))
 
 
-GRAILBIRD_COLUMNS = ("tweet_id", "in_reply_to_status_id", "in_reply_to_user_id", "timestamp", "source", "text",
-                     "retweeted_status_id", "retweeted_status_user_id", "retweeted_status_timestamp", "expanded_urls")
-
-
 def is_grailbird_header(cells: Iterable[str]) -> bool:
     """The header row of a Grailbird ``tweets.csv``: it names ``tweet_id``, ``text`` and ``retweeted_status_id``."""
     names = {c.strip().lower() for c in cells}
@@ -169,8 +167,6 @@ def is_grailbird_header(cells: Iterable[str]) -> bool:
 
 def grailbird_rows(rows: Iterator[list[str]], where: str) -> Iterator[Tweet]:
     """The tweets of a Grailbird ``tweets.csv`` (``rows`` from ``csv.reader``, header first)."""
-    from core.data.corpus import CorpusError  # the one error type of corpus reading
-
     header = next(rows, None)
     if header is None:
         return

@@ -88,13 +88,14 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _tmp_owner(tmp: Path) -> int | None:
-    """The pid in a temp name ``.<target>.<pid>.tmp``, or None."""
+def temp_owner(tmp: Path) -> int | None:
+    """The pid in a temp name ``.<target>.<pid>.tmp`` (:func:`atomic_write`'s), or None."""
     parts = tmp.name.rsplit(".", 2)
     return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` running (ours or someone else's)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -131,15 +132,16 @@ def _metadata(payload: dict[str, Any], path: Path) -> dict[str, Any]:
         "run": ts.get("run", path.parent.name),
         "step": int(ts.get("step", 0)),
         "epoch": int(ts.get("epoch", 0)),
-        "val_bpc": _finite_or_none(metrics.get("val_bpc")),
-        "val_step": metrics.get("val_step") if _is_int(metrics.get("val_step")) else None,
-        "train_loss": _finite_or_none(metrics.get("train_loss")),
+        "val_bpc": finite_or_none(metrics.get("val_bpc")),
+        "val_step": metrics.get("val_step") if is_int(metrics.get("val_step")) else None,
+        "train_loss": finite_or_none(metrics.get("train_loss")),
         "created": payload.get("created", time.time()),
         "tags": list(payload.get("tags", [])),
     }
 
 
-def _finite_or_none(x: Any) -> float | None:
+def finite_or_none(x: Any) -> float | None:
+    """``x`` as a finite float, or None (a metric that is missing, not a number, NaN or infinite)."""
     try:
         x = float(x)
     except (TypeError, ValueError):
@@ -263,7 +265,8 @@ def _read_payload_unchecked(path: Path) -> dict[str, Any]:
     return payload
 
 
-def _is_int(x: Any) -> bool:
+def is_int(x: Any) -> bool:
+    """A whole number as JSON and pickle give it (``True`` is not one)."""
     return isinstance(x, int) and not isinstance(x, bool)
 
 
@@ -284,7 +287,7 @@ def _check_schema(payload: dict[str, Any], name: str) -> None:
         if not isinstance(payload[key], dict):
             raise bad(f"{key} is not a mapping")
     for key in ("step", "epoch", "batch_in_epoch"):
-        if key in ts and not (_is_int(ts[key]) and ts[key] >= 0):
+        if key in ts and not (is_int(ts[key]) and ts[key] >= 0):
             raise bad(f"train_state.{key} is {ts[key]!r}, not a count")
     for key in ("elapsed", "val_fraction"):
         if key in ts and not _is_number(ts[key]):
@@ -299,7 +302,7 @@ def _check_schema(payload: dict[str, Any], name: str) -> None:
     rng = ts.get("rng_state")
     if rng is not None and not (isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8):
         raise bad("train_state.rng_state is not a byte tensor")
-    if "world_size" in ts and not (_is_int(ts["world_size"]) and 1 <= ts["world_size"] <= MAX_WORLD):
+    if "world_size" in ts and not (is_int(ts["world_size"]) and 1 <= ts["world_size"] <= MAX_WORLD):
         raise bad(f"train_state.world_size is {ts['world_size']!r}, not a number of processes")
     states = ts.get("rng_states")
     if states is not None and not (isinstance(states, list) and all(isinstance(r, torch.Tensor) and r.dtype == torch.uint8 for r in states)):
@@ -327,7 +330,7 @@ MAX_WORLD = 2**20  # processes of one torchrun job (train_state.world_size)
 MAX_SETTING = 2**64  # a stored setting (seeds go up to 2**64 - 1)
 
 
-def _within(x: Any, limit: float, low: float | None = None) -> bool:
+def within(x: Any, limit: float, low: float | None = None) -> bool:
     """Finite, ``|x| <= limit`` (and ``>= low``); an int too large for a float is out of range too."""
     try:
         return math.isfinite(x) and abs(x) <= limit and (low is None or x >= low)
@@ -341,25 +344,33 @@ def _check_ranges(payload: dict[str, Any], bad: Any) -> None:
     anything else is refused (not clamped): the file is not what tweetgen wrote."""
     ts, metrics = payload["train_state"], payload["metrics"]
     for key in ("step", "epoch", "batch_in_epoch"):
-        if key in ts and not _within(ts[key], MAX_COUNT):
+        if key in ts and not within(ts[key], MAX_COUNT):
             raise bad(f"train_state.{key} is {ts[key]!r}, out of range")
-    if "elapsed" in ts and not _within(ts["elapsed"], MAX_SECONDS, low=0):
+    if "elapsed" in ts and not within(ts["elapsed"], MAX_SECONDS, low=0):
         raise bad(f"train_state.elapsed is {ts['elapsed']!r}, not a training time in seconds")
-    if ts.get("best_val") is not None and not _within(ts["best_val"], MAX_COUNT):
+    if ts.get("best_val") is not None and not within(ts["best_val"], MAX_COUNT):
         raise bad(f"train_state.best_val is {ts['best_val']!r}, out of range")
     for section in ("train_config", "filter_config"):
         for key, value in ts.get(section, {}).items():
-            if _is_number(value) and not _within(value, MAX_SETTING):
+            if _is_number(value) and not within(value, MAX_SETTING):
                 raise bad(f"train_state.{section}.{key} is {value!r}, out of range")
     for key in ("train_loss", "train_bpc", "val_bpc", "best_val_bpc"):
         value = metrics.get(key)
-        if value is not None and not (value != value or _within(value, MAX_COUNT)):  # NaN means "not measured"
+        if value is not None and not (value != value or within(value, MAX_COUNT)):  # NaN means "not measured"
             raise bad(f"metrics.{key} is {value!r}, out of range")
     for row in metrics.get("history", []):
-        if not all(x != x or _within(x, MAX_COUNT) for x in row):
+        if not all(x != x or within(x, MAX_COUNT) for x in row):
             raise bad(f"metrics.history has an out-of-range row {list(row)!r}")
-    if "created" in payload and not _within(payload["created"], 1e11, low=0):
+    if "created" in payload and not within(payload["created"], 1e11, low=0):
         raise bad(f"created is {payload['created']!r}, not a time")
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """What a sidecar holds (run, step, metrics, tags...), read from the checkpoint itself, which is checked as
+    :func:`load_checkpoint` checks it; any problem is one :class:`CheckpointError`."""
+    payload = _read_payload(path)
+    _check_model(payload, str(path))
+    return _metadata(payload, path)
 
 
 def load_checkpoint(path: str | Path) -> Checkpoint:
@@ -387,7 +398,7 @@ def _check_model(payload: dict[str, Any], name: str) -> tuple[CharVocab, ModelCo
     except (ValueError, TypeError) as exc:
         raise CheckpointError(f"{name}: bad vocab or model config ({exc})") from None
     sizes = {k: getattr(config, k) for k in ("vocab_size", "embed_dim", "hidden_size", "num_layers")}
-    if not all(_is_int(v) for v in sizes.values()) or not _is_number(config.dropout):
+    if not all(is_int(v) for v in sizes.values()) or not _is_number(config.dropout):
         raise CheckpointError(f"{name}: bad model config ({sizes}, dropout {config.dropout!r}); sizes must be whole numbers")
     if config.vocab_size != len(vocab):
         raise CheckpointError(f"{name}: model expects {config.vocab_size} symbols but the vocab has {len(vocab)}; the file is inconsistent")

@@ -21,14 +21,12 @@ from core.store.checkpoints import (
     SUFFIX,
     TMP_SUFFIX,
     CheckpointError,
-    _alive,
-    _check_model,
-    _finite_or_none,
-    _is_int,
-    _metadata,
-    _read_payload,
-    _tmp_owner,
-    _within,
+    finite_or_none,
+    is_int,
+    pid_alive,
+    read_metadata,
+    temp_owner,
+    within,
 )
 
 ENV_HOME = "TWEETGEN_HOME"
@@ -81,17 +79,15 @@ def read_info(path: Path) -> CheckpointInfo:
                 isinstance(candidate, dict)
                 and candidate.get("file") == path.name
                 and candidate.get("size", stat.st_size) == stat.st_size  # a truncated or replaced file is re-read
-                and _within(candidate.get("step", 0), MAX_COUNT, low=0)  # absurd numbers: trust the .pt instead
-                and _within(candidate.get("created", stat.st_mtime), 1e11, low=0)
+                and within(candidate.get("step", 0), MAX_COUNT, low=0)  # absurd numbers: trust the .pt instead
+                and within(candidate.get("created", stat.st_mtime), 1e11, low=0)
                 and _stat.S_ISREG(stat.st_mode)  # never open a FIFO named like a checkpoint (it would block)
                 and zipfile.is_zipfile(path)  # cheap: reads the zip directory at the end, which a cut-off file lacks
             ):
                 return _info(path, stat, candidate)
     except (OSError, ValueError, TypeError, OverflowError, RecursionError):
         pass  # unreadable sidecar: read the checkpoint itself
-    payload = _read_payload(path)
-    _check_model(payload, str(path))  # list only what load_checkpoint would accept
-    return _info(path, stat, _metadata(payload, path))
+    return _info(path, stat, read_metadata(path))  # list only what load_checkpoint would accept
 
 
 def _info(path: Path, stat: os.stat_result, meta: dict[str, Any]) -> CheckpointInfo:
@@ -100,12 +96,12 @@ def _info(path: Path, stat: os.stat_result, meta: dict[str, Any]) -> CheckpointI
         run=str(meta.get("run") or path.parent.name),
         step=int(meta.get("step", 0)),
         epoch=int(meta.get("epoch", 0)),
-        val_bpc=_finite_or_none(meta.get("val_bpc")),
-        train_loss=_finite_or_none(meta.get("train_loss")),
+        val_bpc=finite_or_none(meta.get("val_bpc")),
+        train_loss=finite_or_none(meta.get("train_loss")),
         created=float(meta.get("created", stat.st_mtime)),
         size=stat.st_size,
         tags=[str(t) for t in meta.get("tags", [])] if isinstance(meta.get("tags", []), list) else [],
-        val_step=meta.get("val_step") if _is_int(meta.get("val_step")) else None,
+        val_step=meta.get("val_step") if is_int(meta.get("val_step")) else None,
     )
 
 
@@ -171,8 +167,8 @@ def remove_stale_temp_files(directory: Path) -> int:
         for tmp in directory.glob(f".*{TMP_SUFFIX}"):
             if not OWN_TEMP.fullmatch(tmp.name) or tmp.is_symlink() or not tmp.is_file():
                 continue
-            owner = _tmp_owner(tmp)
-            if owner is not None and owner != os.getpid() and _alive(owner):
+            owner = temp_owner(tmp)
+            if owner is not None and owner != os.getpid() and pid_alive(owner):
                 continue  # another live process is writing it right now
             try:
                 tmp.unlink()

@@ -1,7 +1,7 @@
 """One training process per run directory.
 
 ``acquire(run_dir, fresh=...)`` is called by both front ends (``tweetgen train`` and the
-app's training child, :func:`core.train.process.build_trainer`) before the first step:
+app's training child, :func:`core.train.process.prepare_job`) before the first step:
 
 - the directory is created if missing and must take a file (a temp file is created and
   removed), so an unwritable ``--out`` is reported at once, not at the first checkpoint;

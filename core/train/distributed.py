@@ -39,8 +39,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-ENV_KEYS = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
-
 
 def launched() -> bool:
     """Started by torchrun (or another launcher that sets the same variables) with more than one process."""
@@ -66,13 +64,9 @@ def rank_world() -> tuple[int, int]:
     return dist.get_rank(), dist.get_world_size()
 
 
-def is_main() -> bool:
-    return rank_world()[0] == 0
-
-
 def backend_for(device: str | None) -> str:
     """nccl when the run will train on CUDA, else gloo (CPU)."""
-    from core.train.trainer import resolve_device
+    from core.train.device import resolve_device
 
     kind = resolve_device(device or "auto").type
     if kind == "mps":

@@ -138,10 +138,6 @@ def is_out_of_memory(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and ("out of memory" in text.lower() or "DefaultCPUAllocator" in text)
 
 
-def out_of_memory_message(hint: str) -> str:
-    return f"out of memory; {hint}"
-
-
 # ---------------------------------------------------------------- vocabulary
 
 

@@ -33,9 +33,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.events import BackgroundEvent, CheckpointEvent, DoneEvent, NoteEvent, PauseEvent, StartEvent, TrainingState
+
+if TYPE_CHECKING:
+    from core.train.setup import PreparedRun
 
 COMMANDS = ("pause", "resume", "save", "stop")
 
@@ -162,12 +165,12 @@ def _redirect_output(path: Path) -> None:
     os.close(fd)
 
 
-def build_trainer(job: TrainJob, emit: Any = None) -> Any:
-    """Build the :class:`~core.train.trainer.Trainer` for ``job`` with the one run set-up (:func:`core.train.setup.prepare_run`).
+def prepare_job(job: TrainJob, emit: Any = None) -> PreparedRun:
+    """Prepare ``job`` with the one run set-up (:func:`core.train.setup.prepare_run`): its trainer, and the
+    run directory's lock, which the returned run holds until released (in the child: until training ends).
 
     Runs in the child. Raises ``CorpusError``/``CheckpointError``/``ValueError`` with
-    messages a user can act on. ``emit`` receives :class:`NoteEvent` lines. The run
-    directory's lock is held for the life of the trainer (in the child: of the process).
+    messages a user can act on. ``emit`` receives :class:`NoteEvent` lines.
     """
     import torch
 
@@ -180,10 +183,8 @@ def build_trainer(job: TrainJob, emit: Any = None) -> Any:
     except RuntimeError:  # already set (only possible once per process)
         pass
     emit = emit or (lambda _event: None)
-    run = prepare_run(job.request(threads), on_report=lambda report, step: emit(NoteEvent(step, report.summary())),
-                      on_note=lambda text, step: emit(NoteEvent(step, text)))
-    run.trainer.run_lock = run.lock
-    return run.trainer
+    return prepare_run(job.request(threads), on_report=lambda report, step: emit(NoteEvent(step, report.summary())),
+                       on_note=lambda text, step: emit(NoteEvent(step, text)))
 
 
 def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
@@ -200,6 +201,7 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
             signal.signal(sig, lambda _signum, _frame: control.apply("stop"))
     threading.Thread(target=_listen, args=(commands, control), name="tweetgen-commands", daemon=True).start()
 
+    run: PreparedRun | None = None
     trainer: Any = None
     step = 0
     try:
@@ -207,7 +209,8 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
         from core.data.corpus import CorpusError
 
         try:
-            trainer = build_trainer(job, events.put)
+            run = prepare_job(job, events.put)
+            trainer = run.trainer
             step = trainer.progress.step
             if not control.attach(trainer):
                 events.put(DoneEvent(step, "stopped", f"stopped before training began (step {step})", None))
@@ -230,13 +233,15 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
         sys.stderr.flush()
         events.close()
         events.join_thread()  # make sure the final events are in the pipe before exiting
+        if run is not None:
+            run.release()  # the run directory is free once the last event is on its way
 
 
 # ---------------------------------------------------------------- the parent
 
 
 @contextmanager
-def _real_std_streams() -> Iterator[None]:
+def real_std_streams() -> Iterator[None]:
     """Put the process' real stdout/stderr back in ``sys`` while a child is spawned.
 
     multiprocessing passes ``sys.stderr.fileno()`` to the helper processes it starts; an
@@ -306,7 +311,7 @@ class TrainingProcess:
             raise RuntimeError("this training process was already started; make a new TrainingProcess")
         # daemon: if the parent exits without stop(), multiprocessing's exit hook sends
         # SIGTERM, which the child turns into a stop that saves a checkpoint.
-        with _real_std_streams():
+        with real_std_streams():
             self._events = self._ctx.Queue()
             self._commands = self._ctx.Queue()
             self._process = self._ctx.Process(

@@ -83,14 +83,25 @@ class RunRequest:
 
 @dataclass
 class PreparedRun:
-    """A run ready to go: ``trainer.run()`` trains it. ``lock`` holds the run directory
-    for this process; release it when the trainer is done (or let the process end)."""
+    """A run ready to go: ``trainer.run()`` trains it. The run owns ``lock``, which holds the run
+    directory for this process from :func:`prepare_run` until :meth:`release` (or ``with run:``,
+    or this object or the process ending): keep the run, not only its trainer, while it trains."""
 
     trainer: Trainer
     run_dir: Path
     resumed: Checkpoint | None
     report: LoadReport
     lock: RunLock
+
+    def release(self) -> None:
+        """Free the run directory for other runs (idempotent)."""
+        self.lock.release()
+
+    def __enter__(self) -> PreparedRun:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
 
 
 def check_settings(cls: type, given: Mapping[str, Any], what: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from core.events import (
     TrainEvent,
 )
 from core.model.gru_bf16 import resolve_precision
+from core.train.device import resolve_device
 from core.model.gru import MAX_LENGTH_TABLE, CharGRU, ModelConfig
 from core.model.sampler import SampleConfig, sample
 from core.data.vocab import PAD_ID, CharVocab
@@ -147,26 +148,6 @@ class TrainConfig:
 
 # Open-ended training (the app, ``tweetgen train --until-stopped``): a chart point about every
 # 10 s and a checkpoint about every 20 s on a laptop CPU. Stored and given settings win.
-def resolve_device(name: str = "auto") -> torch.device:
-    """"auto" picks CUDA, then Apple MPS, then the CPU."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or mps") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but no CUDA GPU is available; use --device cpu")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("device 'mps' asked for, but Apple MPS is not available; use --device cpu")
-    return device
-
-
 def masked_loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
     """Summed cross-entropy over real positions: logits (B, T, V), targets (B, T) -> (nats, n_chars).
 

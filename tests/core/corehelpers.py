@@ -131,3 +131,90 @@ def many_checkpoints(run: Path, n: int = 1000) -> None:
         target = run / checkpoints.checkpoint_name(step)
         target.write_bytes(data)
         target.with_suffix(".json").write_text(json.dumps({**meta, "file": target.name, "step": step}))
+
+
+# ---------------------------------------------------------------- whole-text corpus readers (the streaming reference)
+#
+# Core reads every file a chunk at a time (core.data.decoding, core.data.readers). These read a text held
+# whole, as core did before it streamed: test_corpus_stream checks the streamed reading against them.
+
+
+def decode_bytes(raw: bytes, name: str, report: Any = None) -> str:
+    """Bytes held whole -> str by ``bytes.decode``, with core.data.decoding's rules (BOMs, UTF-16 without a
+    mark, binary refused, UTF-8, then Windows-1252/Latin-1; NULs removed): the reference for chunked decoding."""
+    from core.data.decoding import BOMS, CP1252_UNDEFINED, bomless_utf16, refuse_binary
+    from core.data.report import CorpusError
+
+    def finish(text: str, enc: str) -> str:
+        if report is not None:
+            report.encoding = enc
+        nul = text.count("\x00")
+        if nul:
+            text = text.replace("\x00", "")
+            if report is not None:
+                report.notes.append(f"removed {nul:,} NUL characters")
+        return text
+
+    for bom, enc in BOMS:
+        if raw.startswith(bom):
+            try:
+                text = raw.decode(enc)
+            except UnicodeDecodeError as exc:
+                raise CorpusError(f"{name}: has a {enc} byte-order mark but invalid {enc} at byte {exc.start}; re-save it as UTF-8") from None
+            return finish(text, enc)
+    if not raw:
+        return ""
+    sample = raw[:65536]
+    utf16 = bomless_utf16(sample)
+    if utf16 is not None:
+        try:
+            return finish(raw.decode(utf16), utf16)
+        except UnicodeDecodeError:
+            pass
+    refuse_binary(sample, name)
+    try:
+        return finish(raw.decode("utf-8"), "utf-8")
+    except UnicodeDecodeError:
+        cp1252 = not any(b in raw for b in CP1252_UNDEFINED)
+        text = raw.decode("cp1252", errors="replace") if cp1252 else raw.decode("latin-1")
+        if report is not None:
+            report.notes.append("not valid UTF-8: decoded as Latin-1/Windows-1252")
+        return finish(text, "latin-1")
+
+
+def read_json(text: str, name: str) -> list[str]:
+    from core.data.readers import iter_json_records, record_items
+
+    return list(record_items(iter_json_records((text,), name), name))
+
+
+def read_tweets_js(text: str, name: str) -> list[str]:
+    """A Twitter archive's ``data/tweets.js``: ``window.YTD.tweets.part0 = [ ... ]``."""
+    from core.data.readers import INVALID_TWEETS_JS, iter_json_records, record_items
+
+    return list(record_items(iter_json_records((text,), name, INVALID_TWEETS_JS, assignment=True), name))
+
+
+def read_jsonl(text: str, name: str) -> list[str]:
+    from core.data.decoding import SPLITLINES_END, split_lines
+    from core.data.readers import jsonl_items
+
+    return list(jsonl_items(split_lines((text,), SPLITLINES_END), name))
+
+
+def read_csv(text: str, name: str, column: str | None = None) -> list[str]:
+    """CSV with a ``text`` column; without a header, the first column is the text."""
+    from core.data.decoding import CSV_LINE_END, split_lines
+    from core.data.readers import csv_items
+
+    first_line = text.split("\n", 1)[0]
+    tab = "\t" in first_line and "," not in first_line
+    return list(csv_items(split_lines((text,), CSV_LINE_END), name, column, tab))
+
+
+def read_lines(text: str) -> list[str]:
+    """One item per line (LF, CRLF or CR-only endings); the newline that ends the last line does not make an empty item."""
+    from core.data.decoding import CSV_LINE_END, split_lines
+    from core.data.readers import line_items
+
+    return list(line_items(split_lines((text,), CSV_LINE_END)))

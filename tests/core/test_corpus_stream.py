@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import torch
 
-import core.data.corpus as corpus
+import corehelpers as whole
+import core.data.decoding as decoding
 from core.data.batching import BucketBatcher, PackedIds, encode_all, make_batch
-from core.data.corpus import CorpusError, FilterConfig, LoadReport, clean_items, decode_bytes, detect_format, load_corpus
+from core.data.corpus import CorpusError, FilterConfig, LoadReport, clean_items, load_corpus
+from core.data.readers import detect_format
 from core.data.vocab import CharVocab
 
 # ---------------------------------------------------------------- the whole-file reference
@@ -28,20 +30,20 @@ def _whole_file(path: Path) -> tuple[list[str], LoadReport] | str:
     report = LoadReport(path=str(path))
     name = str(path)
     try:
-        text = decode_bytes(path.read_bytes(), name, report)
+        text = whole.decode_bytes(path.read_bytes(), name, report)
         if not text.strip():
             raise CorpusError(f"{name}: file is empty; give one tweet per line, a CSV with a 'text' column, a tweets.js or JSON/JSONL")
         fmt = detect_format(path, text)
         if fmt.endswith("?"):
             try:
-                items = corpus.read_json(text, name) if fmt == "json?" else corpus.read_jsonl(text, name)
+                items = whole.read_json(text, name) if fmt == "json?" else whole.read_jsonl(text, name)
                 fmt = fmt[:-1]
             except CorpusError:
-                items, fmt = corpus.read_lines(text), "text"
+                items, fmt = whole.read_lines(text), "text"
         else:
-            items = {"csv": lambda: corpus.read_csv(text, name), "tweets-js": lambda: corpus.read_tweets_js(text, name),
-                     "json": lambda: corpus.read_json(text, name), "jsonl": lambda: corpus.read_jsonl(text, name),
-                     "text": lambda: corpus.read_lines(text)}[fmt]()
+            items = {"csv": lambda: whole.read_csv(text, name), "tweets-js": lambda: whole.read_tweets_js(text, name),
+                     "json": lambda: whole.read_json(text, name), "jsonl": lambda: whole.read_jsonl(text, name),
+                     "text": lambda: whole.read_lines(text)}[fmt]()
         report.format = fmt
         texts = clean_items(items, FilterConfig(), report)
         if not texts:
@@ -69,7 +71,7 @@ def test_streaming_equals_whole_file_reading_at_every_chunk_boundary(tmp_path: P
                                                                       chunk: int) -> None:
     """Random hostile files (BOMs, NULs, CR/LF mixes, invalid UTF-8, quotes, JSON bits) in tiny chunks:
     the same texts, counts, format, encoding and notes, or the same error, as decoding the whole file."""
-    monkeypatch.setattr(corpus, "_CHUNK", chunk)
+    monkeypatch.setattr(decoding, "_CHUNK", chunk)
     rng = random.Random(chunk)
     for i in range(150):
         raw = b"".join(rng.choice(FRAGMENTS) for _ in range(rng.randint(0, 60)))
@@ -91,7 +93,7 @@ def test_streaming_equals_whole_file_reading_at_every_chunk_boundary(tmp_path: P
 
 def test_invalid_utf8_late_in_a_file_decodes_the_whole_file_as_latin1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """One bad byte after many chunks changes how the first chunk reads, as when the file was decoded whole."""
-    monkeypatch.setattr(corpus, "_CHUNK", 4096)
+    monkeypatch.setattr(decoding, "_CHUNK", 4096)
     path = tmp_path / "late.txt"
     path.write_bytes("café\n".encode() * 5000 + b"na\xefve\n")
     texts, report = load_corpus(path)
@@ -99,7 +101,7 @@ def test_invalid_utf8_late_in_a_file_decodes_the_whole_file_as_latin1(tmp_path: 
 
 
 def test_bom_declared_error_offset_counts_as_whole_file_decoding(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(corpus, "_CHUNK", 1000)
+    monkeypatch.setattr(decoding, "_CHUNK", 1000)
     body = b"good line\n" * 500 + b"\xff bad\n"
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16")):
         path = tmp_path / f"bom-{enc}.txt"
@@ -131,7 +133,7 @@ def test_a_large_generated_text_file_loads_with_the_right_counts(tmp_path: Path)
 
 
 def test_a_large_csv_with_quoted_newlines_across_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(corpus, "_CHUNK", 4093)  # odd, so records straddle chunk ends everywhere
+    monkeypatch.setattr(decoding, "_CHUNK", 4093)  # odd, so records straddle chunk ends everywhere
     path = tmp_path / "big.csv"
     with path.open("w", newline="", encoding="utf-8") as fh:
         fh.write("id,text\r\n")
@@ -146,8 +148,8 @@ def test_a_large_csv_with_quoted_newlines_across_chunks(tmp_path: Path, monkeypa
 
 def test_progress_is_reported_with_growing_byte_counts_ending_at_the_size(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(corpus, "_CHUNK", 1 << 14)
-    monkeypatch.setattr(corpus, "_PROGRESS_EVERY_S", 0.0)  # every chunk, so the test sees many calls
+    monkeypatch.setattr(decoding, "_CHUNK", 1 << 14)
+    monkeypatch.setattr(decoding, "_PROGRESS_EVERY_S", 0.0)  # every chunk, so the test sees many calls
     path = tmp_path / "p.csv"
     path.write_text("text\n" + "".join(f"tweet {i}\n" for i in range(50_000)))
     calls: list[tuple[int, int]] = []
@@ -161,7 +163,7 @@ def test_progress_is_reported_with_growing_byte_counts_ending_at_the_size(tmp_pa
 
 def test_progress_is_throttled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """At the default interval a quick load calls back a handful of times, not once per chunk."""
-    monkeypatch.setattr(corpus, "_CHUNK", 1 << 10)
+    monkeypatch.setattr(decoding, "_CHUNK", 1 << 10)
     path = tmp_path / "p.txt"
     path.write_text("".join(f"tweet {i}\n" for i in range(20_000)))
     calls: list[int] = []
@@ -185,7 +187,7 @@ def test_memory_grows_with_unique_texts_not_with_items_read(tmp_path: Path, monk
     """100k copies of one tweet peak at a small fraction of 100k unique tweets (whole-file reading
     held every item: ~3x the file, the same for both). Chunks of 64 KiB, so a few chunks'
     worth of lines stays well under this 8 MB file (at 1 MiB they would be most of it)."""
-    monkeypatch.setattr(corpus, "_CHUNK", 1 << 16)
+    monkeypatch.setattr(decoding, "_CHUNK", 1 << 16)
     n, tweet = 100_000, "a tweet of about a hundred characters, the size of a typical one; number "
     dup, uniq = tmp_path / "dup.txt", tmp_path / "uniq.txt"
     dup.write_text("".join(f"{tweet}0\n" for _ in range(n)))

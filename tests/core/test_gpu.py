@@ -22,7 +22,7 @@ from corehelpers import REPO, tiny_trainer
 from core.store.checkpoints import load_checkpoint
 from core.cli.main import main
 from core.model.sampler import SampleConfig, sample_batch
-from core.train.trainer import resolve_device
+from core.train.device import resolve_device
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (bench/gpu_check.sh runs it on one)")
 

@@ -12,12 +12,12 @@ import random
 from pathlib import Path
 
 import pytest
-from corehelpers import TINY_TWEETS
+from corehelpers import TINY_TWEETS, decode_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.cli.main import main
-from core.data.corpus import CorpusError, LoadReport, decode_bytes, load_corpus, read_items
+from core.data.corpus import CorpusError, LoadReport, load_corpus, read_items
 
 BIG = 50 * 1024 * 1024
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corehelpers import TINY_TWEETS, run_all, tiny_trainer, unwritable_prefix
+from corehelpers import TINY_CLI, TINY_TWEETS, one_error_line, run_all, tiny_corpus_file, tiny_trainer, unwritable_prefix
 
 from core.store import checkpoints
 from core.store.checkpoints import CheckpointError, load_checkpoint
@@ -218,3 +218,26 @@ def test_output_path_that_is_a_file_is_a_clear_error(tmp_path: Path, capsys: pyt
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and "cannot write checkpoint" in err[0] and "a file is in the way" in err[0] and "--out" in err[0], err
     assert blocker.read_text() == "keep me"
+
+
+# ---------------------------------------------------------------- disk full while writing the sidecar
+
+
+def test_disk_full_on_the_sidecar_names_the_checkpoint_and_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    corpus = tiny_corpus_file(tmp_path)
+    run = tmp_path / "run"
+    real = checkpoints.atomic_write
+
+    def full_on_json(path: Path, write: Any) -> None:
+        if Path(path).suffix == ".json":
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        real(path, write)
+
+    monkeypatch.setattr(checkpoints, "atomic_write", full_on_json)
+    assert main(["train", str(corpus), "--out", str(run), "--max-steps", "4", "--ckpt-every", "2", *TINY_CLI]) == 1
+    line = one_error_line(capsys)
+    pt = run / "step-00000002.pt"
+    assert line.startswith(f"tweetgen train: error: {pt}: cannot write checkpoint (No space left on device)"), line
+    assert ".json" not in line
+    assert load_checkpoint(pt).step == 2 and [i.step for i in list_checkpoints(run)] == [2]

@@ -10,12 +10,13 @@ import torch
 from corehelpers import TINY_TWEETS
 
 from core import defaults
-from core.train.process import TrainJob, build_trainer
+from core.train.process import TrainJob, prepare_job
 from core.store.checkpoints import load_checkpoint
 from core.cli.main import main
 from core.store.registry import latest_checkpoint
 from core.train.setup import RunRequest, prepare_run, train_config
-from core.train.trainer import TrainConfig, resolve_device
+from core.train.device import resolve_device
+from core.train.trainer import TrainConfig
 
 TINY = {"hidden_size": 8, "embed_dim": 8}
 
@@ -51,14 +52,11 @@ def test_a_budget_counts_from_where_the_run_starts_in_both_front_ends(corpus: Pa
     assert main(["train", str(corpus), "--resume", str(start), "--out", str(tmp_path / "cli"), "--max-steps", "4",
                  "--quiet", "--threads", "1"]) == 0
     cli_end = latest_checkpoint(tmp_path / "cli")
-    app = build_trainer(TrainJob(corpus, tmp_path / "app", resume_from=start, train={"max_steps": 4}, threads=1))
-    try:
-        for _event in app.run():
+    with prepare_job(TrainJob(corpus, tmp_path / "app", resume_from=start, train={"max_steps": 4}, threads=1)) as app:
+        for _event in app.trainer.run():
             pass
-    finally:
-        app.run_lock.release()
     assert cli_end is not None and cli_end.step == 9
-    assert app.progress.step == 9
+    assert app.trainer.progress.step == 9
 
 
 def test_without_a_budget_a_resumed_run_finishes_its_own_and_a_finished_one_trains_the_default_epochs() -> None:
@@ -81,16 +79,16 @@ def test_one_set_of_defaults_for_every_run(corpus: Path, tmp_path: Path) -> None
         run = prepare_run(RunRequest(corpus, run_dir=tmp_path / f"cli-{until_stopped}", model=TINY, until_stopped=until_stopped))
         configs.append(run.trainer.config)
         run.lock.release()
-    app = build_trainer(TrainJob(corpus, tmp_path / "app", model=TINY, threads=1))
-    app.run_lock.release()
-    configs.append(app.config)
+    app = prepare_job(TrainJob(corpus, tmp_path / "app", model=TINY, threads=1))
+    app.release()
+    configs.append(app.trainer.config)
     budgetless = [{**c.to_dict(), "epochs": None, "threads": None} for c in configs]
     assert budgetless[0] == budgetless[1] == budgetless[2]
     c = configs[2]
     sized = defaults.corpus_settings(len(TINY_TWEETS))["train"]  # a corpus this small: the small-corpus batch
     assert (c.val_every, c.ckpt_every, c.lr, c.batch_size) == (defaults.VAL_EVERY, defaults.CKPT_EVERY, defaults.LR,
                                                                sized.get("batch_size", defaults.BATCH_SIZE))
-    assert app.model.config.hidden_size == 8 and app.model.config.max_length == defaults.MAX_TWEET_LEN
+    assert app.trainer.model.config.hidden_size == 8 and app.trainer.model.config.max_length == defaults.MAX_TWEET_LEN
 
 
 @pytest.mark.parametrize("field,value", [("train", {"learning_rate": 0.1}), ("filters", {"max_length": 90}),
@@ -100,7 +98,7 @@ def test_an_unknown_setting_from_a_caller_is_an_error(corpus: Path, tmp_path: Pa
     with pytest.raises(ValueError, match="unknown .*setting"):
         prepare_run(request)
     with pytest.raises(ValueError, match="unknown .*setting"):
-        build_trainer(TrainJob(corpus, tmp_path / "app", threads=1, **{field: value}))  # type: ignore[arg-type]
+        prepare_job(TrainJob(corpus, tmp_path / "app", threads=1, **{field: value}))  # type: ignore[arg-type]
     assert not (tmp_path / "run").exists(), "refused before anything was written"
 
 
@@ -188,3 +186,16 @@ def test_a_checkpoint_of_todays_defaults_still_loads_samples_and_resumes_with_it
     resumed = prepare_run(RunRequest(corpus, resume=path, train={"max_steps": 2, "threads": 1}))
     assert resumed.trainer.model.config.dropout == 0.0 and resumed.trainer.config.batch_size == 32
     assert _finish(resumed) == 6
+
+
+def test_a_prepared_run_owns_its_lock_for_as_long_as_it_is_held(corpus: Path, tmp_path: Path) -> None:
+    """The app's child keeps the prepared run (not a lock hung on its trainer): the directory is refused to
+    a second run while the run is held, and free once it is released (``with`` releases it)."""
+    from core.store import runlock
+
+    run_dir = tmp_path / "app"
+    with prepare_job(TrainJob(corpus, run_dir, model=TINY, threads=1)) as run:
+        assert not hasattr(run.trainer, "run_lock"), "the trainer carries no lock: the run owns it"
+        with pytest.raises(runlock.RunDirError, match="in use by another training run"):
+            runlock.acquire(run_dir, fresh=False)
+    runlock.acquire(run_dir, fresh=False).release()

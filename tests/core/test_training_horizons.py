@@ -17,7 +17,7 @@ from core.store import checkpoints
 
 from core.store import registry
 from core import defaults
-from core.train.process import TrainJob, build_trainer
+from core.train.process import TrainJob, prepare_job
 from core.store.checkpoints import load_checkpoint, save_checkpoint
 from core.cli.main import main
 from core.data.batching import make_batch
@@ -127,7 +127,8 @@ def test_until_stopped_and_the_app_share_the_schedule_code(tmp_path: Path, monke
     monkeypatch.setattr(Trainer, "run", capture)
     assert main(["train", str(data), "--until-stopped", "--out", str(tmp_path / "cli"), "--hidden", "8", "--embed", "8",
                  "--quiet", "--threads", "1"]) == 0
-    app_trainer = build_trainer(TrainJob(data, tmp_path / "app", train={}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+    app_run = prepare_job(TrainJob(data, tmp_path / "app", train={}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+    app_trainer = app_run.trainer
     assert len(calls) == 2  # one call from each front end
     cli_config, app_config = configs
     for config in configs:

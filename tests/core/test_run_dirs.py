@@ -1,22 +1,29 @@
-"""Reliability, round 3 (issue 20), core half: a run lock that never follows a link nor truncates what it did
-not create, temp-file clean-up that deletes only tweetgen's own, resumes that never replace a checkpoint of
-another branch or run, and ``--check-novelty`` that knows whether the corpus is the one trained on.
+"""One run per folder, and a run folder that is safe to share: a second training process is refused naming the owner,
+an unwritable or impossible --out is found before the first step, the run lock never follows a link nor truncates
+what it did not create, only tweetgen's own temp files are removed, and a resume never replaces a checkpoint of
+another branch or run (issues 12 and 20).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
-from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny, TINY_TWEETS
+from corehelpers import REPO, TINY_CLI, one_error_line, tiny_corpus_file, train_tiny
 
-from core.store import registry, runlock
-from core.train.process import TrainJob, build_trainer
-from core.store.checkpoints import load_checkpoint
+from core.cli.flags import EXIT_USAGE
 from core.cli.main import main
+from core.store import checkpoints, registry, runlock
+from core.store.checkpoints import CheckpointError, load_checkpoint
+from core.store.registry import list_checkpoints
+from core.train.process import TrainJob, prepare_job
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
@@ -31,7 +38,127 @@ def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and not p.is_symlink()}
 
 
-# ---------------------------------------------------------------- 1: the lock never follows a link
+# ---------------------------------------------------------------- one run per folder
+
+
+_HOLDER = """
+import sys
+from core.store import runlock
+lock = runlock.acquire(sys.argv[1], fresh=True)
+print("locked", flush=True)
+sys.stdin.read()
+"""
+
+
+def _hold_lock_in_another_process(run: Path) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", _HOLDER, str(run)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=REPO)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_a_second_training_process_is_refused_naming_the_owner_and_a_dead_owner_does_not_block(
+        tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = tmp_path / "run"
+    holder = _hold_lock_in_another_process(run)
+    try:
+        # the CLI
+        assert _train(corpus, run) == 1
+        line = _one_line(capsys)
+        assert f"{run}: in use by another training run, pid {holder.pid} " in line and "--out" in line, line
+        # the app's training child builds its trainer with the same check
+        with pytest.raises(runlock.RunDirError, match=f"pid {holder.pid} "):
+            prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+        assert not list(run.glob("*.pt")), "the refused runs wrote nothing"
+    finally:
+        holder.kill()  # like kill -9: the lock file stays behind, the kernel lock does not
+        holder.wait()
+    assert (run / runlock.LOCK_NAME).exists()
+    assert _train(corpus, run) == 0, "a lock left by a dead process must not block"
+    assert not (run / runlock.LOCK_NAME).exists()
+
+
+def test_the_lock_is_held_for_the_run_and_released_after(tmp_path: Path, corpus: Path) -> None:
+    """Within one process too: a second acquire fails while the first is held (flock is per open file)."""
+    run = tmp_path / "run"
+    prepared = prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+    with pytest.raises(runlock.RunDirError, match=f"pid {os.getpid()} "):
+        runlock.acquire(run, fresh=False)
+    prepared.release()
+    runlock.acquire(run, fresh=False).release()
+
+
+def test_a_fresh_run_in_a_folder_with_checkpoints_is_refused_unless_resumed(
+        tmp_path: Path, corpus: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    home = tmp_path / "home"
+    first = ["train", str(corpus), "--home", str(home), "--run", "mine", "--max-steps", "2", *TINY]
+    assert main(first) == 0
+    capsys.readouterr()
+    run = registry.runs_dir(home) / "mine"
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    for argv in (first, ["train", str(corpus), "--out", str(run), "--max-steps", "4", *TINY]):
+        assert main(argv) == 1
+        line = _one_line(capsys)
+        assert f"{run}: already holds 1 checkpoint(s)" in line and f"--resume {run}" in line, line
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before, "nothing of the first run was touched"
+    with pytest.raises(runlock.RunDirError, match="already holds"):  # the app's child, asked for a fresh run there
+        prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+    assert main(["train", str(corpus), "--resume", str(run), "--max-steps", "2", "--quiet"]) == 0  # 2 more
+    assert [i.step for i in list_checkpoints(run)] == [2, 4]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "..", ".", "", "  ", "/abs", "a\\b", "x/../../y"])
+def test_run_names_that_are_paths_are_refused(name: str, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["train", str(corpus), "--home", str(tmp_path / "home"), "--run", name, "--max-steps", "2", *TINY])
+    assert exc.value.code == EXIT_USAGE
+    assert "argument --run" in _one_line(capsys)
+    assert not (tmp_path / "home").exists() and not (tmp_path / "escape").exists()
+
+
+# ---------------------------------------------------------------- unwritable --out, found before the first step
+
+
+def _no_training_steps(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.train.trainer import Trainer
+
+    def refuse(*_a: Any, **_k: Any) -> Any:
+        raise AssertionError("a training step ran before the output folder was checked")
+
+    monkeypatch.setattr(Trainer, "train_step", refuse)
+
+
+@pytest.mark.parametrize("code", [errno.EACCES, errno.EROFS, errno.ENOSPC])
+def test_an_unwritable_out_is_reported_before_the_first_step(code: int, tmp_path: Path, corpus: Path,
+                                                              monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """Simulated with the errno the kernel gives (tests may run as root, where chmod does not stop writes)."""
+    run = tmp_path / "run"
+    real_open = open
+
+    def fake_open(path: Any, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if "w" in mode and Path(path).parent == run:
+            raise OSError(code, os.strerror(code), str(path))
+        return real_open(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "open", fake_open, raising=False)
+    _no_training_steps(monkeypatch)
+    assert _train(corpus, run) == 1
+    line = _one_line(capsys)
+    assert line.startswith(f"tweetgen train: error: {run}: cannot write checkpoints here ({os.strerror(code)})"), line
+    assert "--out" in line
+    with pytest.raises(CheckpointError, match="cannot write checkpoints here"):  # the app's child
+        prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+
+
+def test_an_out_below_a_file_is_reported_before_the_first_step(tmp_path: Path, corpus: Path,
+                                                               monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    _no_training_steps(monkeypatch)
+    assert _train(corpus, corpus / "run") == 1
+    line = _one_line(capsys)
+    assert f"{corpus / 'run'}: cannot write checkpoints here" in line and "a file is in the way" in line, line
+
+
+# ---------------------------------------------------------------- the lock never follows a link
 
 
 def test_a_lock_that_is_a_symlink_to_a_file_is_refused_and_the_target_is_intact(
@@ -47,7 +174,7 @@ def test_a_lock_that_is_a_symlink_to_a_file_is_refused_and_the_target_is_intact(
     assert victim.read_text() == "IMPORTANT\n"
     assert (run / runlock.LOCK_NAME).is_symlink() and not list(run.glob("*.pt"))
     with pytest.raises(runlock.RunDirError, match="symbolic link"):  # the app's training child too
-        build_trainer(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
+        prepare_job(TrainJob(corpus, run, train={"max_steps": 2}, model={"hidden_size": 8, "embed_dim": 8}, threads=1))
     assert victim.read_text() == "IMPORTANT\n"
 
 
@@ -122,7 +249,7 @@ def test_a_stale_lock_of_a_dead_process_is_replaced_not_rewritten(tmp_path: Path
     assert _train(corpus, run) == 0
 
 
-# ---------------------------------------------------------------- 9: only tweetgen's own temp files are removed
+# ---------------------------------------------------------------- only tweetgen's own temp files are removed
 
 
 def test_a_new_run_removes_only_tweetgens_own_temp_files(tmp_path: Path, corpus: Path) -> None:
@@ -143,7 +270,7 @@ def test_a_new_run_removes_only_tweetgens_own_temp_files(tmp_path: Path, corpus:
     assert (tmp_path / "elsewhere").read_text() == "keep"
 
 
-# ---------------------------------------------------------------- 3: a resume never replaces another branch's or run's checkpoints
+# ---------------------------------------------------------------- a resume never replaces another branch's or run's checkpoints
 
 
 @pytest.fixture
@@ -191,7 +318,7 @@ def test_resuming_into_a_folder_of_another_run_is_refused_in_both_front_ends(
         assert f"{other}: already holds 1 checkpoint(s) of another run" in line and f"--resume {other}" in line, line
         assert _snapshot(other) == before
     with pytest.raises(runlock.RunDirError, match="of another run"):
-        build_trainer(TrainJob(corpus, other, resume_from=newest, train={"max_steps": 2}, threads=1))
+        prepare_job(TrainJob(corpus, other, resume_from=newest, train={"max_steps": 2}, threads=1))
     assert _snapshot(other) == before
 
 
@@ -208,100 +335,3 @@ def test_resume_with_run_branches_into_that_named_run(sixty: Path, tmp_path: Pat
     capsys.readouterr()
     assert main(argv) == 1, "a second branch into the same name would replace the first"
     assert "of another run" in _one_line(capsys)
-
-
-# ---------------------------------------------------------------- 7: --check-novelty knows the corpus it trained on
-
-
-@pytest.fixture
-def novelty_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path]:
-    """A run trained from its own folder on ``tweets.txt`` given by a relative path."""
-    here = tmp_path / "here"
-    here.mkdir()
-    (here / "tweets.txt").write_text("\n".join(TINY_TWEETS * 2) + "\n", encoding="utf-8")
-    monkeypatch.chdir(here)
-    assert main(["train", "tweets.txt", "--out", str(tmp_path / "run"), "--max-steps", "2", *TINY]) == 0
-    capsys.readouterr()
-    return here / "tweets.txt", tmp_path / "run" / "step-00000002.pt"
-
-
-def _novelty(ckpt: Path) -> list[str]:
-    return ["sample", str(ckpt), "-n", "1", "--seed", "1", "--check-novelty"]
-
-
-def test_the_corpus_is_recorded_by_absolute_path_and_fingerprint(novelty_run: tuple[Path, Path], tmp_path: Path,
-                                                                monkeypatch: pytest.MonkeyPatch,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
-    corpus, ckpt = novelty_run
-    ts = load_checkpoint(ckpt).train_state
-    assert ts["data_path"] == str(corpus) and ts["data_paths"] == [str(corpus)]
-    assert ts["data_files"][0]["size"] == corpus.stat().st_size and len(ts["data_files"][0]["sha256"]) == 32
-    elsewhere = tmp_path / "elsewhere"
-    elsewhere.mkdir()
-    monkeypatch.chdir(elsewhere)  # run from another folder: the recorded file is still found
-    assert main(_novelty(ckpt)) == 0
-    assert "of 1 texts copy" in capsys.readouterr().err
-    (elsewhere / "tweets.txt").write_text("something else entirely\n")  # a different file of that name here
-    assert main(_novelty(ckpt)) == 0  # is not used: the recorded path is absolute
-    assert "of 1 texts copy" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("change", ["replaced", "same-size", "appended"])
-def test_a_changed_corpus_is_named_in_one_line(change: str, novelty_run: tuple[Path, Path],
-                                               capsys: pytest.CaptureFixture[str]) -> None:
-    corpus, ckpt = novelty_run
-    data = corpus.read_bytes()
-    if change == "replaced":
-        corpus.write_text("an entirely different corpus\nof two lines\n")
-    elif change == "same-size":
-        corpus.write_bytes(data.replace(b"the", b"THE"))
-    else:
-        corpus.write_bytes(data + b"one more tweet\n")
-    assert main(_novelty(ckpt)) == 1
-    line = _one_line(capsys)
-    assert f"{corpus} is not the corpus this checkpoint trained on" in line, line
-    assert f"--check-novelty {corpus}" in line
-    if change == "same-size":
-        assert "same size, different content" in line
-    else:
-        assert f"{len(data):,} bytes when trained on" in line
-    assert main([*_novelty(ckpt), str(corpus)]) == 0, "given explicitly, it is used"
-
-
-def test_a_moved_corpus_is_named_in_one_line_and_found_beside_the_checkpoint(
-        novelty_run: tuple[Path, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    corpus, ckpt = novelty_run
-    beside = ckpt.parent / corpus.name
-    corpus.rename(beside.with_suffix(".moved"))
-    assert main(_novelty(ckpt)) == 1
-    line = _one_line(capsys)
-    assert f"its training corpus {corpus} is not there any more (moved or deleted)" in line and "--check-novelty DATA" in line
-    beside.with_suffix(".moved").rename(beside)  # beside the checkpoint, the same bytes: used
-    assert main(_novelty(ckpt)) == 0
-    capsys.readouterr()
-    beside.write_text("not the same\n")
-    assert main(_novelty(ckpt)) == 1
-    assert "is not there any more" in _one_line(capsys)
-
-
-def test_old_checkpoints_with_relative_paths_and_no_fingerprint_still_work(
-        novelty_run: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        capsys: pytest.CaptureFixture[str]) -> None:
-    import torch
-
-    corpus, ckpt = novelty_run
-    payload = torch.load(ckpt, weights_only=True)
-    for key in ("data_files",):
-        payload["train_state"].pop(key)
-    payload["train_state"]["data_path"] = "tweets.txt"
-    payload["train_state"]["data_paths"] = ["tweets.txt"]
-    old = tmp_path / "old" / "step-00000002.pt"
-    old.parent.mkdir()
-    torch.save(payload, old)
-    assert main(_novelty(old)) == 0  # relative to the folder it trained in (the cwd here)
-    capsys.readouterr()
-    monkeypatch.chdir(tmp_path)
-    assert main(_novelty(old)) == 1
-    assert "tweets.txt is not there any more" in _one_line(capsys)
-    (old.parent / "tweets.txt").write_bytes(corpus.read_bytes())  # beside the checkpoint, as the demo ships
-    assert main(_novelty(old)) == 0
