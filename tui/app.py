@@ -589,7 +589,10 @@ class TweetgenApp(App[None]):
 
     def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
         """After the CheckpointPanel has shown it (and followed the run)."""
-        self.run_checkpoints = self.checkpoint_panel.of_run(message.infos)
+        panels = self.query(CheckpointPanel)
+        if not panels:
+            return  # it bubbled up while the app was closing: the main screen and its panel are gone
+        self.run_checkpoints = panels.first().of_run(message.infos)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
         self.show_generation_status()  # "best" may have moved
 
