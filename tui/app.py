@@ -41,6 +41,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from core import defaults
 from core.store import policy
 from core.train.process import TrainingProcess, TrainJob
 from core.events import TrainingState
@@ -80,7 +81,7 @@ class TweetgenApp(App[None]):
     BINDINGS = KEYS  # every key of the app: tui/keys.py
 
 
-    temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
+    temperature: reactive[float] = reactive(defaults.TEMPERATURE, bindings=True, init=False)
     probs_view: reactive[bool] = reactive(False, init=False)
     """Colour streamed characters by the model's probability of them (key p)."""
     top_k: reactive[int] = reactive(0, init=False)
@@ -346,7 +347,7 @@ class TweetgenApp(App[None]):
         (a model trained on 280-character tweets gets room for them; the model ends on its own first)."""
         from core.model.sampler import SampleConfig, default_max_len
 
-        max_len = self.settings.max_len or (default_max_len(self.source.model) if self.source is not None else 140)
+        max_len = self.settings.max_len or (default_max_len(self.source.model) if self.source is not None else defaults.SAMPLE_MAX_LEN)
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 

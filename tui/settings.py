@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core import defaults
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
@@ -38,12 +40,12 @@ class AppSettings:
     run: str | None = None  # --run NAME under the checkpoint home
     home: Path | None = None  # checkpoint home; None = $TWEETGEN_HOME or the user data dir
     # generation
-    temperature: float = 0.8
+    temperature: float = defaults.TEMPERATURE
     pace: float = 30.0  # characters per second on screen; 0 = as fast as the model writes
     gap_s: float | None = 2.0  # pause between samples; None = only on `r`
     max_len: int | None = None  # --max-len; None = a quarter past the model's longest training text (core.model.sampler.default_max_len)
     seed: int | None = None  # sample i uses seed + i; None = fresh randomness
-    copy_threshold: int = 40  # a sample sharing a verbatim run this long with a training text is flagged as copied
+    copy_threshold: int = defaults.COPY_THRESHOLD  # a sample sharing a verbatim run this long with a training text is flagged as copied
     # training (see core.train.process.TrainJob: the budget is "this much more per start")
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)

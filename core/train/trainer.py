@@ -890,8 +890,8 @@ class Trainer:
                     if self._early_stopped:
                         reason = "early stop"
                 if c.sample_every and p.step % c.sample_every == 0 and self.rank == 0:
-                    text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=0.8, seed=p.step))
-                    yield SampleEvent(p.step, text, 0.8)
+                    text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=defaults.TEMPERATURE, seed=p.step))
+                    yield SampleEvent(p.step, text, defaults.TEMPERATURE)
                     window_start = time.perf_counter()
                 asked = self._agreed_save if self._ddp is not None else self._save.is_set()
                 if (c.ckpt_every and p.step % c.ckpt_every == 0) or asked:

@@ -217,3 +217,40 @@ def test_the_apps_own_messages_are_left_as_written() -> None:
             continue
         changed += [f"{path.name}: {text!r}" for text in _literals(path) if for_app(text) != text]
     assert not changed, changed
+
+
+# Flags both front ends have whose values mean different things, each with the reason.
+SAME_FLAG_OTHER_SETTING = {
+    "--temperature": "the app's starts the + and - keys' range (0.1-5.0); `tweetgen sample -t` takes 0 (greedy) to 100",
+}
+PROBES = ("-1", "0", "0.05", "0.1", "0.5", "0.95", "1", "5", "5.1", "64", "65", "100", "101", "4096", "4097",
+          "1048576", "1048577", "10000", "10001", "86400", "86401", "1000000000", "1000000001",
+          str(10**12), str(10**12 + 1), str(2**63 - 1), str(2**63), "1e7", "1.1e7")
+
+
+def _verdicts(parse) -> list[str]:
+    out = []
+    for text in PROBES:
+        try:
+            out.append(repr(parse(text)))
+        except argparse.ArgumentTypeError as exc:
+            out.append(f"refused: {exc}")
+    return out
+
+
+def test_every_flag_both_front_ends_have_takes_the_same_values_in_both() -> None:
+    """--seed, --hidden, --threads ...: a value one front end refuses the other refuses too, in the
+    same words (probed at and around every bound in the table, not only by comparing table entries)."""
+    cli: dict[str, list] = {}
+    for _, action in _numeric_actions(cli_parser()):
+        for flag in action.option_strings:
+            cli.setdefault(flag, []).append(action.type)
+    shared = 0
+    for _, action in _numeric_actions(app_parser()):
+        flag = action.option_strings[-1]
+        if flag not in cli or flag in SAME_FLAG_OTHER_SETTING:
+            continue
+        shared += 1
+        app_verdicts = _verdicts(action.type)
+        assert any(_verdicts(t) == app_verdicts for t in cli[flag]), flag
+    assert shared >= 15, shared  # --seed, --hidden, --threads, --max-len ... are compared
