@@ -15,8 +15,8 @@ from typing import Any
 
 from core import defaults
 from core.cli.flags import NUMBERS as N
-from core.cli.flags import OneLineParser, run_name
-from tui.settings import AppSettings
+from core.cli.flags import OneLineParser, run_name_type
+from tui.settings import APP_WORDS, AppSettings
 
 DESCRIPTION = """\
 Train a character-level GRU on tweets and watch it write new ones, live.
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--checkpoint", type=Path, metavar="FILE|DIR",
                    help="generate from this checkpoint file, or from the newest in this run directory "
                         "(a directory is also where new checkpoints go)")
-    d.add_argument("--run", type=run_name, metavar="NAME",
+    d.add_argument("--run", type=run_name_type(APP_WORDS), metavar="NAME",
                    help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
                         "(default: the corpus file's name; demo-run for the demo corpus)")
     d.add_argument("--max-tweet-len", type=N["max_tweet_len"], metavar="N",

@@ -95,21 +95,45 @@ class AppSettings:
         return run_dir_for(self.run_name(), explicit_run=bool(self.run), checkpoint=self.checkpoint, home=self.home)
 
 
+# tweetgen-tui's words for each setting core's hints name (core.errors; tweetgen's are core.cli.flags.CLI_WORDS).
+APP_WORDS: dict[str, str] = {
+    "max_tweet_len": "--max-tweet-len {value}",
+    "length_filters": "--max-tweet-len",  # the app has no --min-len
+    "keep_retweets": "--keep-retweets",
+    "column": " (tweetgen-tui reads the 'text' column; `tweetgen train --column NAME` reads another)",
+    "run_dir": "--checkpoint {value}",  # the app's --checkpoint DIR is also where new checkpoints go
+    "resume": "--checkpoint {value}",  # the app resumes from its --checkpoint DIR (or --run) by itself
+    "run": "--run",
+    "device": "--device {value}",
+    "hidden_size": "--hidden",
+    "embed_dim": "--embed",
+    "num_layers": "--layers",
+    "batch_size": "--batch-size",
+}
+
+
+def say(error: BaseException | str) -> str:
+    """An error, or a message from core, in this app's words: a :class:`core.errors.TweetgenError`'s hint
+    rendered with :data:`APP_WORDS`; plain text with any tweetgen flag still in it reworded (app_flags)."""
+    from core.errors import TweetgenError
+
+    if isinstance(error, TweetgenError):
+        return app_flags(error.render(APP_WORDS))
+    return app_flags(str(error))
+
+
 def read_corpus(path: Path, filters: Mapping[str, Any],
                 progress: Callable[[int, int], None] | None = None) -> tuple[list[str], LoadReport]:
     """The corpus as the app reads it, at start-up (``--data``) and when one is opened from inside the
-    app, with the filters its training process will use. Raises ``CorpusError``, its message naming
+    app, with the filters its training process will use. Raises ``CorpusError``: :func:`say` words it in
     the app's flags."""
-    from core.data.corpus import CorpusError, FilterConfig, load_corpus
+    from core.data.corpus import FilterConfig, load_corpus
 
-    try:
-        return load_corpus(path, FilterConfig(**filters), progress=progress)
-    except CorpusError as exc:
-        raise CorpusError(app_flags(str(exc))) from None
+    return load_corpus(path, FilterConfig(**filters), progress=progress)
 
 
 def app_flags(message: str) -> str:
-    """A core error message with the flags it suggests worded in tweetgen-tui's (:func:`core.cli.flags.for_app`)."""
+    """A message core still writes in tweetgen's flags, worded in tweetgen-tui's (:func:`core.cli.flags.for_app`)."""
     from core.cli.flags import for_app
 
     return for_app(message)

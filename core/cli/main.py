@@ -30,7 +30,7 @@ from rich.table import Table
 
 import core
 from core import defaults
-from core.cli.flags import NUMBERS, OneLineParser, run_name
+from core.cli.flags import CLI_WORDS, NUMBERS, OneLineParser, run_name_type
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.cli.flags.EXIT_USAGE (2)
 EVAL_POSITIONS = 1 << 18  # `eval` batches hold at most this many character positions (or one longer text)
@@ -45,7 +45,7 @@ class UserError(Exception):
 
 # Every number's bounds come from the one table both front ends read (core.cli.flags.NUMBERS).
 N = NUMBERS
-RUN_NAME = run_name
+RUN_NAME = run_name_type(CLI_WORDS)
 
 
 def _add_filter_args(p: argparse.ArgumentParser) -> None:

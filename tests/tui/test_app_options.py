@@ -160,8 +160,8 @@ def _literals(path: Path) -> list[str]:
 
 def _app_shown_sources() -> list[Path]:
     """Everything whose messages the app can show: core (but the CLI's own module) and tui (but its --help)."""
-    core = [p for p in sorted((REPO / "core").glob("*.py")) if p.name not in ("cli.py", "argtypes.py")]
-    tui = [p for p in sorted((REPO / "tui").glob("*.py")) if p.name != "__main__.py"]
+    core = [p for p in sorted((REPO / "core").rglob("*.py")) if p.parent.name != "cli"]  # all of core's layers
+    tui = [p for p in sorted((REPO / "tui").rglob("*.py")) if p.name != "__main__.py"]
     return core + tui
 
 
@@ -212,7 +212,7 @@ def test_the_apps_own_messages_are_left_as_written() -> None:
     """Every error the app shows passes through for_app; the app's own words must come through unchanged
     (its --max-len is the tweet length on screen, core's the corpus filter)."""
     changed = []
-    for path in sorted((REPO / "tui").glob("*.py")):
+    for path in sorted((REPO / "tui").rglob("*.py")):
         if path.name == "__main__.py":
             continue
         changed += [f"{path.name}: {text!r}" for text in _literals(path) if for_app(text) != text]
@@ -254,3 +254,71 @@ def test_every_flag_both_front_ends_have_takes_the_same_values_in_both() -> None
         app_verdicts = _verdicts(action.type)
         assert any(_verdicts(t) == app_verdicts for t in cli[flag]), flag
     assert shared >= 15, shared  # --seed, --hidden, --threads, --max-len ... are compared
+
+
+# ---------------------------------------------------------------- hints keyed by setting (core.errors)
+
+# Settings core's hints name that the app has no words for, each with the reason it never shows them.
+APP_NEVER_SHOWS = {
+    "allow_unknown": "RunRequest's default hint; TrainJob passes the app's own",
+    "until_stopped": "until_stopped is set by TrainJob only when no budget is given",
+    "budget": "said only with --until-stopped",
+    "check_novelty": "find_recorded's lines are read by `tweetgen sample --check-novelty` only",
+}
+
+
+def _settings_core_names() -> dict[str, str]:
+    """Every {setting} in a hint template written in core (hint(...), Hint(...) calls), with where."""
+    import string
+
+    found: dict[str, str] = {}
+    for path in sorted((REPO / "core").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hint", "Hint") and node.args:
+                parts = node.args[0].values if isinstance(node.args[0], ast.JoinedStr) else [node.args[0]]
+                for part in parts:  # an f-string's constant part holds "{setting}" (written "{{setting}}")
+                    if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                        for _, name, _, _ in string.Formatter().parse(part.value):
+                            if name:
+                                found.setdefault(name, str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_setting_core_names_in_a_hint_has_words_in_both_front_ends() -> None:
+    from core.cli.flags import CLI_WORDS
+    from tui.settings import APP_WORDS
+
+    named = _settings_core_names()
+    assert {"max_tweet_len", "keep_retweets", "column", "run_dir"} <= set(named), named  # the scan finds them
+    assert not set(named) - set(CLI_WORDS), set(named) - set(CLI_WORDS)
+    missing = set(named) - set(APP_WORDS) - set(APP_NEVER_SHOWS)
+    assert not missing, {s: named[s] for s in missing}
+
+
+def test_each_front_ends_words_name_only_its_own_flags() -> None:
+    from core.cli.flags import CLI_WORDS
+    from tui.settings import APP_WORDS
+
+    cli = {s for a in cli_parser()._actions for s in a.option_strings}
+    for sub in next(a for a in cli_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.values():
+        cli |= {s for a in sub._actions for s in a.option_strings}
+    for setting, words in CLI_WORDS.items():
+        assert set(re.findall(r"--[a-z][a-z-]*", words)) <= cli, setting
+    for setting, words in APP_WORDS.items():
+        outside = "".join(words.split("`")[0::2])  # a backquoted `tweetgen ...` command names the CLI's
+        assert set(re.findall(r"--[a-z][a-z-]*", outside)) <= _app_flags(), setting
+
+
+def test_the_open_corpus_screen_words_the_reports_hints_in_the_apps_flags(tmp_path: Path) -> None:
+    """A note saying how to keep long texts names --max-tweet-len on the open-corpus screen (it named
+    tweetgen train's --max-len there before: the screen showed the notes unreworded)."""
+    from core.data.corpus import FilterConfig, load_corpus
+    from tui.screens.open_corpus import report_text
+
+    path = tmp_path / "long.txt"
+    path.write_text("".join(f"a tweet {i}\n" for i in range(40)) + "x" * 300 + "\n" + "y" * 333 + "\n" + "z" * 290 + "\n",
+                    encoding="utf-8")
+    _, report = load_corpus(path, FilterConfig())
+    shown = report_text(report, "long.txt").plain
+    assert "try --max-tweet-len 340 to keep them" in shown and "--max-len" not in shown, shown
