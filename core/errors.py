@@ -82,19 +82,29 @@ def prefixed(prefix: str, text: str | Hint) -> str | Hint:
 
 class TweetgenError(Exception):
     """An error the user can act on: a one-line ``message`` (the file or field, and what is wrong) and,
-    when there is something to change, a ``hint`` (joined to the message with "; "; several in a tuple)."""
+    when there is something to change, a ``hint`` (joined to the message with "; "; several in a tuple).
+    A message whose advice sits mid-sentence is itself a :class:`Hint` (:func:`joined`)."""
 
-    def __init__(self, message: str, hint: Hint | str | tuple[Hint | str, ...] | None = None) -> None:
+    def __init__(self, message: str | Hint, hint: Hint | str | tuple[Hint | str, ...] | None = None) -> None:
         super().__init__(message, hint)
         self.message = message
         self.hint = hint
 
     def render(self, words: Words) -> str:
         """The whole line in a front end's words."""
-        return self.message + (f"; {render(self.hint, words)}" if self.hint else "")
+        return render(self.message, words) + (f"; {render(self.hint, words)}" if self.hint else "")
 
     def __str__(self) -> str:
         return self.render(cli_words())
+
+    def as_hint(self) -> Hint:
+        """The whole line as one hint: plain data, for an event that crosses to another process."""
+        hints = self.hint if isinstance(self.hint, tuple) else (self.hint,) if self.hint else ()
+        return joined(self.message, *(part for h in hints for part in ("; ", h)))
+
+
+class SettingError(TweetgenError, ValueError):
+    """Settings that cannot go together (a ValueError, as before there was a family)."""
 
 
 def cli_words() -> Words:

@@ -58,7 +58,7 @@ from tui.screens.palette import SafeCommandPalette
 from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
 from tui.services.training_session import TrainingSession
-from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
+from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, clamp_temperature, say
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter, fit_footer
 from tui.widgets.generation_panel import GenerationPanel, SampleRecord
@@ -95,7 +95,7 @@ class TweetgenApp(App[None]):
         self.source: GeneratorSource | None = None
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
-        self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
+        self.training = TrainingSession(self._training_changed, word=say)  # the one training state machine
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
         self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
@@ -637,7 +637,7 @@ class TweetgenApp(App[None]):
         if process is not None:
             self.training_panel.close_process(process)
         if event.reason in ("diverged", "error"):
-            self._error(event.message)
+            self._error(say(event.hint or event.message))  # core's hints in this app's flags
         elif not self.training.quitting:
             self.notify(event.message.capitalize(), timeout=5)
         if self.training.quitting:
@@ -670,7 +670,6 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ plumbing
 
     def _error(self, text: str) -> None:
-        text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
         self.errors.append(text)
         # plain text: an error may quote a corpus line or a file name ([ ], control characters)
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)

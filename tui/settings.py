@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from core.data.corpus import LoadReport
+    from core.errors import Hint
 
 TEMPERATURE_MIN = 0.1
 TEMPERATURE_MAX = 5.0
@@ -112,14 +113,14 @@ APP_WORDS: dict[str, str] = {
 }
 
 
-def say(error: BaseException | str) -> str:
-    """An error, or a message from core, in this app's words: a :class:`core.errors.TweetgenError`'s hint
-    rendered with :data:`APP_WORDS`; plain text with any tweetgen flag still in it reworded (app_flags)."""
-    from core.errors import TweetgenError
+def say(error: BaseException | str | Hint) -> str:
+    """An error, or a message from core, in this app's words: a :class:`core.errors.TweetgenError`'s (or a
+    :class:`core.errors.Hint`'s) settings named by this app's flags (:data:`APP_WORDS`)."""
+    from core.errors import Hint, TweetgenError
 
-    if isinstance(error, TweetgenError):
-        return app_flags(error.render(APP_WORDS))
-    return app_flags(str(error))
+    if isinstance(error, (TweetgenError, Hint)):
+        return error.render(APP_WORDS)
+    return str(error)
 
 
 def read_corpus(path: Path, filters: Mapping[str, Any],
@@ -130,10 +131,3 @@ def read_corpus(path: Path, filters: Mapping[str, Any],
     from core.data.corpus import FilterConfig, load_corpus
 
     return load_corpus(path, FilterConfig(**filters), progress=progress)
-
-
-def app_flags(message: str) -> str:
-    """A message core still writes in tweetgen's flags, worded in tweetgen-tui's (:func:`core.cli.flags.for_app`)."""
-    from core.cli.flags import for_app
-
-    return for_app(message)

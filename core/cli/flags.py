@@ -174,31 +174,3 @@ CLI_WORDS: dict[str, str] = {
     "budget": "--epochs, --minutes and --max-steps",
     "check_novelty": "--check-novelty {value}",
 }
-
-
-# ---------------------------------------------------------------- the fallback for messages not yet keyed by setting
-
-# Messages core still writes with tweetgen's flags in them (not yet a core.errors.Hint) are reworded for
-# tweetgen-tui by this table. Each message moved to a Hint takes its entry out of here.
-
-# Messages from core name tweetgen's flags (its hint for a setting). tweetgen-tui words the
-# same hint in its own flags, or in words of its own where it has no flag for the setting.
-# Keyed by setting: (tweetgen's words, as a regex; tweetgen-tui's words). A `tweetgen ...`
-# command between backquotes is left as it is: it names the command it is for.
-APP_WORDING: dict[str, tuple[str, str]] = {
-    "run_dir": (r"--out\b", "--checkpoint"),  # the app's --checkpoint DIR is also where new checkpoints go
-    "resume": (r"--resume\b", "--checkpoint"),  # the app resumes from its --checkpoint DIR (or --run) by itself
-    "max_tweet_len_and_min_len": (r"--max-len and --min-len", "--max-tweet-len"),  # the app has no --min-len
-    "max_tweet_len": (r"--max-len\b", "--max-tweet-len"),  # in core's messages --max-len is always the corpus filter
-    "column": (r"or pass --column NAME", "(tweetgen-tui reads the 'text' column; `tweetgen train --column NAME` reads another)"),
-}
-_NOT_FLAG_AFTER = r"(?![\w-])"
-
-
-def for_app(message: str) -> str:
-    """A message in tweetgen's flags, worded in tweetgen-tui's (backquoted `tweetgen ...` commands kept)."""
-    parts = message.split("`")
-    for i in range(0, len(parts), 2):  # outside backquotes
-        for cli, app in APP_WORDING.values():
-            parts[i] = re.sub(r"(?<![\w-])" + cli + _NOT_FLAG_AFTER, app, parts[i])
-    return "`".join(parts)
