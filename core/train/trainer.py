@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from core.store import checkpoints
 from core import defaults
-from core.train import distributed
+from core.train import distributed, guard
 
 from core.store import registry
 from core.data.batching import BucketBatcher, encode_all, make_batch, shard
@@ -663,9 +663,9 @@ class Trainer:
             self._best_record = (self.state(), {**self.metrics(), "history": p.history[-1999:] + [[float(p.step), train_bpc, val]]})
         p.history.append([float(p.step), train_bpc, val])
         yield EvalEvent(p.step, val, p.best_val, train_bpc, p.best_step, self.val_length_bpc)
-        guard = self._guard(val, interval)
-        if guard is not None:
-            yield guard
+        verdict = self._guard(val, interval)
+        if verdict is not None:
+            yield verdict
 
     def _guard(self, val: float, interval: float | None) -> GuardEvent | None:
         """Tell overfitting from divergence, and respond to each (None: nothing to do).
@@ -691,19 +691,11 @@ class Trainer:
         or stop when the user asked for ``early_stop``.
         """
         c, p = self.config, self.progress
-        train_worse = interval is not None and interval > p.train_best + c.guard_margin
-        if interval is not None:
-            p.train_best = min(p.train_best, interval)
-        if not val > p.best_val + c.guard_margin:
-            p.worse_evals = p.overfit_evals = 0
+        verdict = guard.judge(p, c, val, interval)  # the counters and the statistic: core.train.guard
+        if verdict is None:
             return None
-        if train_worse:
-            p.worse_evals, p.overfit_evals = p.worse_evals + 1, 0
-            return self._respond_to_degradation(val, interval) if p.worse_evals >= c.guard_patience else None
-        p.worse_evals, p.overfit_evals = 0, p.overfit_evals + 1
-        if p.overfit_evals < c.guard_patience or (p.overfit_since == p.best_step and not c.early_stop):
-            return None
-        p.overfit_since = p.best_step
+        if verdict == "diverging":
+            return self._respond_to_degradation(val, interval)
         best = self._write_best("periodic")  # the best stays on disk, marked best by its score
         message = (f"validation stopped improving at step {p.best_step}; the model now memorises: more data or dropout helps "
                    f"(best {p.best_val:.3f} bits/char, kept: {best.path.name})")
