@@ -31,6 +31,11 @@ SEED = 0
 VAL_FRACTION = 0.1
 EPOCHS_WITHOUT_BUDGET = 5  # `tweetgen train` with no budget, no --until-stopped and nothing stored to finish
 
+# generation
+TEMPERATURE = 0.8  # the app's starting temperature, and the samples a training run prints (--sample-every)
+COPY_THRESHOLD = 40  # a sample sharing a verbatim run of this many characters with a training text is a copy
+SAMPLE_MAX_LEN = 140  # the shortest hard cut of a generated text (a quarter past the longest trained, at least this)
+
 # several processes (torchrun): a collective that waits longer than this fails, so a rank stuck for good
 # cannot hang the job forever. Generous: a rank may wait in one while another reads a large corpus or
 # writes a checkpoint; failures that can be foreseen stop every rank at once (core.train.distributed.together).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 # Why a checkpoint was written: every ``checkpoint_every`` steps, at the end of a budget,
 # on a stop, or on request (the app's ``s``).
@@ -120,6 +120,7 @@ class DoneEvent:
     message: str
     last_checkpoint: Path | None
     best_checkpoint: Path | None = None
+    hint: Any = None  # a core.errors.Hint: the message with its settings, for a front end to word in its flags
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ from typing import Any
 
 from core import defaults
 from core.cli.flags import NUMBERS as N
-from core.cli.flags import OneLineParser, run_name
-from tui.settings import AppSettings
+from core.cli.flags import OneLineParser, run_name_type
+from tui.settings import APP_WORDS, AppSettings
 
 DESCRIPTION = """\
 Train a character-level GRU on tweets and watch it write new ones, live.
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--checkpoint", type=Path, metavar="FILE|DIR",
                    help="generate from this checkpoint file, or from the newest in this run directory "
                         "(a directory is also where new checkpoints go)")
-    d.add_argument("--run", type=run_name, metavar="NAME",
+    d.add_argument("--run", type=run_name_type(APP_WORDS), metavar="NAME",
                    help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
                         "(default: the corpus file's name; demo-run for the demo corpus)")
     d.add_argument("--max-tweet-len", type=N["max_tweet_len"], metavar="N",
@@ -57,16 +57,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="checkpoint home (default: $TWEETGEN_HOME, else the user data directory)")
 
     g = p.add_argument_group("generation")
-    g.add_argument("--temperature", type=N["app_temperature"], default=0.8,
-                   help="starting temperature, 0.1-5.0 in steps of 0.1 (default 0.8; + and - change it)")
+    g.add_argument("--temperature", type=N["app_temperature"], default=defaults.TEMPERATURE,
+                   help=f"starting temperature, 0.1-5.0 in steps of 0.1 (default {defaults.TEMPERATURE:g}; + and - change it)")
     g.add_argument("--pace", type=N["pace"], default=30.0, metavar="CPS",
                    help="characters per second on screen (default 30; 0 = as fast as the model writes)")
     g.add_argument("--gap", type=N["gap"], default=2.0, metavar="SECONDS",
                    help="pause between one tweet and the next (default 2)")
     g.add_argument("--max-len", type=N["sample_max_len"], metavar="N",
-                   help="characters per generated tweet at most (default: a quarter past the longest training tweet, at least 140)")
-    g.add_argument("--copy-threshold", type=N["copy_threshold"], default=40, metavar="N",
-                   help="flag a sample as copied when it shares N or more characters verbatim with a training text (default 40)")
+                   help=f"characters per generated tweet at most (default: a quarter past the longest training tweet, at least {defaults.SAMPLE_MAX_LEN})")
+    g.add_argument("--copy-threshold", type=N["copy_threshold"], default=defaults.COPY_THRESHOLD, metavar="N",
+                   help=f"flag a sample as copied when it shares N or more characters verbatim with a training text (default {defaults.COPY_THRESHOLD})")
     g.add_argument("--seed", type=N["seed"], metavar="N", help="reproducible tweets: tweet i is sampled with seed N+i")
 
     t = p.add_argument_group("training (space trains until you pause or quit; a budget here stops each press after that much)")

@@ -41,6 +41,7 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from core import defaults
 from core.store import policy
 from core.train.process import TrainingProcess, TrainJob
 from core.events import TrainingState
@@ -57,7 +58,7 @@ from tui.screens.palette import SafeCommandPalette
 from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
 from tui.services.training_session import TrainingSession
-from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
+from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, clamp_temperature, say
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter, fit_footer
 from tui.widgets.generation_panel import GenerationPanel, SampleRecord
@@ -80,7 +81,7 @@ class TweetgenApp(App[None]):
     BINDINGS = KEYS  # every key of the app: tui/keys.py
 
 
-    temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
+    temperature: reactive[float] = reactive(defaults.TEMPERATURE, bindings=True, init=False)
     probs_view: reactive[bool] = reactive(False, init=False)
     """Colour streamed characters by the model's probability of them (key p)."""
     top_k: reactive[int] = reactive(0, init=False)
@@ -94,7 +95,7 @@ class TweetgenApp(App[None]):
         self.source: GeneratorSource | None = None
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
-        self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
+        self.training = TrainingSession(self._training_changed, word=say)  # the one training state machine
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
         self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
@@ -346,7 +347,7 @@ class TweetgenApp(App[None]):
         (a model trained on 280-character tweets gets room for them; the model ends on its own first)."""
         from core.model.sampler import SampleConfig, default_max_len
 
-        max_len = self.settings.max_len or (default_max_len(self.source.model) if self.source is not None else 140)
+        max_len = self.settings.max_len or (default_max_len(self.source.model) if self.source is not None else defaults.SAMPLE_MAX_LEN)
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 
@@ -639,7 +640,7 @@ class TweetgenApp(App[None]):
         if process is not None:
             self.training_panel.close_process(process)
         if event.reason in ("diverged", "error"):
-            self._error(event.message)
+            self._error(say(event.hint or event.message))  # core's hints in this app's flags
         elif not self.training.quitting:
             self.notify(event.message.capitalize(), timeout=5)
         if self.training.quitting:
@@ -672,7 +673,6 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ plumbing
 
     def _error(self, text: str) -> None:
-        text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
         self.errors.append(text)
         # plain text: an error may quote a corpus line or a file name ([ ], control characters)
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)

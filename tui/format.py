@@ -139,5 +139,7 @@ def prob_text(prime: str, written: str, probs: "list[float] | tuple[float, ...]"
 
 def one_line(error: BaseException) -> str:
     """An exception as one line: its type and the first line of its message (torch's run to several)."""
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    from tui.settings import say  # a core error's hint in this app's flags
+
+    lines = [line.strip() for line in say(error).splitlines() if line.strip()]
     return f"{type(error).__name__}: {lines[0]}" if lines else type(error).__name__

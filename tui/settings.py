@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core import defaults
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from core.data.corpus import LoadReport
+    from core.errors import Hint
 
 TEMPERATURE_MIN = 0.1
 TEMPERATURE_MAX = 5.0
@@ -38,12 +41,12 @@ class AppSettings:
     run: str | None = None  # --run NAME under the checkpoint home
     home: Path | None = None  # checkpoint home; None = $TWEETGEN_HOME or the user data dir
     # generation
-    temperature: float = 0.8
+    temperature: float = defaults.TEMPERATURE
     pace: float = 30.0  # characters per second on screen; 0 = as fast as the model writes
     gap_s: float | None = 2.0  # pause between samples; None = only on `r`
     max_len: int | None = None  # --max-len; None = a quarter past the model's longest training text (core.model.sampler.default_max_len)
     seed: int | None = None  # sample i uses seed + i; None = fresh randomness
-    copy_threshold: int = 40  # a sample sharing a verbatim run this long with a training text is flagged as copied
+    copy_threshold: int = defaults.COPY_THRESHOLD  # a sample sharing a verbatim run this long with a training text is flagged as copied
     # training (see core.train.process.TrainJob: the budget is "this much more per start")
     train: dict[str, Any] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
@@ -93,21 +96,38 @@ class AppSettings:
         return run_dir_for(self.run_name(), explicit_run=bool(self.run), checkpoint=self.checkpoint, home=self.home)
 
 
+# tweetgen-tui's words for each setting core's hints name (core.errors; tweetgen's are core.cli.flags.CLI_WORDS).
+APP_WORDS: dict[str, str] = {
+    "max_tweet_len": "--max-tweet-len {value}",
+    "length_filters": "--max-tweet-len",  # the app has no --min-len
+    "keep_retweets": "--keep-retweets",
+    "column": " (tweetgen-tui reads the 'text' column; `tweetgen train --column NAME` reads another)",
+    "run_dir": "--checkpoint {value}",  # the app's --checkpoint DIR is also where new checkpoints go
+    "resume": "--checkpoint {value}",  # the app resumes from its --checkpoint DIR (or --run) by itself
+    "run": "--run",
+    "device": "--device {value}",
+    "hidden_size": "--hidden",
+    "embed_dim": "--embed",
+    "num_layers": "--layers",
+    "batch_size": "--batch-size",
+}
+
+
+def say(error: BaseException | str | Hint) -> str:
+    """An error, or a message from core, in this app's words: a :class:`core.errors.TweetgenError`'s (or a
+    :class:`core.errors.Hint`'s) settings named by this app's flags (:data:`APP_WORDS`)."""
+    from core.errors import Hint, TweetgenError
+
+    if isinstance(error, (TweetgenError, Hint)):
+        return error.render(APP_WORDS)
+    return str(error)
+
+
 def read_corpus(path: Path, filters: Mapping[str, Any],
                 progress: Callable[[int, int], None] | None = None) -> tuple[list[str], LoadReport]:
     """The corpus as the app reads it, at start-up (``--data``) and when one is opened from inside the
-    app, with the filters its training process will use. Raises ``CorpusError``, its message naming
+    app, with the filters its training process will use. Raises ``CorpusError``: :func:`say` words it in
     the app's flags."""
-    from core.data.corpus import CorpusError, FilterConfig, load_corpus
+    from core.data.corpus import FilterConfig, load_corpus
 
-    try:
-        return load_corpus(path, FilterConfig(**filters), progress=progress)
-    except CorpusError as exc:
-        raise CorpusError(app_flags(str(exc))) from None
-
-
-def app_flags(message: str) -> str:
-    """A core error message with the flags it suggests worded in tweetgen-tui's (:func:`core.cli.flags.for_app`)."""
-    from core.cli.flags import for_app
-
-    return for_app(message)
+    return load_corpus(path, FilterConfig(**filters), progress=progress)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import re
 import sys
 from collections.abc import Callable
+from collections.abc import Mapping
 from typing import Any, NoReturn
+
+from core.cli.words import CLI_WORDS  # noqa: F401 - tweetgen's words for core's hints, re-exported
+from core.errors import TweetgenError, hint, joined
 
 EXIT_USAGE = 2
 
@@ -22,13 +25,10 @@ EXIT_USAGE = 2
 class OneLineParser(argparse.ArgumentParser):
     """argparse that reports errors as a single line (no usage dump), exit status 2.
 
-    Messages are written in ``tweetgen``'s flags; ``tweetgen-tui``'s parser words them in
-    its own (:func:`for_app`)."""
+    A value's hint is in the front end's own flags: each parser builds its ``type=`` with its words
+    (:func:`run_name_type`)."""
 
     def error(self, message: str) -> NoReturn:
-        if self.prog.startswith("tweetgen-tui"):  # the hint after "argument --flag: ", not the app's own flag
-            flag, sep, rest = message.partition(": ")
-            message = flag + sep + for_app(rest) if sep and flag.startswith("argument ") else for_app(message)
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
         raise SystemExit(EXIT_USAGE)
 
@@ -64,21 +64,38 @@ def number(kind: type, low: float | None = None, high: float | None = None, *, l
     return parse
 
 
+class RunNameError(TweetgenError, ValueError):
+    """A run name that cannot be one folder name."""
+
+
 NAME_MAX_BYTES = 255  # the longest file name most file systems take (ext4, APFS, NTFS in UTF-16 units)
 
 
+def run_name_type(words: Mapping[str, str]) -> Callable[[str], str]:
+    """An argparse ``type=`` for a run name whose hint names the front end's flag (``words``: its words
+    for each setting, :mod:`core.errors`)."""
+
+    def parse(text: str) -> str:
+        try:
+            return run_name(text)
+        except RunNameError as exc:
+            raise argparse.ArgumentTypeError(exc.render(words)) from None
+
+    parse.__name__ = "run_name"
+    return parse
+
+
 def run_name(text: str) -> str:
-    """An argparse ``type=`` for a run name: one folder name, no path separators, not ``.``/``..``, not
-    empty, no control characters (a newline in a folder name breaks every listing), and short enough
-    to be a file name (else the run would fail only when its folder is made)."""
+    """A run name: one folder name, no path separators, not ``.``/``..``, not empty, no control
+    characters (a newline in a folder name breaks every listing), and short enough to be a file
+    name (else the run would fail only when its folder is made). Raises :class:`RunNameError`."""
     seps = {"/", "\\", os.sep} | ({os.altsep} if os.altsep else set())
     if not text.strip() or text in (".", "..") or any(s in text for s in seps) or not text.isprintable():
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a run name: use a plain folder name without '/', '\\', '..' or control characters "
-            "(for a path, use --out DIR)"
-        )
+        raise RunNameError(f"{text!r} is not a run name", joined(
+            "use a plain folder name without '/', '\\', '..' or control characters (for a path, use ",
+            hint("{run_dir})", run_dir="DIR")))
     if len(text.encode("utf-8", "surrogatepass")) > NAME_MAX_BYTES:
-        raise argparse.ArgumentTypeError(
+        raise RunNameError(
             f"a run name is at most {NAME_MAX_BYTES} bytes, this one is {len(text.encode('utf-8', 'surrogatepass')):,}; "
             "use a shorter one"
         )
@@ -134,26 +151,6 @@ for _name, _parse in NUMBERS.items():
     _parse.setting = _name  # type: ignore[attr-defined]  # tests check every numeric flag comes from here
 
 
-# ---------------------------------------------------------------- hints, worded per front end
+# ---------------------------------------------------------------- hints, in tweetgen's words
 
-# Messages from core name tweetgen's flags (its hint for a setting). tweetgen-tui words the
-# same hint in its own flags, or in words of its own where it has no flag for the setting.
-# Keyed by setting: (tweetgen's words, as a regex; tweetgen-tui's words). A `tweetgen ...`
-# command between backquotes is left as it is: it names the command it is for.
-APP_WORDING: dict[str, tuple[str, str]] = {
-    "run_dir": (r"--out\b", "--checkpoint"),  # the app's --checkpoint DIR is also where new checkpoints go
-    "resume": (r"--resume\b", "--checkpoint"),  # the app resumes from its --checkpoint DIR (or --run) by itself
-    "max_tweet_len_and_min_len": (r"--max-len and --min-len", "--max-tweet-len"),  # the app has no --min-len
-    "max_tweet_len": (r"--max-len\b", "--max-tweet-len"),  # in core's messages --max-len is always the corpus filter
-    "column": (r"or pass --column NAME", "(tweetgen-tui reads the 'text' column; `tweetgen train --column NAME` reads another)"),
-}
-_NOT_FLAG_AFTER = r"(?![\w-])"
-
-
-def for_app(message: str) -> str:
-    """A message in tweetgen's flags, worded in tweetgen-tui's (backquoted `tweetgen ...` commands kept)."""
-    parts = message.split("`")
-    for i in range(0, len(parts), 2):  # outside backquotes
-        for cli, app in APP_WORDING.values():
-            parts[i] = re.sub(r"(?<![\w-])" + cli + _NOT_FLAG_AFTER, app, parts[i])
-    return "`".join(parts)
+# tweetgen's words for the settings core's hints name: core/cli/words.py (CLI_WORDS, imported above)

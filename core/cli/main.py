@@ -30,7 +30,7 @@ from rich.table import Table
 
 import core
 from core import defaults
-from core.cli.flags import NUMBERS, OneLineParser, run_name
+from core.cli.flags import CLI_WORDS, NUMBERS, OneLineParser, run_name_type
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.cli.flags.EXIT_USAGE (2)
 EVAL_POSITIONS = 1 << 18  # `eval` batches hold at most this many character positions (or one longer text)
@@ -45,7 +45,7 @@ class UserError(Exception):
 
 # Every number's bounds come from the one table both front ends read (core.cli.flags.NUMBERS).
 N = NUMBERS
-RUN_NAME = run_name
+RUN_NAME = run_name_type(CLI_WORDS)
 
 
 def _add_filter_args(p: argparse.ArgumentParser) -> None:
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--top-p", type=N["top_p"], default=1.0, help="nucleus sampling (1 = off)")
     s.add_argument("--prime", default="", help="text to start from")
     s.add_argument("--max-len", type=N["sample_max_len"], default=None,
-                   help="characters to generate at most (default: a quarter past the longest training text, at least 140)")
+                   help=f"characters to generate at most (default: a quarter past the longest training text, at least {defaults.SAMPLE_MAX_LEN})")
     s.add_argument("--length", type=N["length"], default=None, metavar="N",
                    help="N characters +- 10%%, prime included, ending where the model sees a natural end (a text outside is written again, up to 4 tries; with --stream it is steered only) (default: drawn from the training corpus' lengths)")
     s.add_argument("--seed", type=N["seed"], default=None, help="seed for reproducible output")
@@ -140,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="find each text's longest verbatim run in the training texts (the checkpoint's recorded "
                         "corpus, or DATA); flag copies of --copy-threshold characters or more")
     s.add_argument("--copy-threshold", type=N["copy_threshold"], default=None, metavar="N",
-                   help="a shared run this long counts as a copy (default 40)")
+                   help=f"a shared run this long counts as a copy (default {defaults.COPY_THRESHOLD})")
     s.add_argument("--device", default="cpu", help="cpu (default), auto, cuda or mps")
 
     e = sub.add_parser("eval", help="bits per character of a checkpoint on a corpus")
@@ -422,7 +422,8 @@ def cmd_sample(args: argparse.Namespace, console: Console) -> int:
     limit = ckpt.model_config.max_length
     # the hard cut: what the user asked, else a quarter past the model's longest training text
     # (default_max_len, known once the model is built; its upper bound is checked for memory first)
-    cap = args.max_len or max(140, (max(limit, args.length or 0) or 140) * 5 // 4 + 1)
+    floor = defaults.SAMPLE_MAX_LEN
+    cap = args.max_len or max(floor, (max(limit, args.length or 0) or floor) * 5 // 4 + 1)
     try:
         device = resolve_device(args.device)
         cfg = SampleConfig(temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,

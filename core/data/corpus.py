@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core import defaults
+from core.errors import Hint, hint, prefixed
 from core.data import archive
 from core.data.archive_records import LongPostText, RetweetText
 from core.data.decoding import Progress
@@ -163,12 +164,13 @@ class _Cleaner:
         report.kept = len(self.kept)
         if self.cfg.drop_retweets is None and dropped["retweet"]:
             n = dropped["retweet"]
-            report.notes.append(f"dropped {n:,} retweet{'s' if n != 1 else ''} (someone else's words; --keep-retweets to keep them)")
+            report.notes.append(hint(f"dropped {n:,} retweet{'s' if n != 1 else ''} (someone else's words; {{keep_retweets}} to keep them)"))
         too_long = dropped["too_long"]
         usable = report.read - dropped["retweet"] - dropped["empty"] - dropped["url_only"]
         if too_long and too_long > TOO_LONG_SHARE * usable:
-            report.notes.append(f"{too_long:,} texts ({too_long / usable:.0%}) are longer than {self.cfg.max_len} characters "
-                                f"and were dropped; try --max-len {keep_all_len(self.longest_dropped)} to keep them")
+            report.notes.append(hint(f"{too_long:,} texts ({too_long / usable:.0%}) are longer than {self.cfg.max_len} characters "
+                                     "and were dropped; try {max_tweet_len} to keep them",
+                                     max_tweet_len=keep_all_len(self.longest_dropped)))
         if dropped["long_post"]:
             report.notes.append(long_post_note(dropped["long_post"], self.cfg.max_len, report.longest_long_post))
         self.seen = set()
@@ -179,14 +181,14 @@ TOO_LONG_SHARE = 0.05  # above this share of usable texts dropped as too long, t
 
 
 def keep_all_len(longest: int) -> int:
-    """A --max-len that keeps a text of ``longest`` characters: rounded up to a multiple of 10."""
+    """A length limit (max_tweet_len) that keeps a text of ``longest`` characters: rounded up to a multiple of 10."""
     return -(-longest // 10) * 10
 
 
-def long_post_note(n: int, max_len: int, longest: int) -> str:
-    """The load report's line on long posts dropped whole, with the option that keeps them."""
-    return (f"dropped {n:,} long post{'s' if n != 1 else ''} (over {max_len:,} characters whole; the copies cut short "
-            f"in tweets.js are not trained on; try --max-len {longest} to keep them)")
+def long_post_note(n: int, max_len: int, longest: int) -> Hint:
+    """The load report's line on long posts dropped whole, with the setting that keeps them."""
+    return hint(f"dropped {n:,} long post{'s' if n != 1 else ''} (over {max_len:,} characters whole; the copies cut short "
+                "in tweets.js are not trained on; try {max_tweet_len} to keep them)", max_tweet_len=longest)
 
 
 def clean_items(items: Iterable[str], cfg: FilterConfig, report: LoadReport) -> list[str]:
@@ -216,12 +218,15 @@ def load_corpus(
     texts = clean_items(iter_items(path, fmt, column, report, progress), cfg, report)
     if not texts:
         why = ", ".join(f"{k} {v:,}" for k, v in sorted(report.dropped.items())) or "no items"
-        hint = f"; try --max-len {keep_all_len(max(280, 2 * cfg.max_len))}" if report.dropped.get("too_long") else ""
+        hints: list[Hint] = []
+        if report.dropped.get("too_long"):
+            hints.append(hint("try {max_tweet_len}", max_tweet_len=keep_all_len(max(280, 2 * cfg.max_len))))
         if report.dropped.get("long_post"):
-            hint += "; " + long_post_note(report.dropped["long_post"], cfg.max_len, report.longest_long_post)
+            hints.append(long_post_note(report.dropped["long_post"], cfg.max_len, report.longest_long_post))
         if cfg.drop_retweets is None and report.dropped.get("retweet"):
-            hint += "; add --keep-retweets to train on retweets"
-        raise CorpusError(f"{path}: no usable tweets: none of {report.read:,} items passed the filters ({why}){hint}")
+            hints.append(hint("add {keep_retweets} to train on retweets"))
+        raise CorpusError(f"{path}: no usable tweets: none of {report.read:,} items passed the filters ({why})",
+                          tuple(hints) or None)
     return texts, report
 
 
@@ -268,7 +273,7 @@ def load_corpora(
         total.read += report.read
         total.dropped.update(report.dropped)
         total.longest_long_post = max(total.longest_long_post, report.longest_long_post)
-        total.notes.extend(f"{Path(path).name}: {note}" for note in report.notes)
+        total.notes.extend(prefixed(f"{Path(path).name}: ", note) for note in report.notes)
         formats.append(report.format)
         encodings.append(report.encoding)
         for text in part:

@@ -21,6 +21,7 @@ from core.data.archive_records import grailbird_rows, is_grailbird_header, tweet
 from core.data.decoding import CSV_LINE_END, SPLITLINES_END, Progress, decoded_chunks, sniff, split_lines
 from core.data.jsonstream import JsonStream, StreamDecodeError, iter_top_level
 from core.data.report import CorpusError, LoadReport
+from core.errors import hint
 
 FORMATS = ("auto", "csv", "tweets-js", "json", "jsonl", "text")
 TEXT_COLUMNS = ("text", "full_text", "tweet", "content")
@@ -151,10 +152,8 @@ def csv_items(lines: Iterable[str], name: str, column: str | None, tab_separated
             col = next((lowered.index(c) for c in TEXT_COLUMNS if c in lowered), -1)
             has_header = col >= 0
             if not has_header and len(header) > 1 and _looks_like_header(header):
-                raise CorpusError(
-                    f"{name}: CSV has no 'text' column (columns: {', '.join(header)}); "
-                    "rename the tweet column to 'text' or pass --column NAME"
-                )
+                raise CorpusError(f"{name}: CSV has no 'text' column (columns: {', '.join(header)})",
+                                  hint("rename the tweet column to 'text'{column}"))
             col = max(col, 0)
         if not has_header and header:
             yield header[col]

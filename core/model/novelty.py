@@ -50,7 +50,9 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-COPY_THRESHOLD = 40  # a sample sharing a verbatim run of this many characters is flagged as copied
+from core import defaults
+
+COPY_THRESHOLD = defaults.COPY_THRESHOLD  # a sample sharing a verbatim run of this many characters is flagged as copied
 SHARD_CHARS = 1 << 27  # characters per shard (~1.3M tweets): a check searches every shard
 CHUNK_SLOTS = 1 << 20  # suffixes sorted at once in the build's later rounds: bounds their temporaries
 _MAX_PAIR_WIDTH = 2048  # alphabets up to this size get a two-character bucket table (4 x width^2 bytes)

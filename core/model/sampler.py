@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 import torch
 
+from core import defaults
 from core.model.gru import CharGRU
 from core.model.scoring import bits_per_char  # noqa: F401 - re-exported: the score of a streamed text
 from core.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
@@ -29,7 +30,7 @@ class SampleConfig:
     temperature: float = 1.0  # 0 = greedy
     top_k: int = 0  # 0 = off
     top_p: float = 1.0  # 1.0 = off
-    max_len: int = 140  # characters generated after the prime (a hard cut; default_max_len(model) suits the model)
+    max_len: int = defaults.SAMPLE_MAX_LEN  # characters generated after the prime (a hard cut; default_max_len(model) suits the model)
     prime: str = ""
     seed: int | None = None
     length: int | None = None  # target length, prime included; None = drawn from the corpus's lengths (see end_weight)
@@ -180,9 +181,9 @@ def longest_trained(model: CharGRU) -> int:
 
 
 def default_max_len(model: CharGRU, length: int | None = None) -> int:
-    """The hard cut for a sample: a quarter past the longest training text (or the target), at least 140."""
-    base = max(longest_trained(model), length or 0) or 140
-    return max(140, base + max(1, base // 4))
+    """The hard cut for a sample: a quarter past the longest training text (or the target), at least ``defaults.SAMPLE_MAX_LEN``."""
+    base = max(longest_trained(model), length or 0) or defaults.SAMPLE_MAX_LEN
+    return max(defaults.SAMPLE_MAX_LEN, base + max(1, base // 4))
 
 
 def break_ids(vocab: CharVocab) -> list[int]:

@@ -34,6 +34,7 @@ import torch
 
 from core.model.gru import CharGRU, ModelConfig
 from core.data.vocab import CharVocab
+from core.errors import Hint, TweetgenError, hint
 
 FORMAT_VERSION = 1
 SUFFIX = ".pt"
@@ -41,7 +42,7 @@ TMP_SUFFIX = ".tmp"
 REQUIRED_KEYS = ("format_version", "model_state", "model_config", "vocab", "train_state", "metrics")
 
 
-class CheckpointError(Exception):
+class CheckpointError(TweetgenError):
     """A checkpoint that cannot be written or loaded; ``str()`` is one line naming the file."""
 
 
@@ -186,18 +187,19 @@ def save_checkpoint(
         atomic_write(path.with_suffix(".json"), lambda fh: fh.write(encoded))
     except OSError as exc:
         reason = exc.strerror or str(exc)
-        raise CheckpointError(f"{path}: cannot write checkpoint ({reason}); {_write_hint(exc)}; earlier checkpoints are untouched") from None
+        raise CheckpointError(f"{path}: cannot write checkpoint ({reason})",
+                              (_write_hint(exc), "earlier checkpoints are untouched")) from None
     return path
 
 
-def _write_hint(exc: OSError) -> str:
+def _write_hint(exc: OSError) -> Hint:
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return "free some space or choose another --out directory"
+        return hint("free some space or choose another {run_dir} directory")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "the directory is not writable; choose another --out directory or fix its permissions"
+        return hint("the directory is not writable; choose another {run_dir} directory or fix its permissions")
     if exc.errno in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
-        return "a file is in the way of the output directory; choose another --out directory"
-    return "free space or choose another --out directory"
+        return hint("a file is in the way of the output directory; choose another {run_dir} directory")
+    return hint("free space or choose another {run_dir} directory")
 
 
 def ensure_writable_dir(directory: Path) -> None:
@@ -211,7 +213,7 @@ def ensure_writable_dir(directory: Path) -> None:
             fh.write(b"tweetgen")
         probe.unlink()
     except OSError as exc:
-        raise CheckpointError(f"{directory}: cannot write checkpoints here ({exc.strerror or exc}); {_write_hint(exc)}") from None
+        raise CheckpointError(f"{directory}: cannot write checkpoints here ({exc.strerror or exc})", _write_hint(exc)) from None
 
 
 # ---------------------------------------------------------------- reading

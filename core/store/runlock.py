@@ -29,7 +29,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core.errors import Hint, joined
+from core.errors import hint as _hint
 from core.store.checkpoints import SUFFIX, CheckpointError, ensure_writable_dir
+
+OTHER_RUN = _hint("choose another {run} or {run_dir}")  # how a new run goes elsewhere, unless the caller says
 
 LOCK_NAME = ".tweetgen.lock"
 LOCK_MAX_BYTES = 64 * 1024  # a lock file of ours holds a pid, a host and a command line
@@ -101,7 +105,7 @@ def _owner(fd: int) -> str:
     return f"pid {info.get('pid')} on {info.get('host', '?')}{when}" + (f": {command}" if command else "")
 
 
-def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --run or --out",
+def acquire(run_dir: str | Path, *, fresh: bool, hint: str | Hint = OTHER_RUN,
             resumed: tuple[Path, int] | None = None) -> RunLock:
     """Check that ``run_dir`` is writable, lock it for this process, and refuse to write over another run or branch.
 
@@ -116,8 +120,8 @@ def acquire(run_dir: str | Path, *, fresh: bool, hint: str = "choose another --r
     if fresh:
         existing = checkpoint_files(run_dir)
         if existing:
-            problem = (f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
-                       f"continue it with --resume {run_dir}, or {hint} for a new run")
+            problem = joined(f"{run_dir}: already holds {len(existing)} checkpoint(s) of an earlier run (newest {existing[-1].name}); "
+                             "continue it with ", _resume(run_dir), ", or ", hint, " for a new run")
     elif resumed is not None:
         problem = branch_conflict(run_dir, *resumed, hint=hint)
     if problem is not None:
@@ -149,7 +153,7 @@ def _same_dir(a: Path, b: Path) -> bool:
         return Path(os.path.abspath(a)) == Path(os.path.abspath(b))
 
 
-def branch_conflict(run_dir: Path, checkpoint: Path, step: int, *, hint: str) -> str | None:
+def branch_conflict(run_dir: Path, checkpoint: Path, step: int, *, hint: str | Hint) -> Hint | None:
     """Why resuming ``checkpoint`` (at ``step``) into ``run_dir`` would replace something saved, or None.
 
     Nothing already saved is replaced: a resume continues a run in its own folder only from
@@ -163,18 +167,22 @@ def branch_conflict(run_dir: Path, checkpoint: Path, step: int, *, hint: str) ->
     if not existing:
         return None  # a new folder: a new branch, nothing to replace
     if not _same_dir(Path(checkpoint).parent, run_dir):
-        return (f"{run_dir}: already holds {len(existing)} checkpoint(s) of another run (newest {existing[-1].name}); "
-                f"resuming {checkpoint} there would mix the two runs. To branch from step {step}, {hint} "
-                f"(a new folder); to continue that run, --resume {run_dir}")
+        return joined(f"{run_dir}: already holds {len(existing)} checkpoint(s) of another run (newest {existing[-1].name}); "
+                      f"resuming {checkpoint} there would mix the two runs. To branch from step {step}, ", hint,
+                      " (a new folder); to continue that run, ", _resume(run_dir))
     later = sorted(s for s in (_step_of(p) for p in existing if p.name != Path(checkpoint).name) if s is not None and s > step)
     if not later:
         return None  # the newest: a plain continuation
-    return (f"{checkpoint}: is not the newest checkpoint of {run_dir} (it has steps up to {later[-1]}); continuing "
-            f"from step {step} there would replace the later ones. Continue the newest with --resume {run_dir}, "
-            f"or to branch from step {step}, {hint} (a new folder)")
+    return joined(f"{checkpoint}: is not the newest checkpoint of {run_dir} (it has steps up to {later[-1]}); continuing "
+                  f"from step {step} there would replace the later ones. Continue the newest with ", _resume(run_dir),
+                  f", or to branch from step {step}, ", hint, " (a new folder)")
 
 
-def _lock(run_dir: Path, hint: str) -> RunLock:
+def _resume(run_dir: Path) -> Hint:
+    return _hint("{resume}", resume=run_dir)
+
+
+def _lock(run_dir: Path, hint: str | Hint) -> RunLock:
     """Lock ``<run_dir>/.tweetgen.lock`` without ever following a link or writing into a file this process
     did not create.
 
@@ -203,7 +211,7 @@ def _lock(run_dir: Path, hint: str) -> RunLock:
         except OSError as exc:
             if exc.errno == errno.ELOOP or os.path.islink(path):
                 raise _not_a_lock(path, hint, exc) from None
-            raise RunDirError(f"{path}: cannot create the run lock ({exc.strerror}); {hint}") from None
+            raise RunDirError(f"{path}: cannot create the run lock ({exc.strerror})", hint) from None
         try:
             st = os.fstat(fd)
         except OSError as exc:
@@ -220,9 +228,8 @@ def _lock(run_dir: Path, hint: str) -> RunLock:
                 return RunLock(run_dir, None)  # a filesystem without flock: run unlocked rather than not at all
             owner = _owner(fd)
             os.close(fd)
-            raise RunDirError(
-                f"{run_dir}: in use by another training run, {owner}; wait for it to end or stop it, or {hint}"
-            ) from None
+            raise RunDirError(joined(f"{run_dir}: in use by another training run, {owner}; wait for it to end or stop it, or ",
+                                     hint)) from None
         try:
             same = os.fstat(fd).st_ino == os.lstat(path).st_ino
         except OSError:
@@ -238,7 +245,7 @@ def _lock(run_dir: Path, hint: str) -> RunLock:
                 os.unlink(path)  # while holding its lock: a process waiting on it re-checks the inode
             except OSError as exc:
                 os.close(fd)
-                raise RunDirError(f"{path}: cannot replace the stale run lock ({exc.strerror}); {hint}") from None
+                raise RunDirError(f"{path}: cannot replace the stale run lock ({exc.strerror})", hint) from None
             os.close(fd)
             continue
         info = {"pid": os.getpid(), "host": socket.gethostname(), "started": time.time(), "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]) if sys.argv else ""}
@@ -247,7 +254,7 @@ def _lock(run_dir: Path, hint: str) -> RunLock:
         except OSError:
             pass  # the owner's details are for the message only; the lock itself is held
         return RunLock(run_dir, fd)
-    raise RunDirError(f"{run_dir}: could not lock the run directory (it keeps changing); {hint}")
+    raise RunDirError(f"{run_dir}: could not lock the run directory (it keeps changing)", hint)
 
 
 def _is_lock_file(fd: int) -> bool:
@@ -267,7 +274,7 @@ def _is_lock_file(fd: int) -> bool:
     return isinstance(info, dict) and "pid" in info
 
 
-def _not_a_lock(path: Path, hint: str, exc: OSError | None, *, hard_links: bool = False) -> RunDirError:
+def _not_a_lock(path: Path, hint: str | Hint, exc: OSError | None, *, hard_links: bool = False) -> RunDirError:
     """The one-line refusal of a lock path that is not a lock file of ours; the path is left untouched."""
     if hard_links:
         what = "a file with other names (hard links)"
@@ -281,5 +288,5 @@ def _not_a_lock(path: Path, hint: str, exc: OSError | None, *, hard_links: bool 
         what = "not a regular file (a pipe, socket or device)"
     else:
         what = "a file tweetgen did not write"
-    return RunDirError(f"{path}: is {what}, not a run lock; tweetgen leaves it as it is. "
-                       f"Move it away if it is not needed, or {hint}")
+    return RunDirError(joined(f"{path}: is {what}, not a run lock; tweetgen leaves it as it is. "
+                              "Move it away if it is not needed, or ", hint))

@@ -23,12 +23,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.errors import Hint, TweetgenError, joined
+
 FLOAT = 4  # bytes per float32
 IDS = 48  # bytes per position of integer data: the batch's int64 inputs/targets/mask/remaining, the encoded list
 UNKNOWN_LIMIT = 0.05  # share of a corpus' characters unknown to a resumed checkpoint's vocabulary
 
 
-class LimitError(ValueError):
+class LimitError(TweetgenError, ValueError):
     """A request refused before it ran (too much memory, a corpus the model cannot read); ``str()`` is one line."""
 
 
@@ -123,11 +125,11 @@ def _size(n: float) -> str:
     return f"{n / 1e3:,.0f} kB"
 
 
-def check_memory(need: int, what: str, hint: str, device: Any = "cpu") -> None:
+def check_memory(need: int, what: str, hint: str | Hint, device: Any = "cpu") -> None:
     """Refuse (:class:`LimitError`) when ``need`` bytes exceed what ``device`` has available."""
     room = available_memory(device)
     if room is not None and need > room:
-        raise LimitError(f"{what} needs about {_size(need)} of memory, but only {_size(room)} is available; {hint}")
+        raise LimitError(f"{what} needs about {_size(need)} of memory, but only {_size(room)} is available", hint)
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
@@ -148,7 +150,7 @@ def unknown_characters(vocab: Any, texts: Sequence[str]) -> tuple[int, int]:
     return sum(joined.count(c) for c in missing), len(joined)
 
 
-def check_unknown(vocab: Any, texts: Sequence[str], data: Any, checkpoint: Any, *, allow: bool, insist: str) -> str | None:
+def check_unknown(vocab: Any, texts: Sequence[str], data: Any, checkpoint: Any, *, allow: bool, insist: str | Hint) -> str | None:
     """On resume: refuse a corpus whose characters are mostly unknown to the checkpoint (unless ``allow``).
 
     Returns a note to show when some characters are unknown, None when none are.
@@ -161,5 +163,6 @@ def check_unknown(vocab: Any, texts: Sequence[str], data: Any, checkpoint: Any, 
     what = (f"{data}: {100 * share:.1f}% of its characters ({unknown:,} of {total:,}) are unknown to the vocabulary of "
             f"{checkpoint}")
     if share > UNKNOWN_LIMIT and not allow:
-        raise LimitError(f"{what}, so it was trained on other text; start a new run on this corpus, or {insist} to continue anyway")
+        raise LimitError(joined(f"{what}, so it was trained on other text; start a new run on this corpus, or ", insist,
+                                " to continue anyway"))
     return f"{what}; the model sees each of them as <unk>"

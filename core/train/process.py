@@ -207,6 +207,7 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
     try:
         from core.store.checkpoints import CheckpointError
         from core.data.corpus import CorpusError
+        from core.errors import TweetgenError
 
         try:
             run = prepare_job(job, events.put)
@@ -220,7 +221,8 @@ def _child_main(job: TrainJob, events: Any, commands: Any) -> None:
                     events.put(event)
         except (CorpusError, CheckpointError, ValueError) as exc:
             last = trainer.last_checkpoint if trainer is not None else None
-            events.put(DoneEvent(step, "error", str(exc), last))
+            worded = exc.as_hint() if isinstance(exc, TweetgenError) else None  # the app words it in its flags
+            events.put(DoneEvent(step, "error", str(exc), last, hint=worded))
     except BaseException as exc:  # a crash must still reach the parent as an event
         traceback.print_exc()
         last = trainer.last_checkpoint if trainer is not None else None

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from core import defaults
 from core.defaults import known_fields
+from core.errors import Hint, SettingError, hint
 
 if TYPE_CHECKING:
     from core.store.checkpoints import Checkpoint
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 BUDGET_KEYS = ("epochs", "max_steps", "minutes")
 MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout", "length_input")  # what a caller may choose for a new run
-MEMORY_HINT = "use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-len"
+MEMORY_HINT = hint("use a smaller {hidden_size}, {embed_dim}, {num_layers} or {batch_size}, or a lower {max_tweet_len}")
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,8 @@ class RunRequest:
     fmt: str = "auto"
     column: str | None = None
     allow_unknown: bool = False  # resume even when much of the corpus is unknown to the checkpoint
-    allow_unknown_hint: str = "add --allow-unknown"  # how the caller's user says so
-    other_dir_hint: str = "choose another --run or --out"  # how the caller's user picks another run directory
+    allow_unknown_hint: str | Hint = hint("add {allow_unknown}")  # how the caller's user says so
+    other_dir_hint: str | Hint = hint("choose another {run} or {run_dir}")  # how the caller's user picks another run directory
 
     @property
     def paths(self) -> tuple[Path, ...]:
@@ -127,7 +128,7 @@ def train_config(stored: Mapping[str, Any] | None, given: Mapping[str, Any], *, 
     chosen = check_settings(TrainConfig, given, "training")
     budget = {k: chosen.pop(k) for k in BUDGET_KEYS if k in chosen}
     if until_stopped and budget:
-        raise ValueError("--until-stopped trains without a budget; leave out --epochs, --minutes and --max-steps")
+        raise SettingError(hint("{until_stopped} trains without a budget; leave out {budget}"))
     settings = TrainConfig.from_stored(dict(stored or {}))
     stored_budget = {k: settings.pop(k, None) for k in BUDGET_KEYS}
     settings.pop("threads", None)  # the machine's, not the checkpoint's
@@ -250,7 +251,7 @@ def _filters(request: RunRequest, resume: Checkpoint | None) -> Any:
         return FilterConfig(**settings)
     except TypeError:  # only a damaged checkpoint stores filters of the wrong type
         raise CheckpointError(f"{resume.path if resume else request.paths[0]}: the stored corpus filters are damaged "
-                              f"({stored!r}); pass --max-len and --min-len") from None
+                              f"({stored!r})", hint("pass {length_filters}")) from None
 
 
 def _vocab_and_model(request: RunRequest, resume: Checkpoint | None, seed: int, batch_size: int,
@@ -272,7 +273,7 @@ def _vocab_and_model(request: RunRequest, resume: Checkpoint | None, seed: int, 
     return vocab, new_model(vocab, seed=seed, max_length=max_len, **chosen)
 
 
-def _lock(run_dir: Path, *, fresh: bool, hint: str, rank: int, world: int,
+def _lock(run_dir: Path, *, fresh: bool, hint: str | Hint, rank: int, world: int,
           resumed: tuple[Path, int] | None = None) -> RunLock:
     """The run directory for this run alone: writable, not in use, and free of checkpoints this run
     would replace (``fresh``: any; ``resumed``: another run's, or a later branch's,

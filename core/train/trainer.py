@@ -1,4 +1,4 @@
-"""The training loop: teacher forcing, masked cross-entropy, Adam, clipping, schedule.
+"""The training loop: teacher forcing, masked cross-entropy, schedule-free AdamW (or Adam on a schedule), clipping.
 
 ``Trainer.run()`` is a generator of :mod:`core.events`; whoever drives it (the CLI, a
 training process for the TUI, a test) decides what to do with them. ``pause()``,
@@ -33,7 +33,7 @@ import torch.nn.functional as F
 
 from core.store import checkpoints
 from core import defaults
-from core.train import distributed
+from core.train import distributed, guard
 
 from core.store import registry
 from core.data.batching import BucketBatcher, encode_all, make_batch, shard
@@ -244,6 +244,22 @@ class _StateOnly:
 
     def state_dict(self) -> dict[str, Any]:
         return self._state
+
+
+@dataclass(frozen=True)
+class Share:
+    """This rank's part of a global batch, handed by :meth:`Trainer.batch_at` to :meth:`Trainer.train_step`.
+
+    One process: the whole batch, ``weight`` 1, ``global_chars`` None. Several (torchrun): the rank's
+    rows, and ``global_chars`` the characters of the whole global batch; ``weight`` is 0 for a rank whose
+    share is empty (it steps on a stand-in row that counts for nothing)."""
+
+    batch: Any
+    weight: float = 1.0
+    global_chars: int | None = None
+
+    def to(self, device: torch.device) -> Share:
+        return Share(self.batch.to(device), self.weight, self.global_chars)
 
 
 class Trainer:
@@ -628,9 +644,9 @@ class Trainer:
             self._best_record = (self.state(), {**self.metrics(), "history": p.history[-1999:] + [[float(p.step), train_bpc, val]]})
         p.history.append([float(p.step), train_bpc, val])
         yield EvalEvent(p.step, val, p.best_val, train_bpc, p.best_step, self.val_length_bpc)
-        guard = self._guard(val, interval)
-        if guard is not None:
-            yield guard
+        verdict = self._guard(val, interval)
+        if verdict is not None:
+            yield verdict
 
     def _guard(self, val: float, interval: float | None) -> GuardEvent | None:
         """Tell overfitting from divergence, and respond to each (None: nothing to do).
@@ -656,19 +672,11 @@ class Trainer:
         or stop when the user asked for ``early_stop``.
         """
         c, p = self.config, self.progress
-        train_worse = interval is not None and interval > p.train_best + c.guard_margin
-        if interval is not None:
-            p.train_best = min(p.train_best, interval)
-        if not val > p.best_val + c.guard_margin:
-            p.worse_evals = p.overfit_evals = 0
+        verdict = guard.judge(p, c, val, interval)  # the counters and the statistic: core.train.guard
+        if verdict is None:
             return None
-        if train_worse:
-            p.worse_evals, p.overfit_evals = p.worse_evals + 1, 0
-            return self._respond_to_degradation(val, interval) if p.worse_evals >= c.guard_patience else None
-        p.worse_evals, p.overfit_evals = 0, p.overfit_evals + 1
-        if p.overfit_evals < c.guard_patience or (p.overfit_since == p.best_step and not c.early_stop):
-            return None
-        p.overfit_since = p.best_step
+        if verdict == "diverging":
+            return self._respond_to_degradation(val, interval)
         best = self._write_best("periodic")  # the best stays on disk, marked best by its score
         message = (f"validation stopped improving at step {p.best_step}; the model now memorises: more data or dropout helps "
                    f"(best {p.best_val:.3f} bits/char, kept: {best.path.name})")
@@ -743,11 +751,13 @@ class Trainer:
         return all(bool(torch.isfinite(t).all()) for t in self.model.parameters())
 
     def train_step(self, batch: Any) -> tuple[float, int, bool]:
-        """One optimizer step; returns (mean nats/char, real chars, ok). Not ok = non-finite loss or gradient."""
+        """One optimizer step on a batch (or a :class:`Share` of one); returns (mean nats/char, real chars, ok).
+        Not ok = non-finite loss or gradient."""
         model, opt = self.model, self.optimizer
-        batch = batch.to(self.device)
+        share = (batch if isinstance(batch, Share) else Share(batch)).to(self.device)
         if self._ddp is not None:
-            return self._distributed_step(batch)
+            return self._distributed_step(share)
+        batch = share.batch
         logits, _ = model(batch.inputs, None, batch.remaining)  # (B, T, V)
         loss_sum, n_chars = masked_loss_sum(logits, batch.targets)
         loss = loss_sum / n_chars
@@ -760,17 +770,15 @@ class Trainer:
         opt.step()
         return value, n_chars, True
 
-    def _distributed_step(self, batch: Any) -> tuple[float, int, bool]:
+    def _distributed_step(self, share: Share) -> tuple[float, int, bool]:
         """:meth:`train_step` on one rank of several: DDP averages the gradients, one all_reduce agrees on the rest.
 
-        ``self._global_chars`` counts the characters of the whole global batch and
-        ``self._share_weight`` is 0 for a rank whose share is empty (it steps on a stand-in
-        row that counts for nothing). Each rank's loss is its summed cross-entropy times
-        ``world / global chars``: DDP's average of the ranks' gradients is then the
-        gradient of the mean over the global batch, as one process would compute it.
+        Each rank's loss is its summed cross-entropy times ``share.weight * world / global chars``
+        (:class:`Share`): DDP's average of the ranks' gradients is then the gradient of the mean
+        over the global batch, as one process would compute it.
         """
-        opt, weight, total_chars = self.optimizer, self._share_weight, self._global_chars
-        assert self._ddp is not None
+        opt, weight, total_chars, batch = self.optimizer, share.weight, share.global_chars, share.batch
+        assert self._ddp is not None and total_chars is not None
         logits, _ = self._ddp(batch.inputs, None, batch.remaining)  # (B, T, V)
         loss_sum, _n = masked_loss_sum(logits, batch.targets)
         opt.zero_grad(set_to_none=True)
@@ -787,18 +795,18 @@ class Trainer:
         opt.step()
         return value, total_chars, True
 
-    def _batch_at(self, rows: Sequence[int]) -> Any:
-        """This rank's batch of the global batch ``rows`` (all of it for one process)."""
+    def batch_at(self, rows: Sequence[int]) -> Share:
+        """This rank's share of the global batch ``rows`` (all of it for one process)."""
         if self._ddp is None:
-            return make_batch([self.train_ids[i] for i in rows])
+            return Share(make_batch([self.train_ids[i] for i in rows]))
         mine = shard(rows, self.rank, self.world)
-        self._global_chars = sum(len(self.train_ids[i]) - 1 for i in rows)
-        self._share_weight = 1.0 if mine else 0.0
-        return make_batch([self.train_ids[i] for i in (mine or rows[:1])])
+        return Share(make_batch([self.train_ids[i] for i in (mine or rows[:1])]), weight=1.0 if mine else 0.0,
+                     global_chars=sum(len(self.train_ids[i]) - 1 for i in rows))
 
     def run(self) -> Iterator[TrainEvent]:
         """Train until the budget is spent or ``stop()``; yields events. Always ends with a DoneEvent."""
         c, p = self.config, self.progress
+        # -------- start: clear interrupted writes, announce the run, score the starting weights once
         removed = registry.remove_stale_temp_files(self.run_dir) if self.rank == 0 else 0
         if removed:
             self.notes.append(f"removed {removed} temp file(s) of interrupted writes")
@@ -811,7 +819,8 @@ class Trainer:
                          self.model.num_parameters(), self.total_steps, self.resumed_from, self.world)
         if c.val_every and p.last_val is None and self.val_ids:
             yield from self._validate()
-        window_loss, window_chars = 0.0, 0
+        # -------- the loop: one optimizer step per batch, epoch after epoch, until a reason to end
+        window_loss, window_chars = 0.0, 0  # the loss and characters since the last StepEvent
         self._clock_base, self._clock_start = p.elapsed, time.perf_counter()
         window_start = time.perf_counter()
         last_report = 0.0
@@ -819,6 +828,7 @@ class Trainer:
         while reason is None:
             order = self.batcher.epoch_order(p.epoch)
             while p.batch_in_epoch < len(order) and reason is None:
+                # stop or pause, between steps only (a step is never cut short)
                 if self._agreed_stop if self._ddp is not None else self._stop.is_set():
                     reason = "stopped"
                     break
@@ -827,10 +837,12 @@ class Trainer:
                     window_start = time.perf_counter()
                     window_loss, window_chars = 0.0, 0
                     continue
+                # learning rate, forward, backward, step
                 lr = self.lr_at(p.step, p.elapsed)
                 for group in self.optimizer.param_groups:
                     group["lr"] = lr
-                loss, n_chars, ok = self.train_step(self._batch_at(order[p.batch_in_epoch]))
+                loss, n_chars, ok = self.train_step(self.batch_at(order[p.batch_in_epoch]))
+                # divergence: a non-finite or exploding loss ends the run; the last good checkpoint stays
                 if self._initial_loss is None and ok:
                     self._initial_loss = max(loss, math.log(len(self.vocab)) / 2)
                 limit = c.divergence_factor * (self._initial_loss or loss)
@@ -843,6 +855,7 @@ class Trainer:
                         good,
                     )
                     return
+                # bookkeeping: position, clock, the loss's running and interval sums
                 p.step += 1
                 p.batch_in_epoch += 1
                 p.elapsed = self._clock() if self._ddp is None else self._agreed_elapsed  # ranks agree on the clock
@@ -853,6 +866,7 @@ class Trainer:
                 p.interval_chars += n_chars
                 window_loss += loss * n_chars
                 window_chars += n_chars
+                # log a StepEvent about every log_interval_s
                 now = time.perf_counter()
                 if now - last_report >= c.log_interval_s or p.step == 1:
                     span = max(now - window_start, 1e-9)
@@ -862,6 +876,7 @@ class Trainer:
                                     p.elapsed, progress, eta, total)
                     window_loss, window_chars = 0.0, 0
                     window_start, last_report = now, now
+                # evaluate (and let the guard judge the score), sample, checkpoint
                 if c.val_every and p.step % c.val_every == 0:
                     yield from self._validate()
                     window_start = time.perf_counter()
@@ -871,8 +886,8 @@ class Trainer:
                     if self._early_stopped:
                         reason = "early stop"
                 if c.sample_every and p.step % c.sample_every == 0 and self.rank == 0:
-                    text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=0.8, seed=p.step))
-                    yield SampleEvent(p.step, text, 0.8)
+                    text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=defaults.TEMPERATURE, seed=p.step))
+                    yield SampleEvent(p.step, text, defaults.TEMPERATURE)
                     window_start = time.perf_counter()
                 asked = self._agreed_save if self._ddp is not None else self._save.is_set()
                 if (c.ckpt_every and p.step % c.ckpt_every == 0) or asked:
@@ -887,6 +902,7 @@ class Trainer:
             if p.batch_in_epoch >= len(order):
                 p.epoch += 1
                 p.batch_in_epoch = 0
+        # -------- end: a last score and checkpoint, then a DoneEvent saying why
         if reason == "degraded":  # the current weights are the worse ones: write nothing more
             best = registry.best_checkpoint(self.run_dir)
             yield DoneEvent(p.step, reason, self._degraded or "validation got worse", self.last_checkpoint,

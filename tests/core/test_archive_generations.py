@@ -242,9 +242,9 @@ def test_a_long_post_over_the_limit_is_dropped_whole_not_trained_cut(tmp_path: P
     assert report.dropped["long_post"] == 1 and report.dropped["too_long"] == 0
     assert (f"dropped 1 long post (over 280 characters whole; the copies cut short in tweets.js are not trained on; "
             f"try --max-len {len(LONG)} to keep them)") in report.summary()
-    from tui.settings import app_flags  # the app says its own flag
+    from tui.settings import APP_WORDS  # the app says its own flag
 
-    assert f"try --max-tweet-len {len(LONG)} to keep them" in app_flags(report.summary())
+    assert f"try --max-tweet-len {len(LONG)} to keep them" in report.summary(APP_WORDS)
 
 
 def test_long_posts_only_give_a_one_line_error_naming_the_option(tmp_path: Path) -> None:

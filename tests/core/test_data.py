@@ -91,13 +91,13 @@ def test_the_report_says_how_to_keep_long_texts_when_many_are_dropped() -> None:
     """Over 5% of the usable texts dropped as too long: the report names the share and the --max-len that keeps them."""
     few = ["a tweet %d" % i for i in range(40)]
     _, report = load_corpus_items(few + ["x" * 300])  # 1 of 41: 2.4%, no note
-    assert not any("--max-len" in n for n in report.notes)
+    assert not any("--max-len" in n for n in map(str, report.notes))
     _, report = load_corpus_items(few + ["x" * 300, "y" * 333, "z" * 290])  # 3 of 43: 7%
-    note = [n for n in report.notes if "--max-len" in n]
+    note = [n for n in map(str, report.notes) if "--max-len" in n]
     assert note == ["3 texts (7%) are longer than 280 characters and were dropped; try --max-len 340 to keep them"]
     # retweets, empty and URL-only items are not part of the share
     _, report = load_corpus_items(few + ["x" * 300] + ["RT @a: b"] * 30, FilterConfig(drop_retweets=True))
-    assert not any("--max-len" in n for n in report.notes)
+    assert not any("--max-len" in n for n in map(str, report.notes))
 
 
 def load_corpus_items(items: list[str], cfg: FilterConfig | None = None) -> tuple[list[str], LoadReport]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.cli.flags import APP_WORDING, EXIT_USAGE, NUMBERS, for_app
+from core.cli.flags import EXIT_USAGE, NUMBERS
 from core.cli.main import build_parser as cli_parser
 from tui.__main__ import build_parser as app_parser
 from tui.__main__ import settings_from_args
@@ -140,8 +140,6 @@ def _app_flags() -> set[str]:
 
 # Messages that name a flag but cannot reach the app, each with the reason.
 NOT_SHOWN_BY_THE_APP = {
-    ("core/train/setup.py", "--until-stopped"): "until_stopped is set by TrainJob only when no budget is given",
-    ("core/train/setup.py", "--allow-unknown"): "RunRequest's default hint; TrainJob passes the app's own",
     ("core/store/provenance.py", "--check-novelty"): "find_recorded's lines are read by `tweetgen sample --check-novelty` "
                                                 "only; the app indexes the corpus it trains on",
 }
@@ -174,14 +172,15 @@ def test_the_message_walk_reaches_every_package() -> None:
 
 
 def test_every_flag_a_message_of_the_app_names_is_one_of_the_apps_flags() -> None:
-    """Collect the messages the app can show (core's and its own), word them as the app does, and check
-    that every flag named is one tweetgen-tui has; a backquoted `tweetgen ...` command names the CLI's."""
+    """Collect the messages the app can show (core's and its own) and check that every flag written in
+    one is a flag tweetgen-tui has (core names settings in hints instead, worded by each front end: the
+    tests below); a backquoted `tweetgen ...` command names the CLI's."""
     have = _app_flags()
     wrong = []
     for path in _app_shown_sources():
         rel = str(path.relative_to(REPO))
         for text in _literals(path):
-            worded = for_app(text)
+            worded = text
             outside = "".join(worded.split("`")[0::2])  # backquoted commands are the CLI's, and say so
             for flag in re.findall(r"(?<![\w-])--[a-z][a-z-]*", outside):
                 if flag not in have and (rel, flag) not in NOT_SHOWN_BY_THE_APP:
@@ -189,39 +188,112 @@ def test_every_flag_a_message_of_the_app_names_is_one_of_the_apps_flags() -> Non
     assert not wrong, "\n".join(wrong)
 
 
-def test_the_wording_table_only_names_app_flags_and_cli_flags() -> None:
-    cli = {s for _, a in _numeric_actions(cli_parser()) for s in a.option_strings}
-    cli |= {s for a in cli_parser()._actions for s in a.option_strings}
+def _raised(call) -> BaseException:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the error under test
+        return exc
+    raise AssertionError("no error")
+
+
+def test_core_hints_are_worded_in_the_apps_flags(tmp_path: Path) -> None:
+    """The same errors as tweetgen words them and as the app does: each setting in the app's own flag."""
+    import errno
+
+    from core.store import checkpoints, runlock
+    from core.train.limits import check_memory
+    from core.train.setup import MEMORY_HINT
+    from tui.settings import say
+
+    full = OSError(errno.ENOSPC, "No space left on device")
+    exc = checkpoints.CheckpointError("/r/step-1.pt: cannot write checkpoint (No space left on device)",
+                                      checkpoints._write_hint(full))
+    assert str(exc) == "/r/step-1.pt: cannot write checkpoint (No space left on device); free some space or choose another --out directory"
+    assert say(exc) == "/r/step-1.pt: cannot write checkpoint (No space left on device); free some space or choose another --checkpoint directory"
+
+    (tmp_path / "x.txt").write_text("x" * 300 + "\n", encoding="utf-8")
+    from core.data.corpus import load_corpus
+    exc = _raised(lambda: load_corpus(tmp_path / "x.txt"))
+    assert str(exc).endswith("(too_long 1); try --max-len 560") and say(exc).endswith("(too_long 1); try --max-tweet-len 560")
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "step-00000001.pt").write_bytes(b"")
+    exc = _raised(lambda: runlock.acquire(run, fresh=True))
+    assert str(exc).endswith(f"continue it with --resume {run}, or choose another --run or --out for a new run"), str(exc)
+    assert say(exc).endswith(f"continue it with --checkpoint {run}, or choose another --run or --checkpoint for a new run")
+
+    exc = _raised(lambda: check_memory(10**18, "training this model", MEMORY_HINT))
+    assert str(exc).endswith("use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-len")
+    assert say(exc).endswith("use a smaller --hidden, --embed, --layers or --batch-size, or a lower --max-tweet-len")
+
+    # what the training process sends: the line as a hint, worded by the app when shown
+    assert say(exc.as_hint()) == say(exc)
+
+
+# ---------------------------------------------------------------- hints keyed by setting (core.errors)
+
+# Settings core's hints name that the app has no words for, each with the reason it never shows them.
+APP_NEVER_SHOWS = {
+    "allow_unknown": "RunRequest's default hint; TrainJob passes the app's own",
+    "until_stopped": "until_stopped is set by TrainJob only when no budget is given",
+    "budget": "said only with --until-stopped",
+    "check_novelty": "find_recorded's lines are read by `tweetgen sample --check-novelty` only",
+}
+
+
+def _settings_core_names() -> dict[str, str]:
+    """Every {setting} in a hint template written in core (hint(...), Hint(...) calls), with where."""
+    import string
+
+    found: dict[str, str] = {}
+    for path in sorted((REPO / "core").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hint", "_hint", "Hint") and node.args:
+                parts = node.args[0].values if isinstance(node.args[0], ast.JoinedStr) else [node.args[0]]
+                for part in parts:  # an f-string's constant part holds "{setting}" (written "{{setting}}")
+                    if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                        for _, name, _, _ in string.Formatter().parse(part.value):
+                            if name:
+                                found.setdefault(name, str(path.relative_to(REPO)))
+    return found
+
+
+def test_every_setting_core_names_in_a_hint_has_words_in_both_front_ends() -> None:
+    from core.cli.flags import CLI_WORDS
+    from tui.settings import APP_WORDS
+
+    named = _settings_core_names()
+    assert {"max_tweet_len", "keep_retweets", "column", "run_dir"} <= set(named), named  # the scan finds them
+    assert not set(named) - set(CLI_WORDS), set(named) - set(CLI_WORDS)
+    missing = set(named) - set(APP_WORDS) - set(APP_NEVER_SHOWS)
+    assert not missing, {s: named[s] for s in missing}
+
+
+def test_each_front_ends_words_name_only_its_own_flags() -> None:
+    from core.cli.flags import CLI_WORDS
+    from tui.settings import APP_WORDS
+
+    cli = {s for a in cli_parser()._actions for s in a.option_strings}
     for sub in next(a for a in cli_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices.values():
         cli |= {s for a in sub._actions for s in a.option_strings}
-    have = _app_flags()
-    for setting, (cli_words, app_words) in APP_WORDING.items():
-        assert set(re.findall(r"--[a-z][a-z-]*", cli_words)) <= cli, setting
-        outside = "".join(app_words.split("`")[0::2])
-        assert set(re.findall(r"--[a-z][a-z-]*", outside)) <= have, setting
+    for setting, words in CLI_WORDS.items():
+        assert set(re.findall(r"--[a-z][a-z-]*", words)) <= cli, setting
+    for setting, words in APP_WORDS.items():
+        outside = "".join(words.split("`")[0::2])  # a backquoted `tweetgen ...` command names the CLI's
+        assert set(re.findall(r"--[a-z][a-z-]*", outside)) <= _app_flags(), setting
 
 
-@pytest.mark.parametrize("cli_message,app_message", [
-    ("/r/step-1.pt: cannot write checkpoint (No space left on device); free some space or choose another --out directory",
-     "/r/step-1.pt: cannot write checkpoint (No space left on device); free some space or choose another --checkpoint directory"),
-    ("x.csv: no usable tweets: none of 9 items passed the filters (9 too long); try --max-len 280",
-     "x.csv: no usable tweets: none of 9 items passed the filters (9 too long); try --max-tweet-len 280"),
-    ("continue it with --resume /r, or choose another --run or --out for a new run",
-     "continue it with --checkpoint /r, or choose another --run or --checkpoint for a new run"),
-    ("resume it with `tweetgen train --resume RUN_DIR --allow-unknown`",
-     "resume it with `tweetgen train --resume RUN_DIR --allow-unknown`"),
-    ("use --outdoor --max-length", "use --outdoor --max-length"),  # only whole flags are reworded
-])
-def test_core_hints_are_worded_in_the_apps_flags(cli_message: str, app_message: str) -> None:
-    assert for_app(cli_message) == app_message
+def test_the_open_corpus_screen_words_the_reports_hints_in_the_apps_flags(tmp_path: Path) -> None:
+    """A note saying how to keep long texts names --max-tweet-len on the open-corpus screen (it named
+    tweetgen train's --max-len there before: the screen showed the notes unreworded)."""
+    from core.data.corpus import FilterConfig, load_corpus
+    from tui.screens.open_corpus import report_text
 
-
-def test_the_apps_own_messages_are_left_as_written() -> None:
-    """Every error the app shows passes through for_app; the app's own words must come through unchanged
-    (its --max-len is the tweet length on screen, core's the corpus filter)."""
-    changed = []
-    for path in sorted((REPO / "tui").rglob("*.py")):
-        if path.name == "__main__.py":
-            continue
-        changed += [f"{path.name}: {text!r}" for text in _literals(path) if for_app(text) != text]
-    assert not changed, changed
+    path = tmp_path / "long.txt"
+    path.write_text("".join(f"a tweet {i}\n" for i in range(40)) + "x" * 300 + "\n" + "y" * 333 + "\n" + "z" * 290 + "\n",
+                    encoding="utf-8")
+    _, report = load_corpus(path, FilterConfig())
+    shown = report_text(report, "long.txt").plain
+    assert "try --max-tweet-len 340 to keep them" in shown and "--max-len" not in shown, shown

@@ -75,13 +75,20 @@ async def test_a_failure_delivering_training_events_is_shown(tui_assets: Assets,
 
 @run_async
 async def test_core_hints_reach_the_screen_in_the_apps_flags(tui_assets: Assets, home: Path) -> None:
-    """A failed checkpoint write says "choose another --out directory" in core; tweetgen-tui has no --out."""
+    """A failed checkpoint write says "choose another --out directory" to tweetgen; tweetgen-tui has no --out.
+    The training process sends the error's line as a hint (core.train.process), the app words it."""
+    import errno
+
+    from core.store.checkpoints import CheckpointError, _write_hint
+
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
-        message = ("/r/step-00000010.pt: cannot write checkpoint (No space left on device); free some space or choose "
-                   "another --out directory; earlier checkpoints are untouched")
-        app.training_panel.post_message(m.TrainingFinished(DoneEvent(10, "error", message, None)))
+        exc = CheckpointError("/r/step-00000010.pt: cannot write checkpoint (No space left on device)",
+                              (_write_hint(OSError(errno.ENOSPC, "full")), "earlier checkpoints are untouched"))
+        assert "choose another --out directory" in str(exc)  # tweetgen's words
+        event = DoneEvent(10, "error", str(exc), None, hint=exc.as_hint())  # as the training process sends it
+        app.training_panel.post_message(m.TrainingFinished(event))
         await wait_until(pilot, lambda: app.errors, "the error to be reported")
         (shown,) = app.errors
         assert "--out" not in shown and "choose another --checkpoint directory" in shown, shown

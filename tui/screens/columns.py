@@ -35,6 +35,7 @@ from tui.services.generation_stream import GeneratorSource, load_source, stream_
 
 from tui.widgets.footer import AppFooter, fit_footer
 from tui.format import prob_legend
+from tui.settings import say
 from tui.widgets.generation_panel import SampleRecord
 
 if TYPE_CHECKING:
@@ -216,7 +217,7 @@ class ColumnsScreen(Screen[None]):
                 try:
                     source = load_source(path, self.tweetgen.label_for(path))
                 except CheckpointError as exc:
-                    self.post_message(m.ModelFailed(path, str(exc)))
+                    self.post_message(m.ModelFailed(path, say(exc)))
                     source = None
             if worker.is_cancelled:
                 return

@@ -24,7 +24,7 @@ from core.store import policy
 from tui import messages as m
 from tui.format import one_line
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
-from tui.settings import AppSettings, app_flags, read_corpus
+from tui.settings import APP_WORDS, AppSettings, read_corpus, say
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
 from tui.widgets.generation_panel import GenerationPanel
@@ -118,7 +118,7 @@ class MainScreen(Screen[None]):
             try:
                 ckpt = load_checkpoint(path)
             except CheckpointError as exc:
-                self.post_message(m.ModelFailed(path, str(exc)))
+                self.post_message(m.ModelFailed(path, say(exc)))
                 continue
             source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
             checkpoints.post_message(m.ModelReady(source, interrupt=True))
@@ -154,9 +154,9 @@ class MainScreen(Screen[None]):
         try:
             texts, report = read_corpus(s.data_path, s.filters, progress=progress)
         except CorpusError as exc:
-            panel.post_message(m.CorpusFailed(s.data_path, str(exc)))
+            panel.post_message(m.CorpusFailed(s.data_path, say(exc)))
             return None
-        panel.post_message(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())))
+        panel.post_message(m.CorpusLoaded(s.data_path, s.data_label, len(texts), report.summary(APP_WORDS)))
         return texts
 
     @staticmethod

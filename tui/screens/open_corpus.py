@@ -60,9 +60,12 @@ def report_text(report: LoadReport, label: str) -> Text:
     if report.dropped:
         out.append("\ndropped: " + " · ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in
                                               sorted(report.dropped.items(), key=lambda kv: -kv[1])))
-    for note in report.notes:
+    from core.errors import render
+    from tui.settings import APP_WORDS
+
+    for note in report.notes:  # a note's hint in the app's flags (--max-tweet-len, not train's --max-len)
         out.append("\n")
-        out.append_text(fmt.visible(note, style="dim"))
+        out.append_text(fmt.visible(render(note, APP_WORDS), style="dim"))
     return out
 
 
@@ -217,7 +220,7 @@ class OpenCorpusScreen(ModalScreen["CorpusChoice | None"]):
     @work(thread=True, group="open-corpus", exclusive=True, exit_on_error=False, name="read the corpus to open")
     def _read(self, path: Path, filters: dict[str, Any]) -> None:
         from core.data.corpus import CorpusError
-        from tui.settings import read_corpus
+        from tui.settings import read_corpus, say
 
         worker = get_current_worker()
 
@@ -228,7 +231,7 @@ class OpenCorpusScreen(ModalScreen["CorpusChoice | None"]):
         try:
             texts, report = read_corpus(path, filters, progress=progress)
         except CorpusError as exc:
-            self._post(m.CorpusReport(path, filters, None, None, str(exc)))
+            self._post(m.CorpusReport(path, filters, None, None, say(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - whatever it is, one line on screen and the app goes on
             self._post(m.CorpusReport(path, filters, None, None, f"{path}: {type(exc).__name__}: {exc}"))
@@ -287,4 +290,6 @@ class OpenCorpusScreen(ModalScreen["CorpusChoice | None"]):
             self.read(self.path, filters)
             return
         if self.is_active:
-            self.dismiss(CorpusChoice(self.path, filters, self.texts, self.report.summary()))
+            from tui.settings import APP_WORDS
+
+            self.dismiss(CorpusChoice(self.path, filters, self.texts, self.report.summary(APP_WORDS)))

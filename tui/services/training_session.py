@@ -19,7 +19,7 @@ States (:data:`core.events.TrainingState`)::
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from core.train.process import TrainingProcess
@@ -32,7 +32,7 @@ class TrainingSession:
     """The one training process of the app (at most one at a time) and where it stands."""
 
     def __init__(self, on_change: Callable[[], None] | None = None,
-                 word: Callable[[str], str] = lambda text: text) -> None:
+                 word: Callable[[Any], str] = str) -> None:
         """``on_change``: called after every change of state or detail. ``word``: how this front end
         words core's messages (the flags they suggest), for the error a run ends with."""
         self.on_change = on_change
@@ -119,7 +119,7 @@ class TrainingSession:
         """The run ended: returns its process, to be closed (off the UI thread)."""
         process, self.process = self.process, None
         if event.reason in ("diverged", "error"):
-            self._set("error", self.word(event.message))
+            self._set("error", self.word(event.hint or event.message))
         else:
             self._set("idle", f"{event.message} · space to train more")
         return process

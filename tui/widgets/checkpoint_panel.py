@@ -30,6 +30,7 @@ from core.store.policy import path_key
 from tui import format as fmt
 from tui import messages as m
 from tui.services.generation_stream import load_source
+from tui.settings import say
 
 if TYPE_CHECKING:
     from core.events import CheckpointReason
@@ -243,7 +244,7 @@ class CheckpointPanel(Vertical):
         try:
             source = load_source(path, self.tweetgen.label_for(path))
         except CheckpointError as exc:
-            self.post_message(m.ModelFailed(path, str(exc)))
+            self.post_message(m.ModelFailed(path, say(exc)))
             return
         finally:
             if not interrupt:
