@@ -574,12 +574,21 @@ class TweetgenApp(App[None]):
     def _marks_changed(self) -> None:
         self.refresh_bindings()  # v needs two marked
 
+    def _main_gone(self) -> bool:
+        """The main screen's panels are gone: the app is closing, and a message that bubbled up from a
+        panel (or a worker's) before that is still in the App's queue (NoMatches failed a test at load)."""
+        return not self.query(CheckpointPanel)
+
     def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
+        if self._main_gone():
+            return
         self.checkpoint_panel.switch_to(message.path)
 
     def on_run_resolved(self, message: m.RunResolved) -> None:
         self.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
         self.run_checkpoints = message.plan.of_run
+        if self._main_gone():
+            return
         self.checkpoint_panel.set_run(self.run_dir)
         self.training.ready()
         self.refresh_bindings()
@@ -590,16 +599,17 @@ class TweetgenApp(App[None]):
 
     def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
         """After the CheckpointPanel has shown it (and followed the run)."""
-        panels = self.query(CheckpointPanel)
-        if not panels:
-            return  # it bubbled up while the app was closing: the main screen and its panel are gone
-        self.run_checkpoints = panels.first().of_run(message.infos)
+        if self._main_gone():
+            return
+        self.run_checkpoints = self.checkpoint_panel.of_run(message.infos)
         self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
         self.show_generation_status()  # "best" may have moved
 
     def on_model_ready(self, message: m.ModelReady) -> None:
         source = message.source
         self.source = source
+        if self._main_gone():
+            return
         # follow the run's new checkpoints from the untrained model, from the newest, and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
         self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
@@ -632,13 +642,19 @@ class TweetgenApp(App[None]):
             self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
 
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
+        if self._main_gone():
+            return  # the last checkpoint of a quit: it is on disk; there is no panel left to list it
         self.checkpoint_panel.checkpoint_written(message.event)
 
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         event = message.event
         process = self.training.finished(event)
         if process is not None:
-            self.training_panel.close_process(process)
+            if self._main_gone():
+                process.wait(15.0)  # as TrainingPanel.close_process: the child exits right after its last event
+                process.close()
+            else:
+                self.training_panel.close_process(process)
         if event.reason in ("diverged", "error"):
             self._error(say(event.hint or event.message))  # core's hints in this app's flags
         elif not self.training.quitting:
