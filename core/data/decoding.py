@@ -243,12 +243,17 @@ def text_chunks(fh: BinaryIO, name: str, report: LoadReport | None = None) -> It
     if sniffed is None:
         return
     enc, facts = sniffed
+    note_encoding(report, enc, facts)
+    yield from decoded_chunks(fh, enc, name)
+
+
+def note_encoding(report: LoadReport | None, enc: Encoding, facts: TextFacts) -> None:
+    """What the sniff found, in the load report: the encoding, its notes, the NULs removed."""
     if report is not None:
         report.encoding = enc.label
         report.notes.extend(enc.notes)
         if facts.nuls:
             report.notes.append(f"removed {facts.nuls:,} NUL characters")
-    yield from decoded_chunks(fh, enc, name)
 
 
 def split_lines(chunks: Iterable[str], ends: re.Pattern[str]) -> Iterator[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from core.data.archive_records import grailbird_rows, is_grailbird_header, tweet_of
-from core.data.decoding import CSV_LINE_END, SPLITLINES_END, Progress, decoded_chunks, sniff, split_lines
+from core.data.decoding import CSV_LINE_END, SPLITLINES_END, Progress, decoded_chunks, note_encoding, sniff, split_lines
 from core.data.jsonstream import JsonStream, StreamDecodeError, iter_top_level
 from core.data.report import CorpusError, LoadReport
 from core.errors import hint
@@ -241,11 +241,7 @@ def iter_file_items(path: Path, fmt: str = "auto", column: str | None = None, re
                 f"{name}: file is empty; give one tweet per line, a CSV with a 'text' column, a tweets.js or JSON/JSONL"
             )
         enc, facts = sniffed
-        if report is not None:
-            report.encoding = enc.label
-            report.notes.extend(enc.notes)
-            if facts.nuls:
-                report.notes.append(f"removed {facts.nuls:,} NUL characters")
+        note_encoding(report, enc, facts)
 
         def whole_text() -> str:
             return "".join(decoded_chunks(fh, enc, name, progress))

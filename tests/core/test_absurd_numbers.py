@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 import torch
-from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny
+from corehelpers import TINY_CLI, one_error_line, train_tiny
 
 from core.cli.flags import EXIT_USAGE
 from core.cli.main import build_parser, format_eta, main
@@ -21,18 +21,6 @@ from core.store.registry import list_checkpoints
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return tiny_corpus_file(tmp_path)
-
-
-@pytest.fixture
-def trained(tmp_path: Path, corpus: Path) -> Path:
-    run = tmp_path / "trained"
-    assert _train(corpus, run) == 0
-    return run
 
 
 # ---------------------------------------------------------------- absurd numbers

@@ -10,25 +10,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from corehelpers import REPO, TINY_CLI, TINY_TWEETS, one_error_line, tiny_corpus_file, train_tiny
+from corehelpers import REPO, TINY_CLI, TINY_TWEETS, one_error_line, train_tiny
 
 from core.data.corpus import load_corpus
 
 TINY = TINY_CLI
 GB = 10**9
 _train, _one_line = train_tiny, one_error_line
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return tiny_corpus_file(tmp_path)
-
-
-@pytest.fixture
-def trained(tmp_path: Path, corpus: Path) -> Path:
-    run = tmp_path / "trained"
-    assert _train(corpus, run) == 0
-    return run
 
 
 # ---------------------------------------------------------------- line endings

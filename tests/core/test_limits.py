@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import torch
-from corehelpers import TINY_CLI, one_error_line, tiny_corpus_file, train_tiny
+from corehelpers import TINY_CLI, one_error_line, train_tiny
 
 from core.cli.main import EVAL_POSITIONS, main
 from core.data.vocab import CharVocab
@@ -22,11 +22,6 @@ TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
 
 
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return tiny_corpus_file(tmp_path)
-
-
 # ---------------------------------------------------------------- memory
 
 
@@ -37,13 +32,6 @@ GB = 10**9
 def four_gb(monkeypatch: pytest.MonkeyPatch) -> None:
     """The machine has 4 GB available, whatever this one has."""
     monkeypatch.setattr(safety, "available_memory", lambda device="cpu": 4 * GB)
-
-
-@pytest.fixture
-def trained(tmp_path: Path, corpus: Path) -> Path:
-    run = tmp_path / "trained"
-    assert _train(corpus, run) == 0
-    return run
 
 
 @pytest.mark.parametrize("argv", [

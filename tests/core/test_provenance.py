@@ -7,18 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from corehelpers import TINY_CLI, TINY_TWEETS, one_error_line, tiny_corpus_file, train_tiny
+from corehelpers import TINY_CLI, TINY_TWEETS, one_error_line, train_tiny
 
 from core.cli.main import main
 from core.store.checkpoints import load_checkpoint
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return tiny_corpus_file(tmp_path)
 
 
 # ---------------------------------------------------------------- --check-novelty knows the corpus it trained on

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from corehelpers import REPO, TINY_CLI, one_error_line, tiny_corpus_file, train_tiny
+from corehelpers import REPO, TINY_CLI, one_error_line, train_tiny
 
 from core.cli.flags import EXIT_USAGE
 from core.cli.main import main
@@ -27,11 +27,6 @@ from core.train.process import TrainJob, prepare_job
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return tiny_corpus_file(tmp_path)
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from corehelpers import REPO, TINY_CLI, one_error_line, tiny_corpus_file, train_tiny
+from corehelpers import REPO, TINY_CLI, one_error_line, train_tiny
 
 from core.store import runlock
 from core.store.checkpoints import load_checkpoint
@@ -21,11 +21,6 @@ from core.store.registry import list_checkpoints
 
 TINY = TINY_CLI
 _train, _one_line = train_tiny, one_error_line
-
-
-@pytest.fixture
-def corpus(tmp_path: Path) -> Path:
-    return tiny_corpus_file(tmp_path)
 
 
 # ---------------------------------------------------------------- SIGHUP
