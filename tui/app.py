@@ -362,7 +362,7 @@ class TweetgenApp(App[None]):
         """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
-            self._check_novelty(record)
+            self.main_screen.check_novelty(record)
         self.refresh_sample_keys()
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
@@ -461,98 +461,16 @@ class TweetgenApp(App[None]):
         if self.columns_screen is None:
             self.generation.start_sample()
 
-    # ------------------------------------------------------------ novelty (o), copy (y), export (e)
-
-    def on_novelty_ready(self, message: m.NoveltyReady) -> None:
-        self.novelty = message.index  # type: ignore[assignment]
-        if self.novelty is None:
-            self.novelty_note = "no training texts to check against"
-            if message.error:
-                self._error(f"the novelty check is off: {message.error}")
-        for record in self.session:
-            if record.complete and record.novelty is None:
-                self._check_novelty(record)
-        self.refresh_bindings()
-
-    def _check_novelty(self, record: SampleRecord) -> None:
-        if not policy.novelty_applies(record.checkpoint, run_dir=self.run_dir, demo=self.settings.demo_checkpoint,
-                                      demo_corpus=self.settings.is_demo_corpus):
-            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
-        elif self.novelty is None:
-            record.novelty_note = self.novelty_note
-        else:
-            record.novelty = self.novelty.check(record.text)
-        self._redraw(record)
-
-    def _redraw(self, record: SampleRecord) -> None:
-        self.generation.redraw(record)
-        screen = self.columns_screen
-        if screen is not None:
-            screen.redraw(record)
-
-    def _shown_records(self) -> list[SampleRecord]:
-        """The samples on screen now: the columns, else the single view's current tweet."""
-        screen = self.columns_screen
-        if screen is not None:
-            return [r for r in screen.records if r.text]
-        current = self.generation.current
-        return [current] if current is not None and current.text else []
-
-    def _source_record(self) -> SampleRecord | None:
-        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
-        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
-        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
+    # ------------------------------------------------------------ novelty (o), copy (y), export (e): MainScreen's
 
     def action_show_source(self) -> None:
-        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
-        record = self._source_record()
-        if self.novelty is None:
-            return
-        if record is None:
-            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
-            return
-        found = record.novelty
-        source = self.novelty.source_text(found.source)
-        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
-        kind = "COPIED from training text" if found.copied else "Training text"
-        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
-                    markup=False)
+        self.main_screen.show_source()
 
     def action_copy_tweet(self) -> None:
-        records = self._shown_records()
-        if not records:
-            return
-        if len(records) == 1:
-            text = records[0].text
-        else:
-            text = "\n".join(f"{r.label or r.settings()}: {r.text}" for r in records)
-        self.copy_to_clipboard(text)
-        what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
-        self.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+        self.main_screen.copy_tweet()
 
     def action_export(self) -> None:
-        """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
-        from core.store.export import append_jsonl, sample_record
-        from core.model.sampler import Written
-
-        run_dir = self.run_dir
-        if run_dir is None:
-            return
-        todo = [r for r in self.session if r.complete and not r.exported and r.cfg is not None]
-        path = run_dir / "samples.jsonl"
-        if not todo:
-            self.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
-            return
-        records = [sample_record(Written(r.text, r.eos_prob is not None, r.bits_per_char, ()), r.cfg,
-                                 checkpoint=r.checkpoint, step=r.step, novelty=r.novelty) for r in todo]
-        try:
-            n = append_jsonl(path, records)
-        except OSError as exc:
-            self._error(f"could not export to {path}: {exc}")
-            return
-        for r in todo:
-            r.exported = True
-        self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
+        self.main_screen.export()
 
     def show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
