@@ -52,7 +52,7 @@ from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_track
 from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
+from tui.screens.open_corpus import CorpusChoice
 from tui.screens.palette import SafeCommandPalette
 from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
@@ -233,39 +233,7 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ opening a corpus (d)
 
     def action_open_corpus(self) -> None:
-        if self.check_action("open_corpus", ()) is not True or isinstance(self.screen, OpenCorpusScreen):
-            return
-        note = f"(stops training {self.run_dir.name} first, with a checkpoint)" \
-            if self.training.active and self.run_dir is not None else ""
-        self.push_screen(OpenCorpusScreen(Path.cwd(), dict(self.settings.filters), note), self._corpus_chosen)
-
-    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
-        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
-        run training now (if any) has stopped with its checkpoint."""
-        if choice is None or self._exiting or self.training.quitting:
-            return
-        if self.training.active:
-            self._pending_open = choice
-            self.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
-            return
-        self._open_corpus(choice)
-
-    def _open_corpus(self, choice: CorpusChoice) -> None:
-        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
-        by a worker, as at start-up; then training starts (:meth:`on_corpus_opened`). The demo stays listed."""
-        self._pending_open = None
-        self.settings = self.settings.opened(choice.path, choice.filters)
-        self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
-        self.run_checkpoints = []
-        self.checkpoint_panel.follow_best = False
-        self.novelty, self.novelty_note = None, "indexing…"
-        self.sub_title = self.settings.data_label
-        self.training_panel.reset()
-        self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
-        self.training.opening()
-        self._training_soon = True
-        self.refresh_bindings()
-        self.main_screen.open_run(self.settings, choice.texts)
+        self.main_screen.open_corpus_dialog()
 
     def on_corpus_opened(self, message: m.CorpusOpened) -> None:
         self._training_soon = False
@@ -560,7 +528,7 @@ class TweetgenApp(App[None]):
         if self.training.quitting:
             self.exit()
         elif self._pending_open is not None:
-            self._open_corpus(self._pending_open)
+            self.main_screen.open_corpus(self._pending_open)
 
     def _training_changed(self) -> None:
         """The training session moved: the panel's status line and the keys follow it."""

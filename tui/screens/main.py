@@ -24,6 +24,7 @@ from core.store import policy
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
+from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
 from tui.settings import AppSettings, app_flags, read_corpus
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -87,6 +88,48 @@ class MainScreen(Screen[None]):
         # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
         # skipped by the collector from now on.
         gc.freeze()
+
+    # ------------------------------------------------------------ opening a corpus (d)
+
+    def open_corpus_dialog(self) -> None:
+        """Key d: the open-corpus screen; what is chosen there is opened by :meth:`open_corpus`."""
+        app = self.tweetgen
+        if app.check_action("open_corpus", ()) is not True or isinstance(app.screen, OpenCorpusScreen):
+            return
+        note = f"(stops training {app.run_dir.name} first, with a checkpoint)" \
+            if app.training.active and app.run_dir is not None else ""
+        app.push_screen(OpenCorpusScreen(Path.cwd(), dict(app.settings.filters), note), self._corpus_chosen)
+
+    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
+        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
+        run training now (if any) has stopped with its checkpoint."""
+        app = self.tweetgen
+        if choice is None or app.closing or app.training.quitting:
+            return
+        if app.training.active:
+            app._pending_open = choice
+            app.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
+            return
+        self.open_corpus(choice)
+
+    def open_corpus(self, choice: CorpusChoice) -> None:
+        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
+        by a worker, as at start-up; then training starts (the App's ``on_corpus_opened``). The demo stays listed."""
+        app = self.tweetgen
+        app._pending_open = None
+        app.settings = app.settings.opened(choice.path, choice.filters)
+        app.run_dir = None  # until the worker has resolved the new one: no training, export or second open
+        app.run_checkpoints = []
+        self.query_one(CheckpointPanel).follow_best = False
+        app.novelty, app.novelty_note = None, "indexing…"
+        app.sub_title = app.settings.data_label
+        panel = self.query_one(TrainingPanel)
+        panel.reset()
+        panel.set_corpus(f"{app.settings.data_label} · {len(choice.texts):,} tweets")
+        app.training.opening()
+        app._training_soon = True
+        app.refresh_bindings()
+        self.open_run(app.settings, choice.texts)
 
     def open_run(self, settings: AppSettings, texts: list[str]) -> None:
         """A corpus opened from inside the app: its run is resolved and its model loaded, as at start-up."""
