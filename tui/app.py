@@ -42,19 +42,17 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.store import policy
-from core.train.process import TrainingProcess, TrainJob
 from core.events import TrainingState
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
 from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
-from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_tracker_immune_to_sighup
+from tui.lifecycle import handle_stop_signals, hangup_safe
 from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.open_corpus import CorpusChoice
 from tui.screens.palette import SafeCommandPalette
-from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
 from tui.services.training_session import TrainingSession
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
@@ -196,23 +194,7 @@ class TweetgenApp(App[None]):
         self.show_generation_status()
 
     def action_start_training(self) -> None:
-        run_dir = self.run_dir
-        if run_dir is None or not self.training.can("start") or self._exiting:
-            return  # e.g. a palette command chosen twice: one training process at a time
-        s = self.settings
-        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
-        job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
-                       filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
-        process = TrainingProcess(job, on_events=self.training_panel.deliver)
-        try:
-            start_resource_tracker_immune_to_sighup()
-            process.start()
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
-            process.close()
-            self._error(f"could not start the training process: {one_line(exc)}")
-            return
-        self.training.launch(process)
-        self.checkpoint_panel.follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
+        self.training_panel.start_training()
 
     def action_pause_training(self) -> None:
         if self.training.process is not None:
@@ -375,20 +357,7 @@ class TweetgenApp(App[None]):
         self.show_generation_status()
 
     def action_prime(self) -> None:
-        if self.source is not None and not isinstance(self.screen, PrimeScreen):
-            self.push_screen(PrimeScreen(self.prime), self._prime_chosen)
-
-    def _prime_chosen(self, prime: str | None) -> None:
-        if prime is None or self._exiting:
-            return  # escape: nothing changes
-        self.prime = prime
-        source = self.source
-        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
-        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
-            shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
-            self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
-                        timeout=6, markup=False)
-        self.generation.start_sample()
+        self.generation.ask_prime()
 
     # ------------------------------------------------------------ the sweep (t) and the comparison (v)
 
