@@ -451,7 +451,7 @@ class TweetgenApp(App[None]):
     def on_model_ready(self, message: m.ModelReady) -> None:
         source = message.source
         self.source = source
-        # follow the run's new checkpoints from the untrained model, from the newest, and when following already
+        # follow the run's new checkpoints from the untrained model, from the run's choice (best, else newest), and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
         self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
             policy.is_choice_of_run(source.path, self.run_checkpoints)
