@@ -48,7 +48,7 @@ from tui import messages as m
 from tui.format import one_line
 from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
 from tui.lifecycle import handle_stop_signals, hangup_safe
-from tui.screens.columns import MAX_COMPARED, ColumnsScreen
+from tui.screens.columns import ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.open_corpus import CorpusChoice
@@ -372,20 +372,13 @@ class TweetgenApp(App[None]):
         if self.columns_screen is not None:
             self.action_leave_columns()
         elif self.source is not None:
-            self._open_columns("sweep")
+            ColumnsScreen.open(self, "sweep")
 
     def action_compare(self) -> None:
         if self.columns_screen is not None:
             self.action_leave_columns()
         elif len(self.checkpoint_panel.marked) >= 2:
-            self._open_columns("compare")
-
-    def _open_columns(self, kind: str) -> None:
-        panel = self.checkpoint_panel
-        if len(panel.marked) > MAX_COMPARED and kind == "compare":
-            self.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
-        self.generation.stop_sampling()
-        self.push_screen(ColumnsScreen(kind, panel.marked_infos() if kind == "compare" else (), self.probs_view))
+            ColumnsScreen.open(self, "compare")
 
     def action_leave_columns(self) -> None:
         screen = self.columns_screen
