@@ -10,14 +10,14 @@ state machine of training), the session's samples with the novelty index, and on
 
 The work is done where its output is shown (each worker has a group, ``exit_on_error=False``):
 
-- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus)
-  and the novelty index;
+- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus),
+  opening a corpus (d), the novelty index and what reads it: the source (o), copy (y), export (e);
 - :class:`tui.widgets.generation_panel.GenerationPanel`: the ``sample`` thread worker, checked for
-  cancellation before every character;
-- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``);
+  cancellation before every character, and the prime input (i);
+- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``; opened by t, v);
 - :class:`tui.widgets.checkpoint_panel.CheckpointPanel`: ``listing`` and the ``model`` loads
   (picked by hand, or following the run's best);
-- :class:`tui.widgets.training_panel.TrainingPanel`: the training process' events (a spawned
+- :class:`tui.widgets.training_panel.TrainingPanel`: starting training (space), the process' events (a spawned
   process, drained in bursts by its pump thread, coalesced).
 
 What the App acts on bubbles up to it from there. The run/checkpoint decisions are
