@@ -10,14 +10,14 @@ state machine of training), the session's samples with the novelty index, and on
 
 The work is done where its output is shown (each worker has a group, ``exit_on_error=False``):
 
-- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus)
-  and the novelty index;
+- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus),
+  opening a corpus (d), the novelty index and what reads it: the source (o), copy (y), export (e);
 - :class:`tui.widgets.generation_panel.GenerationPanel`: the ``sample`` thread worker, checked for
-  cancellation before every character;
-- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``);
+  cancellation before every character, and the prime input (i);
+- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``; opened by t, v);
 - :class:`tui.widgets.checkpoint_panel.CheckpointPanel`: ``listing`` and the ``model`` loads
   (picked by hand, or following the run's best);
-- :class:`tui.widgets.training_panel.TrainingPanel`: the training process' events (a spawned
+- :class:`tui.widgets.training_panel.TrainingPanel`: starting training (space), the process' events (a spawned
   process, drained in bursts by its pump thread, coalesced).
 
 What the App acts on bubbles up to it from there. The run/checkpoint decisions are
@@ -43,19 +43,17 @@ from textual.worker import Worker, WorkerState
 
 from core import defaults
 from core.store import policy
-from core.train.process import TrainingProcess, TrainJob
 from core.events import TrainingState
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
 from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
-from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_tracker_immune_to_sighup
-from tui.screens.columns import MAX_COMPARED, ColumnsScreen
+from tui.lifecycle import handle_stop_signals, hangup_safe
+from tui.screens.columns import ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
+from tui.screens.open_corpus import CorpusChoice
 from tui.screens.palette import SafeCommandPalette
-from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
 from tui.services.training_session import TrainingSession
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, clamp_temperature, say
@@ -197,23 +195,7 @@ class TweetgenApp(App[None]):
         self.show_generation_status()
 
     def action_start_training(self) -> None:
-        run_dir = self.run_dir
-        if run_dir is None or not self.training.can("start") or self._exiting:
-            return  # e.g. a palette command chosen twice: one training process at a time
-        s = self.settings
-        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
-        job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
-                       filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
-        process = TrainingProcess(job, on_events=self.training_panel.deliver)
-        try:
-            start_resource_tracker_immune_to_sighup()
-            process.start()
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
-            process.close()
-            self._error(f"could not start the training process: {one_line(exc)}")
-            return
-        self.training.launch(process)
-        self.checkpoint_panel.follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
+        self.training_panel.start_training()
 
     def action_pause_training(self) -> None:
         if self.training.process is not None:
@@ -234,39 +216,7 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ opening a corpus (d)
 
     def action_open_corpus(self) -> None:
-        if self.check_action("open_corpus", ()) is not True or isinstance(self.screen, OpenCorpusScreen):
-            return
-        note = f"(stops training {self.run_dir.name} first, with a checkpoint)" \
-            if self.training.active and self.run_dir is not None else ""
-        self.push_screen(OpenCorpusScreen(Path.cwd(), dict(self.settings.filters), note), self._corpus_chosen)
-
-    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
-        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
-        run training now (if any) has stopped with its checkpoint."""
-        if choice is None or self._exiting or self.training.quitting:
-            return
-        if self.training.active:
-            self._pending_open = choice
-            self.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
-            return
-        self._open_corpus(choice)
-
-    def _open_corpus(self, choice: CorpusChoice) -> None:
-        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
-        by a worker, as at start-up; then training starts (:meth:`on_corpus_opened`). The demo stays listed."""
-        self._pending_open = None
-        self.settings = self.settings.opened(choice.path, choice.filters)
-        self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
-        self.run_checkpoints = []
-        self.checkpoint_panel.follow_best = False
-        self.novelty, self.novelty_note = None, "indexing…"
-        self.sub_title = self.settings.data_label
-        self.training_panel.reset()
-        self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
-        self.training.opening()
-        self._training_soon = True
-        self.refresh_bindings()
-        self.main_screen.open_run(self.settings, choice.texts)
+        self.main_screen.open_corpus_dialog()
 
     def on_corpus_opened(self, message: m.CorpusOpened) -> None:
         self._training_soon = False
@@ -363,7 +313,7 @@ class TweetgenApp(App[None]):
         """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
-            self._check_novelty(record)
+            self.main_screen.check_novelty(record)
         self.refresh_sample_keys()
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
@@ -408,20 +358,7 @@ class TweetgenApp(App[None]):
         self.show_generation_status()
 
     def action_prime(self) -> None:
-        if self.source is not None and not isinstance(self.screen, PrimeScreen):
-            self.push_screen(PrimeScreen(self.prime), self._prime_chosen)
-
-    def _prime_chosen(self, prime: str | None) -> None:
-        if prime is None or self._exiting:
-            return  # escape: nothing changes
-        self.prime = prime
-        source = self.source
-        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
-        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
-            shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
-            self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
-                        timeout=6, markup=False)
-        self.generation.start_sample()
+        self.generation.ask_prime()
 
     # ------------------------------------------------------------ the sweep (t) and the comparison (v)
 
@@ -436,20 +373,13 @@ class TweetgenApp(App[None]):
         if self.columns_screen is not None:
             self.action_leave_columns()
         elif self.source is not None:
-            self._open_columns("sweep")
+            ColumnsScreen.open(self, "sweep")
 
     def action_compare(self) -> None:
         if self.columns_screen is not None:
             self.action_leave_columns()
         elif len(self.checkpoint_panel.marked) >= 2:
-            self._open_columns("compare")
-
-    def _open_columns(self, kind: str) -> None:
-        panel = self.checkpoint_panel
-        if len(panel.marked) > MAX_COMPARED and kind == "compare":
-            self.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
-        self.generation.stop_sampling()
-        self.push_screen(ColumnsScreen(kind, panel.marked_infos() if kind == "compare" else (), self.probs_view))
+            ColumnsScreen.open(self, "compare")
 
     def action_leave_columns(self) -> None:
         screen = self.columns_screen
@@ -462,98 +392,16 @@ class TweetgenApp(App[None]):
         if self.columns_screen is None:
             self.generation.start_sample()
 
-    # ------------------------------------------------------------ novelty (o), copy (y), export (e)
-
-    def on_novelty_ready(self, message: m.NoveltyReady) -> None:
-        self.novelty = message.index  # type: ignore[assignment]
-        if self.novelty is None:
-            self.novelty_note = "no training texts to check against"
-            if message.error:
-                self._error(f"the novelty check is off: {message.error}")
-        for record in self.session:
-            if record.complete and record.novelty is None:
-                self._check_novelty(record)
-        self.refresh_bindings()
-
-    def _check_novelty(self, record: SampleRecord) -> None:
-        if not policy.novelty_applies(record.checkpoint, run_dir=self.run_dir, demo=self.settings.demo_checkpoint,
-                                      demo_corpus=self.settings.is_demo_corpus):
-            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
-        elif self.novelty is None:
-            record.novelty_note = self.novelty_note
-        else:
-            record.novelty = self.novelty.check(record.text)
-        self._redraw(record)
-
-    def _redraw(self, record: SampleRecord) -> None:
-        self.generation.redraw(record)
-        screen = self.columns_screen
-        if screen is not None:
-            screen.redraw(record)
-
-    def _shown_records(self) -> list[SampleRecord]:
-        """The samples on screen now: the columns, else the single view's current tweet."""
-        screen = self.columns_screen
-        if screen is not None:
-            return [r for r in screen.records if r.text]
-        current = self.generation.current
-        return [current] if current is not None and current.text else []
-
-    def _source_record(self) -> SampleRecord | None:
-        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
-        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
-        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
+    # ------------------------------------------------------------ novelty (o), copy (y), export (e): MainScreen's
 
     def action_show_source(self) -> None:
-        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
-        record = self._source_record()
-        if self.novelty is None:
-            return
-        if record is None:
-            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
-            return
-        found = record.novelty
-        source = self.novelty.source_text(found.source)
-        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
-        kind = "COPIED from training text" if found.copied else "Training text"
-        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
-                    markup=False)
+        self.main_screen.show_source()
 
     def action_copy_tweet(self) -> None:
-        records = self._shown_records()
-        if not records:
-            return
-        if len(records) == 1:
-            text = records[0].text
-        else:
-            text = "\n".join(f"{r.label or r.settings()}: {r.text}" for r in records)
-        self.copy_to_clipboard(text)
-        what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
-        self.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+        self.main_screen.copy_tweet()
 
     def action_export(self) -> None:
-        """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
-        from core.store.export import append_jsonl, sample_record
-        from core.model.sampler import Written
-
-        run_dir = self.run_dir
-        if run_dir is None:
-            return
-        todo = [r for r in self.session if r.complete and not r.exported and r.cfg is not None]
-        path = run_dir / "samples.jsonl"
-        if not todo:
-            self.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
-            return
-        records = [sample_record(Written(r.text, r.eos_prob is not None, r.bits_per_char, ()), r.cfg,
-                                 checkpoint=r.checkpoint, step=r.step, novelty=r.novelty) for r in todo]
-        try:
-            n = append_jsonl(path, records)
-        except OSError as exc:
-            self._error(f"could not export to {path}: {exc}")
-            return
-        for r in todo:
-            r.exported = True
-        self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
+        self.main_screen.export()
 
     def show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
@@ -610,7 +458,7 @@ class TweetgenApp(App[None]):
         self.source = source
         if self._main_gone():
             return
-        # follow the run's new checkpoints from the untrained model, from the newest, and when following already
+        # follow the run's new checkpoints from the untrained model, from the run's choice (best, else newest), and when following already
         # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
         self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
             policy.is_choice_of_run(source.path, self.run_checkpoints)
@@ -662,7 +510,7 @@ class TweetgenApp(App[None]):
         if self.training.quitting:
             self.exit()
         elif self._pending_open is not None:
-            self._open_corpus(self._pending_open)
+            self.main_screen.open_corpus(self._pending_open)
 
     def _training_changed(self) -> None:
         """The training session moved: the panel's status line and the keys follow it."""

@@ -106,6 +106,15 @@ class ColumnsScreen(Screen[None]):
 
     BINDINGS = [Binding("escape", "app.leave_columns", "Back", tooltip="back to the single stream")]
 
+    @classmethod
+    def open(cls, app: TweetgenApp, kind: str) -> None:
+        """Keys t and v: the single view stops writing and the columns open over it."""
+        panel = app.checkpoint_panel
+        if len(panel.marked) > MAX_COMPARED and kind == "compare":
+            app.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
+        app.generation.stop_sampling()
+        app.push_screen(cls(kind, panel.marked_infos() if kind == "compare" else (), app.probs_view))
+
     def __init__(self, kind: str, marked: Sequence[CheckpointInfo] = (), probs: bool = False) -> None:
         super().__init__(classes=f"columns-{kind}")
         self.kind = kind

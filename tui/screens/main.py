@@ -21,13 +21,15 @@ from textual.widgets import Header
 from textual.worker import Worker, get_current_worker
 
 from core.store import policy
+from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
+from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
 from tui.settings import APP_WORDS, AppSettings, read_corpus, say
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
-from tui.widgets.generation_panel import GenerationPanel
+from tui.widgets.generation_panel import GenerationPanel, SampleRecord
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -86,6 +88,48 @@ class MainScreen(Screen[None]):
         # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
         # skipped by the collector from now on.
         gc.freeze()
+
+    # ------------------------------------------------------------ opening a corpus (d)
+
+    def open_corpus_dialog(self) -> None:
+        """Key d: the open-corpus screen; what is chosen there is opened by :meth:`open_corpus`."""
+        app = self.tweetgen
+        if app.check_action("open_corpus", ()) is not True or isinstance(app.screen, OpenCorpusScreen):
+            return
+        note = f"(stops training {app.run_dir.name} first, with a checkpoint)" \
+            if app.training.active and app.run_dir is not None else ""
+        app.push_screen(OpenCorpusScreen(Path.cwd(), dict(app.settings.filters), note), self._corpus_chosen)
+
+    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
+        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
+        run training now (if any) has stopped with its checkpoint."""
+        app = self.tweetgen
+        if choice is None or app.closing or app.training.quitting:
+            return
+        if app.training.active:
+            app._pending_open = choice
+            app.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
+            return
+        self.open_corpus(choice)
+
+    def open_corpus(self, choice: CorpusChoice) -> None:
+        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
+        by a worker, as at start-up; then training starts (the App's ``on_corpus_opened``). The demo stays listed."""
+        app = self.tweetgen
+        app._pending_open = None
+        app.settings = app.settings.opened(choice.path, choice.filters)
+        app.run_dir = None  # until the worker has resolved the new one: no training, export or second open
+        app.run_checkpoints = []
+        self.query_one(CheckpointPanel).follow_best = False
+        app.novelty, app.novelty_note = None, "indexing…"
+        app.sub_title = app.settings.data_label
+        panel = self.query_one(TrainingPanel)
+        panel.reset()
+        panel.set_corpus(f"{app.settings.data_label} · {len(choice.texts):,} tweets")
+        app.training.opening()
+        app._training_soon = True
+        app.refresh_bindings()
+        self.open_run(app.settings, choice.texts)
 
     def open_run(self, settings: AppSettings, texts: list[str]) -> None:
         """A corpus opened from inside the app: its run is resolved and its model loaded, as at start-up."""
@@ -186,3 +230,101 @@ class MainScreen(Screen[None]):
             self.post_message(m.NoveltyReady(None, one_line(exc)))
             return
         self.post_message(m.NoveltyReady(index))
+
+    # ------------------------------------------------------------ novelty (o), copy (y), export (e)
+
+    def on_novelty_ready(self, message: m.NoveltyReady) -> None:
+        app = self.tweetgen
+        app.novelty = message.index  # type: ignore[assignment]
+        if app.novelty is None:
+            app.novelty_note = "no training texts to check against"
+            if message.error:
+                app._error(f"the novelty check is off: {message.error}")
+        for record in app.session:
+            if record.complete and record.novelty is None:
+                self.check_novelty(record)
+        app.refresh_bindings()
+
+    def check_novelty(self, record: SampleRecord) -> None:
+        """A finished sample: checked against the training texts (or told why not), and redrawn."""
+        app = self.tweetgen
+        if not policy.novelty_applies(record.checkpoint, run_dir=app.run_dir, demo=app.settings.demo_checkpoint,
+                                      demo_corpus=app.settings.is_demo_corpus):
+            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
+        elif app.novelty is None:
+            record.novelty_note = app.novelty_note
+        else:
+            record.novelty = app.novelty.check(record.text)
+        self._redraw(record)
+
+    def _redraw(self, record: SampleRecord) -> None:
+        self.query_one(GenerationPanel).redraw(record)
+        screen = self.tweetgen.columns_screen
+        if screen is not None:
+            screen.redraw(record)
+
+    def _shown_records(self) -> list[SampleRecord]:
+        """The samples on screen now: the columns, else the single view's current tweet."""
+        screen = self.tweetgen.columns_screen
+        if screen is not None:
+            return [r for r in screen.records if r.text]
+        current = self.query_one(GenerationPanel).current
+        return [current] if current is not None and current.text else []
+
+    def _source_record(self) -> SampleRecord | None:
+        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
+        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
+        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
+
+    def show_source(self) -> None:
+        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
+        record = self._source_record()
+        novelty = self.tweetgen.novelty
+        if novelty is None:
+            return
+        if record is None:
+            self.app.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
+            return
+        found = record.novelty
+        source = novelty.source_text(found.source)
+        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
+        kind = "COPIED from training text" if found.copied else "Training text"
+        self.app.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
+                    markup=False)
+
+    def copy_tweet(self) -> None:
+        records = self._shown_records()
+        if not records:
+            return
+        if len(records) == 1:
+            text = records[0].text
+        else:
+            text = "\n".join(f"{r.label or r.settings()}: {r.text}" for r in records)
+        self.app.copy_to_clipboard(text)
+        what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
+        self.app.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+
+    def export(self) -> None:
+        """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
+        from core.store.export import append_jsonl, sample_record
+        from core.model.sampler import Written
+
+        app = self.tweetgen
+        run_dir = app.run_dir
+        if run_dir is None:
+            return
+        todo = [r for r in app.session if r.complete and not r.exported and r.cfg is not None]
+        path = run_dir / "samples.jsonl"
+        if not todo:
+            self.app.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
+            return
+        records = [sample_record(Written(r.text, r.eos_prob is not None, r.bits_per_char, ()), r.cfg,
+                                 checkpoint=r.checkpoint, step=r.step, novelty=r.novelty) for r in todo]
+        try:
+            n = append_jsonl(path, records)
+        except OSError as exc:
+            app._error(f"could not export to {path}: {exc}")
+            return
+        for r in todo:
+            r.exported = True
+        self.app.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)

@@ -192,6 +192,27 @@ class GenerationPanel(Vertical):
         self.sampling = True
         self._sample(self.sample_id, source, cfg, app.settings.pace)
 
+    def ask_prime(self) -> None:
+        """Key i: the prime input; what is typed there starts the next tweet."""
+        from tui.screens.prime import PrimeScreen
+
+        app = self.tweetgen
+        if app.source is not None and not isinstance(app.screen, PrimeScreen):
+            app.push_screen(PrimeScreen(app.prime), self._prime_chosen)
+
+    def _prime_chosen(self, prime: str | None) -> None:
+        app = self.tweetgen
+        if prime is None or app.closing:
+            return  # escape: nothing changes
+        app.prime = prime
+        source = app.source
+        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
+        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
+            shown = printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
+            app.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
+                       timeout=6, markup=False)
+        self.start_sample()
+
     def stop_sampling(self) -> None:
         """No tweet is written, and none is scheduled, until :meth:`start_sample`."""
         if self._next_sample is not None:

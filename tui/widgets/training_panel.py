@@ -125,6 +125,32 @@ class TrainingPanel(Vertical):
         """The session's state changed: draw the status line again."""
         self._render_status()
 
+    def start_training(self) -> None:
+        """Key space: a training process on the app's run, resumed from the checkpoint core's policy picks."""
+        from core.store import policy
+        from core.train.process import TrainingProcess, TrainJob
+        from tui.format import one_line
+        from tui.lifecycle import start_resource_tracker_immune_to_sighup
+
+        app = cast("TweetgenApp", self.app)
+        run_dir = app.run_dir
+        if run_dir is None or not app.training.can("start") or app.closing:
+            return  # e.g. a palette command chosen twice: one training process at a time
+        s = app.settings
+        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
+        job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
+                       filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
+        process = TrainingProcess(job, on_events=self.deliver)
+        try:
+            start_resource_tracker_immune_to_sighup()
+            process.start()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
+            process.close()
+            app._error(f"could not start the training process: {one_line(exc)}")
+            return
+        app.training.launch(process)
+        app.checkpoint_panel.follow_new_run = policy.follow_when_trained(app.source.path if app.source else None, run_dir)
+
     def reset(self) -> None:
         """Forget the figures of the run shown (another run is about to start: a corpus opened in the app)."""
         self.step = self.epoch = self.total_steps = None
