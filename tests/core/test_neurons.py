@@ -345,6 +345,22 @@ def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, monkeypatch: pyte
     assert report_for_checkpoint(other / ckpt.name, texts).to_json() == first.to_json() and len(calls) == 1
 
 
+def test_deleting_a_checkpoint_removes_its_neurons_sidecar(tmp_path: Path) -> None:
+    """Retention (core.store.registry.prune) deletes through delete_checkpoint: the cached report goes too."""
+    from core.store.registry import delete_checkpoint
+
+    texts = synthetic_texts(40)
+    ckpt = tmp_path / "step-00000040.pt"
+    _checkpoint(ckpt, 1, texts)
+    report_for_checkpoint(ckpt, texts)
+    keep = tmp_path / "step-00000080.pt"
+    _checkpoint(keep, 1, texts)
+    report_for_checkpoint(keep, texts)
+    assert cache_path(ckpt).exists() and cache_path(keep).exists()
+    delete_checkpoint(ckpt)
+    assert not ckpt.exists() and not cache_path(ckpt).exists() and cache_path(keep).exists()
+
+
 def test_report_round_trips_through_json() -> None:
     texts = synthetic_texts(40)
     vocab = CharVocab.build(texts)
