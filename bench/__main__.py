@@ -24,7 +24,8 @@ FULL = {"budget_s": 120.0, "open_ended": True, "val_limit": 0, "peak_s": 1.5, "b
         "archives_tweets": 5000, "archives_huge_mb": 300,
         "small_sizes": (1000, 2000), "small_minutes": 10.0,
         "scripts_tweets": 20000, "scripts_train_s": 30.0, "scripts_sample_chars": 2000,
-        "scripts_block_s": 10.0, "scripts_rounds": 4}
+        "scripts_block_s": 10.0, "scripts_rounds": 4,
+        "neurons_train_minutes": 10.0, "neurons_texts": 2000, "neurons_twin_texts": 500}
 QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, "block_s": 0.5, "rounds": 1, "first_reps": 3, "stream_chars": 500, "batch_reps": 1,
          "startup_reps": 1, "lag_s": 5.0, "scales": (1, 2, 4),
          "open_minutes": 0.1, "budgets": (0.05,), "marks": (0.05,),
@@ -33,10 +34,11 @@ QUICK = {"budget_s": 2.0, "open_ended": False, "val_limit": 200, "peak_s": 0.3, 
          "archives_tweets": 300, "archives_huge_mb": 6,
          "small_sizes": (1000,), "small_minutes": 0.05,
          "scripts_tweets": 300, "scripts_train_s": 1.0, "scripts_sample_chars": 200,
-         "scripts_block_s": 0.5, "scripts_rounds": 1}
+         "scripts_block_s": 0.5, "scripts_rounds": 1,
+         "neurons_train_minutes": 0.0, "neurons_texts": 40, "neurons_twin_texts": 20}
 
 
-SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts", "bf16", "sizes")
+SECTIONS = ("quality", "throughput", "sampling", "app", "memory", "horizons", "novelty", "corpus", "archives", "small", "scripts", "bf16", "sizes", "neurons")
 
 
 def _log(msg: str) -> None:
@@ -253,6 +255,10 @@ def table(res: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         from bench.sizes import table_rows as sizes_rows
 
         rows += sizes_rows(res["sizes"])
+    if "neurons" in res:
+        from bench.neurons import table_rows as neurons_rows
+
+        rows += neurons_rows(res["neurons"])
     return rows
 
 
@@ -322,6 +328,10 @@ def main(argv: list[str] | None = None) -> int:
             from bench.sizes import section_sizes
 
             res["sizes"] = section_sizes(args.quick, corpus, _log)
+        if "neurons" in only:
+            from bench.neurons import section_neurons
+
+            res["neurons"] = section_neurons(p, corpus, tmp, _log)
     res["machine"]["load_avg_end"] = os.getloadavg()
     res["wall_s"] = time.perf_counter() - started
     rows = table(res)

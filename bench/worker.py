@@ -299,9 +299,15 @@ def task_scripts_speed(args: dict[str, Any]) -> dict[str, Any]:
     return run_speed(args)
 
 
+def task_neurons(args: dict[str, Any]) -> dict[str, Any]:
+    from bench.neurons import task_neurons as run
+
+    return run(args)
+
+
 TASKS = {"train": task_train, "throughput": task_throughput, "sampling": task_sampling, "load": task_load,
          "horizon": task_horizon, "novelty": task_novelty, "small": task_small, "scripts": task_scripts,
-         "scripts_speed": task_scripts_speed}
+         "scripts_speed": task_scripts_speed, "neurons": task_neurons}
 
 
 def main() -> None:

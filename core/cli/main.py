@@ -152,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     i = sub.add_parser("info", help="what a checkpoint holds")
     i.add_argument("checkpoint", type=Path, metavar="CKPT")
 
+    from core.cli import neurons  # tweetgen neurons (issue 19)
+    neurons.add_parser(sub)
+
     ls = sub.add_parser("list", help="checkpoints of a run directory or of the checkpoint home")
     ls.add_argument("dir", type=Path, nargs="?", metavar="DIR")
     return parser
@@ -590,7 +593,14 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "list": cmd_list}
+def cmd_neurons(args: argparse.Namespace, console: Console) -> int:
+    from core.cli.neurons import cmd_neurons as run
+
+    return run(args, console)
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "eval": cmd_eval, "info": cmd_info, "list": cmd_list,
+            "neurons": cmd_neurons}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,10 @@ class SampleConfig:
     prime: str = ""
     seed: int | None = None
     length: int | None = None  # target length, prime included; None = drawn from the corpus's lengths (see end_weight)
+    # Each streamed SampledChar also carries ``state``: the last layer's hidden state (H,) after the model has
+    # read that character (what core.neurons.activations gives for the text), for colouring a live stream by a
+    # unit. Off: nothing is copied and the step order is unchanged.
+    keep_state: bool = False
 
     def __post_init__(self) -> None:
         if not (self.temperature >= 0 and math.isfinite(self.temperature)):
@@ -51,6 +55,7 @@ class SampleConfig:
 class SampledChar(NamedTuple):
     char: str
     prob: float  # the model's probability of this character (softmax at T=1)
+    state: torch.Tensor | None = None  # (H,) with SampleConfig.keep_state: the last layer's state after reading char
 
 
 def next_token_logprobs(logits: torch.Tensor, cfg: SampleConfig) -> torch.Tensor:
@@ -273,8 +278,11 @@ def _prime(
     return logits[:, -1], hidden
 
 
-def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tuple[int, float]]:
-    """(token id, its probability at T=1) one by one, ``<eos>`` included when drawn; at most ``cfg.max_len`` characters."""
+def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tuple[int, float, torch.Tensor | None]]:
+    """(token id, its probability at T=1, state) one by one, ``<eos>`` included when drawn; at most ``cfg.max_len`` characters.
+
+    ``state`` is None unless ``cfg.keep_state``: then the next step (reading the token) is taken before the
+    token is yielded, and ``state`` is the last layer's state after it, (H,)."""
     model.eval()
     device = next(model.parameters()).device
     gen = _generator(cfg.seed, device)
@@ -295,9 +303,11 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
         last = vocab.encode(cfg.prime, eos=False)[-1]  # <bos>, or the prime's last character
         fed = torch.full((1,), last, dtype=torch.long, device=device)  # (1,): the id fed back in, refilled each step
         left = None if told is None else told - len(cfg.prime)  # (1,): remaining before the next character
+    stepped = False  # keep_state: the step for the previous token was already taken
+    state = None
     for i in range(cfg.max_len):
         with torch.inference_mode():
-            if i:
+            if i and not stepped:
                 if left is not None:
                     left = left - 1
                 logits, hidden = step(fed.fill_(token), hidden, left)
@@ -306,7 +316,12 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
             if token is None:
                 token = int(_choose(next_token_logprobs(pick, cfg), cfg, gen))
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
-        yield token, prob
+            if cfg.keep_state and token != EOS_ID:
+                if left is not None:
+                    left = left - 1
+                logits, hidden = step(fed.fill_(token), hidden, left)
+                state, stepped = hidden[-1, 0].clone(), True  # (H,)
+        yield token, prob, (None if token == EOS_ID else state)
         if token == EOS_ID:
             return
 
@@ -316,18 +331,18 @@ def stream(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig())
 
     Stop iterating to cancel: no work is done ahead of the consumer.
     """
-    for token, prob in _tokens(model, vocab, cfg):
+    for token, prob, state in _tokens(model, vocab, cfg):
         if token == EOS_ID:
             return
-        yield SampledChar(vocab.token(token), prob)
+        yield SampledChar(vocab.token(token), prob, state)
 
 
 def stream_scored(model: CharGRU, vocab: CharVocab, cfg: SampleConfig = SampleConfig()) -> Iterator[SampledChar]:
     """:func:`stream`'s characters, then, when the model ended the text, one more ``SampledChar("", p)``:
     the ``<eos>`` with its probability at T=1. What :func:`write` scores, for a caller that shows
     the characters as they come and scores the text once it ends (:func:`bits_per_char`)."""
-    for token, prob in _tokens(model, vocab, cfg):
-        yield SampledChar("" if token == EOS_ID else vocab.token(token), prob)
+    for token, prob, state in _tokens(model, vocab, cfg):
+        yield SampledChar("" if token == EOS_ID else vocab.token(token), prob, state)
 
 
 @dataclass(frozen=True)
@@ -397,12 +412,12 @@ def _write_once(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Written:
     chars: list[SampledChar] = []
     bits = 0.0
     ended = False
-    for token, prob in _tokens(model, vocab, cfg):
+    for token, prob, state in _tokens(model, vocab, cfg):
         bits -= math.log2(max(prob, 1e-300))
         if token == EOS_ID:
             ended = True
             break
-        chars.append(SampledChar(vocab.token(token), prob))
+        chars.append(SampledChar(vocab.token(token), prob, state))
     scored = len(chars) + ended
     return Written(cfg.prime + "".join(c.char for c in chars), ended, bits / scored if scored else 0.0, tuple(chars))
 

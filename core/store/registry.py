@@ -179,7 +179,9 @@ def remove_stale_temp_files(directory: Path) -> int:
 
 
 def delete_checkpoint(path: Path) -> None:
-    for p in (path, path.with_suffix(".json")):
+    """Delete a checkpoint, its ``.json`` summary and its ``.neurons.json`` report (core.neurons.finder.cache_path):
+    retention must not leave a sidecar describing a checkpoint that is gone."""
+    for p in (path, path.with_suffix(".json"), path.with_name(path.stem + ".neurons.json")):
         try:
             p.unlink()
         except FileNotFoundError:

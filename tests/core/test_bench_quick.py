@@ -51,6 +51,8 @@ def _check_data(res: dict[str, Any]) -> None:
     assert z["horizon_free"]["identical"], "the curve up to step k must not depend on the step budget"
     assert z["ratios"]["candidates"]["h384"]["ratio"] > 0 and z["reference"]["points"]
     assert 0 < z["default_at_anchor"]["share_of_peak"]
+    n = res["neurons"]
+    assert n["finder_s"] > 0 and n["texts"] > 0 and set(n["features"]) >= {"url", "quote", "position"}
 
 
 # Every section, in three groups of about a minute each (pytest -n 2 runs them side by side). Sections
@@ -58,12 +60,12 @@ def _check_data(res: dict[str, Any]) -> None:
 GROUPS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], None]]] = {
     "training": (("quality", "throughput", "sampling", "memory", "horizons"), _check_quality),
     "app": (("app", "novelty", "archives", "bf16"), _check_app),
-    "data": (("corpus", "small", "scripts", "sizes"), _check_data),
+    "data": (("corpus", "small", "scripts", "sizes", "neurons"), _check_data),
 }
 TABLE_NAMES = {"quality": "1 quality", "throughput": "2 throughput", "sampling": "3 sampling", "app": "4 app",
                "memory": "5 memory", "horizons": "6 horizons", "novelty": "7 novelty", "corpus": "8 corpus",
                "archives": "9 archives", "small": "10 small", "scripts": "11 scripts", "bf16": "12 bf16",
-               "sizes": "13 sizes"}
+               "sizes": "13 sizes", "neurons": "14 neurons"}
 
 
 def test_the_groups_cover_every_section() -> None:
