@@ -30,14 +30,18 @@ from rich.table import Table
 
 import core
 from core import defaults
+from core.cli.common import UserError
+from core.cli.common import add_filter_args as _add_filter_args
+from core.cli.common import filter_args as _filter_args
+from core.cli.common import filter_config as _filter_config
+from core.cli.common import fmt as _fmt
+from core.cli.common import load_ckpt as _load_ckpt
 from core.cli.flags import CLI_WORDS, NUMBERS, OneLineParser, run_name_type
 
 EXIT_FAILURE = 1  # bad files or a failed run; bad arguments exit with core.cli.flags.EXIT_USAGE (2)
 EVAL_POSITIONS = 1 << 18  # `eval` batches hold at most this many character positions (or one longer text)
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
 
 
 # ---------------------------------------------------------------- argument types
@@ -46,22 +50,6 @@ class UserError(Exception):
 # Every number's bounds come from the one table both front ends read (core.cli.flags.NUMBERS).
 N = NUMBERS
 RUN_NAME = run_name_type(CLI_WORDS)
-
-
-def _add_filter_args(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("corpus")
-    g.add_argument("--format", choices=("auto", "csv", "tweets-js", "json", "jsonl", "text"), default="auto",
-                   help="input format (default: detected from content and extension)")
-    g.add_argument("--column", help="CSV column holding the text (default: 'text', or the first column without a header)")
-    g.add_argument("--max-len", type=N["max_tweet_len"], default=None, help=f"drop texts longer than this (default {defaults.MAX_TWEET_LEN})")
-    g.add_argument("--min-len", type=N["min_len"], default=None, help="drop texts shorter than this (default 1)")
-    g.add_argument("--strip-urls", action="store_true", default=None, help="remove URLs from texts")
-    rt = g.add_mutually_exclusive_group()
-    rt.add_argument("--drop-retweets", action="store_true", default=None,
-                    help="drop texts starting with 'RT @' (default for a Twitter/X archive: someone else's words)")
-    rt.add_argument("--keep-retweets", dest="drop_retweets", action="store_false", default=None,
-                    help="keep retweets, from an archive too (default for other files)")
-    g.add_argument("--no-dedupe", action="store_true", default=None, help="keep duplicate texts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -161,40 +149,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def _filter_args(args: argparse.Namespace) -> dict[str, Any]:
-    """The corpus filters given on the command line, by FilterConfig name (None: not given)."""
-    return {"max_len": args.max_len, "min_len": args.min_len, "strip_urls": args.strip_urls,
-            "drop_retweets": args.drop_retweets,  # --drop-retweets True, --keep-retweets False
-            "dedupe": False if args.no_dedupe else None}
-
-
-def _filter_config(args: argparse.Namespace, stored: dict[str, Any] | None = None) -> Any:
-    """A checkpoint's stored filters with the command line's on top (``tweetgen eval``)."""
-    from core.data.corpus import FilterConfig
-    from core.defaults import known_fields
-
-    given = {k: v for k, v in _filter_args(args).items() if v is not None}
-    try:
-        return FilterConfig(**{**known_fields(FilterConfig, stored), **given})
-    except ValueError as exc:
-        raise UserError(str(exc)) from None
-    except TypeError:  # only a damaged checkpoint stores filters of the wrong type
-        raise UserError(f"the checkpoint's stored corpus filters are damaged ({stored!r}); pass --max-len and --min-len") from None
-
-
-def _load_ckpt(path: Path, *, best: bool = False) -> Any:
-    """A checkpoint file, or from a run directory its newest (to resume) or, with ``best``, the one
-    to generate from (its best validated, else its newest)."""
-    from core.store.checkpoints import load_checkpoint
-    from core.store.registry import resolve_checkpoint
-
-    return load_checkpoint(resolve_checkpoint(path, best=best))
-
-
-def _fmt(x: Any, spec: str = ".3f") -> str:
-    return "-" if x is None or (isinstance(x, float) and not math.isfinite(x)) else format(x, spec)
 
 
 def format_eta(seconds: float | None) -> str:

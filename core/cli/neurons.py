@@ -14,7 +14,11 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from core.cli.main import UserError, _add_filter_args, _filter_config, _fmt, _load_ckpt
+from core.cli.common import UserError
+from core.cli.common import add_filter_args as _add_filter_args
+from core.cli.common import filter_config as _filter_config
+from core.cli.common import fmt as _fmt
+from core.cli.common import load_ckpt as _load_ckpt
 
 
 def add_parser(sub: Any) -> None:

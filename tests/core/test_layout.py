@@ -168,3 +168,13 @@ def test_the_checks_see_what_they_check() -> None:
     assert any(target.startswith("textual") for path in [modules()["tui.app"]]
                for target, _n, _l in imports("tui.app", path, modules()))
     assert tui_edges
+
+
+def test_every_package_is_in_the_wheel() -> None:
+    """pyproject lists the packages by hand: a subpackage left out installs without it (the wheel's
+    `tweetgen neurons` would fail on import), while the editable install used by the tests hides that."""
+    import tomllib
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for top in ("core", "tui") for p in (ROOT / top).rglob("__init__.py")}
+    assert found - listed == set(), f"packages missing from pyproject.toml: {sorted(found - listed)}"
