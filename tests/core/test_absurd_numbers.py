@@ -40,7 +40,7 @@ def _numeric_options() -> list[tuple[str, str, str]]:
 
 
 NUMERIC = _numeric_options()
-POSITIONALS = {"train": ["data.txt"], "sample": ["x.pt"], "eval": ["x.pt", "data.txt"]}
+POSITIONALS = {"train": ["data.txt"], "sample": ["x.pt"], "eval": ["x.pt", "data.txt"], "neurons": ["x.pt"]}
 
 
 def test_the_numeric_option_list_is_complete() -> None:
