@@ -296,13 +296,20 @@ def _checkpoint(path: Path, seed: int, texts: list[str]) -> CharVocab:
     return vocab
 
 
-def test_the_cache_is_used_and_invalidated_when_the_checkpoint_changes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    texts = synthetic_texts(60)
-    ckpt = tmp_path / "step-00000040.pt"
-    _checkpoint(ckpt, 1, texts)
+@pytest.fixture
+def finder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per time the finder really ran (not answered from the cache)."""
     calls: list[int] = []
     real = neurons.find_units
     monkeypatch.setattr(neurons, "find_units", lambda *a, **k: calls.append(1) or real(*a, **k))
+    return calls
+
+
+def test_the_cache_is_used_and_invalidated_when_the_checkpoint_changes(tmp_path: Path, finder_calls: list[int]) -> None:
+    texts = synthetic_texts(60)
+    ckpt = tmp_path / "step-00000040.pt"
+    _checkpoint(ckpt, 1, texts)
+    calls = finder_calls
     first = report_for_checkpoint(ckpt, texts)
     assert cache_path(ckpt).name == "step-00000040.neurons.json" and cache_path(ckpt).exists()
     again = report_for_checkpoint(ckpt, texts)
@@ -322,7 +329,7 @@ def test_the_cache_is_used_and_invalidated_when_the_checkpoint_changes(tmp_path:
     assert len(calls) == 4
 
 
-def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, finder_calls: list[int]) -> None:
     """The key is the checkpoint's size + sha256: a new mtime (touch, copy) keeps the cached report."""
     import os
     import shutil
@@ -330,9 +337,7 @@ def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, monkeypatch: pyte
     texts = synthetic_texts(60)
     ckpt = tmp_path / "step-00000040.pt"
     _checkpoint(ckpt, 1, texts)
-    calls: list[int] = []
-    real = neurons.find_units
-    monkeypatch.setattr(neurons, "find_units", lambda *a, **k: calls.append(1) or real(*a, **k))
+    calls = finder_calls
     first = report_for_checkpoint(ckpt, texts)
     st = ckpt.stat()
     os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # touched

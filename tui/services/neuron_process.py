@@ -13,13 +13,14 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from core.train.process import real_std_streams
 
 CHILD_NICE = 10  # the finder yields the CPU to the UI (and training) when cores are short
 POLL_S = 0.1  # how often a waiting caller checks for cancellation
@@ -45,17 +46,7 @@ def _spawnable() -> Iterator[None]:
     """Around a spawn from inside the app: the real stdout/stderr in ``sys`` (Textual's capture has no file
     descriptor for multiprocessing to pass on) and SIGHUP blocked, so the helper process multiprocessing may
     start (its resource tracker) inherits the block and survives a closed terminal while the app saves."""
-    saved = sys.stdout, sys.stderr
-    try:
-        for name in ("stdout", "stderr"):
-            stream = getattr(sys, name)
-            try:
-                ok = stream is not None and stream.fileno() >= 0
-            except (AttributeError, OSError, ValueError):
-                ok = False
-            original = getattr(sys, f"__{name}__")
-            if not ok and original is not None:
-                setattr(sys, name, original)
+    with real_std_streams():
         try:
             previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGHUP})
         except (AttributeError, ValueError, OSError):
@@ -65,8 +56,6 @@ def _spawnable() -> Iterator[None]:
         finally:
             if previous is not None:
                 signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-    finally:
-        sys.stdout, sys.stderr = saved
 
 
 def _serve(conn: Any, hint: str) -> None:
