@@ -311,6 +311,8 @@ class TweetgenApp(App[None]):
 
     def on_sample_finished(self, message: m.SampleFinished) -> None:
         """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
+        if self._main_gone():
+            return  # a sample that ended as the app closed: nothing is left to show its novelty
         record = self.records.get(message.sample_id)
         if record is not None and record.complete:
             self.main_screen.check_novelty(record)
