@@ -305,12 +305,19 @@ def finder_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return calls
 
 
-def test_the_cache_is_used_and_invalidated_when_the_checkpoint_changes(tmp_path: Path, finder_calls: list[int]) -> None:
+@pytest.fixture
+def reported(tmp_path: Path, finder_calls: list[int]) -> tuple[list[str], Path, NeuronReport]:
+    """A step-40 checkpoint of 60 made-up texts, and its report (computed once: ``finder_calls`` is [1])."""
     texts = synthetic_texts(60)
     ckpt = tmp_path / "step-00000040.pt"
     _checkpoint(ckpt, 1, texts)
+    return texts, ckpt, report_for_checkpoint(ckpt, texts)
+
+
+def test_the_cache_is_used_and_invalidated_when_the_checkpoint_changes(
+        reported: tuple[list[str], Path, NeuronReport], finder_calls: list[int]) -> None:
+    texts, ckpt, first = reported
     calls = finder_calls
-    first = report_for_checkpoint(ckpt, texts)
     assert cache_path(ckpt).name == "step-00000040.neurons.json" and cache_path(ckpt).exists()
     again = report_for_checkpoint(ckpt, texts)
     assert len(calls) == 1 and again.to_json() == first.to_json() and again.step == 40
@@ -329,16 +336,14 @@ def test_the_cache_is_used_and_invalidated_when_the_checkpoint_changes(tmp_path:
     assert len(calls) == 4
 
 
-def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, finder_calls: list[int]) -> None:
+def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, reported: tuple[list[str], Path, NeuronReport],
+                                              finder_calls: list[int]) -> None:
     """The key is the checkpoint's size + sha256: a new mtime (touch, copy) keeps the cached report."""
     import os
     import shutil
 
-    texts = synthetic_texts(60)
-    ckpt = tmp_path / "step-00000040.pt"
-    _checkpoint(ckpt, 1, texts)
+    texts, ckpt, first = reported
     calls = finder_calls
-    first = report_for_checkpoint(ckpt, texts)
     st = ckpt.stat()
     os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 5_000_000_000))  # touched
     assert report_for_checkpoint(ckpt, texts).to_json() == first.to_json() and len(calls) == 1
