@@ -56,6 +56,7 @@ from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.screens.palette import SafeCommandPalette
 from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
+from tui.services.sample_book import SampleBook
 from tui.services.training_session import TrainingSession
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -64,10 +65,7 @@ from tui.widgets.generation_panel import GenerationPanel, SampleRecord
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
-    from core.model.novelty import NoveltyIndex
     from core.store.registry import CheckpointInfo
-
-MAX_SESSION = 10_000  # samples kept for export (e); the oldest go first
 
 
 class TweetgenApp(App[None]):
@@ -97,10 +95,7 @@ class TweetgenApp(App[None]):
         self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
-        self.records: dict[int, SampleRecord] = {}  # every sample of the session by id (single view and columns)
-        self.session: list[SampleRecord] = []  # the same, in the order they started (export: e)
-        self.novelty: NoveltyIndex | None = None
-        self.novelty_note = "indexing…"  # why there is no index (yet)
+        self.samples = SampleBook()  # every sample of the session, and the novelty index
         self._pending_open: CorpusChoice | None = None  # opened while training: started once that run has stopped
         self._training_soon = False  # a corpus was opened: training starts once its run is resolved
 
@@ -172,11 +167,11 @@ class TweetgenApp(App[None]):
                 return True if columns.kind == "compare" else None
             return True if len(self.checkpoint_panel.marked) >= 2 else None
         if action == "show_source":  # (not "is flagged now": the footer would recompose as each tweet starts and ends)
-            return True if self.novelty is not None else None
+            return True if self.samples.novelty is not None else None
         if action == "copy_tweet":  # (not "has text yet": the footer would recompose as each tweet starts)
             return True if self.columns_screen is not None or self.generation.current is not None else None
         if action == "export":
-            return True if self.run_dir is not None and any(r.complete for r in self.session) else None
+            return True if self.run_dir is not None and self.samples.exportable else None
         if action == "open_corpus":
             busy = not training.can("open") or self._pending_open is not None
             return None if busy or columns is not None or self.run_dir is None else True
@@ -209,7 +204,7 @@ class TweetgenApp(App[None]):
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
-            self._error(f"could not start the training process: {one_line(exc)}")
+            self.show_error(f"could not start the training process: {one_line(exc)}")
             return
         self.training.launch(process)
         self.checkpoint_panel.follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
@@ -258,7 +253,7 @@ class TweetgenApp(App[None]):
         self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
         self.run_checkpoints = []
         self.checkpoint_panel.follow_best = False
-        self.novelty, self.novelty_note = None, "indexing…"
+        self.samples.reindex()
         self.sub_title = self.settings.data_label
         self.training_panel.reset()
         self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
@@ -350,20 +345,9 @@ class TweetgenApp(App[None]):
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 
-    def keep(self, record: SampleRecord) -> None:
-        """Every sample of the session, for the novelty check and export (e)."""
-        self.records[record.sample_id] = record
-        self.session.append(record)
-        if len(self.session) > MAX_SESSION:
-            old = self.session.pop(0)
-            self.records.pop(old.sample_id, None)
-
     def on_sample_finished(self, message: m.SampleFinished) -> None:
-        """After the widget showing it has (and, in the single view, scheduled the next): check its novelty."""
-        record = self.records.get(message.sample_id)
-        if record is not None and record.complete:
-            self._check_novelty(record)
-        self.refresh_sample_keys()
+        """After the view showing it (the single view or a column) has drawn it: its novelty."""
+        self.main_screen.sample_finished(message.sample_id)
 
     _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
 
@@ -461,98 +445,16 @@ class TweetgenApp(App[None]):
         if self.columns_screen is None:
             self.generation.start_sample()
 
-    # ------------------------------------------------------------ novelty (o), copy (y), export (e)
-
-    def on_novelty_ready(self, message: m.NoveltyReady) -> None:
-        self.novelty = message.index  # type: ignore[assignment]
-        if self.novelty is None:
-            self.novelty_note = "no training texts to check against"
-            if message.error:
-                self._error(f"the novelty check is off: {message.error}")
-        for record in self.session:
-            if record.complete and record.novelty is None:
-                self._check_novelty(record)
-        self.refresh_bindings()
-
-    def _check_novelty(self, record: SampleRecord) -> None:
-        if not policy.novelty_applies(record.checkpoint, run_dir=self.run_dir, demo=self.settings.demo_checkpoint,
-                                      demo_corpus=self.settings.is_demo_corpus):
-            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
-        elif self.novelty is None:
-            record.novelty_note = self.novelty_note
-        else:
-            record.novelty = self.novelty.check(record.text)
-        self._redraw(record)
-
-    def _redraw(self, record: SampleRecord) -> None:
-        self.generation.redraw(record)
-        screen = self.columns_screen
-        if screen is not None:
-            screen.redraw(record)
-
-    def _shown_records(self) -> list[SampleRecord]:
-        """The samples on screen now: the columns, else the single view's current tweet."""
-        screen = self.columns_screen
-        if screen is not None:
-            return [r for r in screen.records if r.text]
-        current = self.generation.current
-        return [current] if current is not None and current.text else []
-
-    def _source_record(self) -> SampleRecord | None:
-        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
-        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
-        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
+    # ------------------------------------------------------------ the samples on screen: source (o), copy (y), export (e)
 
     def action_show_source(self) -> None:
-        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
-        record = self._source_record()
-        if self.novelty is None:
-            return
-        if record is None:
-            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
-            return
-        found = record.novelty
-        source = self.novelty.source_text(found.source)
-        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
-        kind = "COPIED from training text" if found.copied else "Training text"
-        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
-                    markup=False)
+        self.main_screen.show_source()
 
     def action_copy_tweet(self) -> None:
-        records = self._shown_records()
-        if not records:
-            return
-        if len(records) == 1:
-            text = records[0].text
-        else:
-            text = "\n".join(f"{r.label or r.settings()}: {r.text}" for r in records)
-        self.copy_to_clipboard(text)
-        what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
-        self.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+        self.main_screen.copy_tweet()
 
     def action_export(self) -> None:
-        """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
-        from core.store.export import append_jsonl, sample_record
-        from core.model.sampler import Written
-
-        run_dir = self.run_dir
-        if run_dir is None:
-            return
-        todo = [r for r in self.session if r.complete and not r.exported and r.cfg is not None]
-        path = run_dir / "samples.jsonl"
-        if not todo:
-            self.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
-            return
-        records = [sample_record(Written(r.text, r.eos_prob is not None, r.bits_per_char, ()), r.cfg,
-                                 checkpoint=r.checkpoint, step=r.step, novelty=r.novelty) for r in todo]
-        try:
-            n = append_jsonl(path, records)
-        except OSError as exc:
-            self._error(f"could not export to {path}: {exc}")
-            return
-        for r in todo:
-            r.exported = True
-        self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
+        self.main_screen.export_samples()
 
     def show_generation_status(self) -> None:
         source = self.source.describe() if self.source is not None else None
@@ -585,7 +487,7 @@ class TweetgenApp(App[None]):
 
     def on_corpus_failed(self, message: m.CorpusFailed) -> None:
         self.training.corpus_failed(message.error)
-        self._error(message.error)
+        self.show_error(message.error)
 
     def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
         """After the CheckpointPanel has shown it (and followed the run)."""
@@ -609,7 +511,7 @@ class TweetgenApp(App[None]):
 
     def on_model_failed(self, message: m.ModelFailed) -> None:
         keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
-        self._error(message.error + keep)
+        self.show_error(message.error + keep)
 
     # ------------------------------------------------------------ training
 
@@ -636,7 +538,7 @@ class TweetgenApp(App[None]):
         if process is not None:
             self.training_panel.close_process(process)
         if event.reason in ("diverged", "error"):
-            self._error(event.message)
+            self.show_error(event.message)
         elif not self.training.quitting:
             self.notify(event.message.capitalize(), timeout=5)
         if self.training.quitting:
@@ -668,7 +570,8 @@ class TweetgenApp(App[None]):
 
     # ------------------------------------------------------------ plumbing
 
-    def _error(self, text: str) -> None:
+    def show_error(self, text: str) -> None:
+        """Every error the app shows: a toast, kept in ``errors``."""
         text = app_flags(text)  # core's hints name tweetgen's flags: say them in this app's
         self.errors.append(text)
         # plain text: an error may quote a corpus line or a file name ([ ], control characters)
@@ -684,11 +587,11 @@ class TweetgenApp(App[None]):
         if event.state != WorkerState.ERROR:
             return
         detail = one_line(worker.error) if worker.error is not None else "unknown error"
-        self._error(f"{worker.name or worker.group} failed: {detail}")
+        self.show_error(f"{worker.name or worker.group} failed: {detail}")
         if worker.group in ("sample", "columns"):  # generation stopped: say so where the tweets were, not only in a toast
             self.generation.note(f"Generation stopped: {detail}. Press r to try again.")
         if worker.group == "sample":
             self.generation.sampling = False
 
     def on_failed(self, message: m.Failed) -> None:
-        self._error(f"{message.what} failed: {message.error}")
+        self.show_error(f"{message.what} failed: {message.error}")

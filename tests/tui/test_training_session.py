@@ -131,6 +131,6 @@ def test_services_load_without_textual_in_a_fresh_interpreter() -> None:
     """... nor through what they import: loading them leaves textual out of sys.modules."""
     import subprocess
 
-    code = ("import sys, tui.services.training_session, tui.services.generation_stream; "
+    code = ("import sys, tui.services.training_session, tui.services.generation_stream, tui.services.sample_book; "
             "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=SERVICES.parents[1], timeout=120).returncode == 0

@@ -172,7 +172,7 @@ class ColumnsScreen(Screen[None]):
     def _start(self) -> None:
         app = self.tweetgen
         for record, _ in self.specs:
-            app.keep(record)
+            app.samples.keep(record)
         self._write([(r.sample_id, r.cfg, path) for r, path in self.specs], app.source, app.settings.pace)
         app.refresh_sample_keys()
 

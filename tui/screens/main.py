@@ -21,13 +21,14 @@ from textual.widgets import Header
 from textual.worker import Worker, get_current_worker
 
 from core.store import policy
+from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
 from tui.settings import AppSettings, app_flags, read_corpus
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
-from tui.widgets.generation_panel import GenerationPanel
+from tui.widgets.generation_panel import GenerationPanel, SampleRecord
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -186,3 +187,84 @@ class MainScreen(Screen[None]):
             self.post_message(m.NoveltyReady(None, one_line(exc)))
             return
         self.post_message(m.NoveltyReady(index))
+
+    def on_novelty_ready(self, message: m.NoveltyReady) -> None:
+        message.stop()
+        app = self.tweetgen
+        waiting = app.samples.index_ready(message.index)  # type: ignore[arg-type]
+        if message.index is None and message.error:
+            app.show_error(f"the novelty check is off: {message.error}")
+        for record in waiting:
+            self.check_novelty(record)
+        app.refresh_bindings()
+
+    # ------------------------------------------------------------ the samples: novelty, source (o), copy (y), export (e)
+
+    def sample_finished(self, sample_id: int) -> None:
+        """A sample finished, here or in the columns (the App hands it on): check its novelty."""
+        app = self.tweetgen
+        record = app.samples.records.get(sample_id)
+        if record is not None and record.complete:
+            self.check_novelty(record)
+        app.refresh_sample_keys()
+
+    def check_novelty(self, record: SampleRecord) -> None:
+        """Check a finished sample against the training texts and draw the result wherever it is shown."""
+        app, s = self.tweetgen, self.tweetgen.settings
+        applies = policy.novelty_applies(record.checkpoint, run_dir=app.run_dir, demo=s.demo_checkpoint,
+                                         demo_corpus=s.is_demo_corpus)  # a shared run with texts it never saw means nothing
+        app.samples.check(record, applies=applies)
+        self.query_one(GenerationPanel).redraw(record)
+        columns = app.columns_screen
+        if columns is not None:
+            columns.redraw(record)
+
+    def shown_records(self) -> list[SampleRecord]:
+        """The samples on screen now: the columns, else the single view's current tweet."""
+        columns = self.tweetgen.columns_screen
+        if columns is not None:
+            return [r for r in columns.records if r.text]
+        current = self.query_one(GenerationPanel).current
+        return [current] if current is not None and current.text else []
+
+    def show_source(self) -> None:
+        """o: the training text that a tweet on screen shares its longest run with (a copy's source)."""
+        samples = self.tweetgen.samples
+        record = samples.source_record(self.shown_records())
+        if samples.novelty is None:
+            return
+        if record is None:
+            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
+            return
+        found = record.novelty
+        source = samples.novelty.source_text(found.source)
+        what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
+        kind = "COPIED from training text" if found.copied else "Training text"
+        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
+                    markup=False)
+
+    def copy_tweet(self) -> None:
+        """y: the tweet on screen (or every column's) to the clipboard."""
+        records = self.shown_records()
+        if not records:
+            return
+        text = self.tweetgen.samples.copy_text(records)
+        self.app.copy_to_clipboard(text)
+        what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
+        self.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+
+    def export_samples(self) -> None:
+        """e: append the session's finished samples not exported yet to <run>/samples.jsonl."""
+        app = self.tweetgen
+        if app.run_dir is None:
+            return
+        path = app.run_dir / "samples.jsonl"
+        try:
+            n = app.samples.export(path)
+        except OSError as exc:
+            app.show_error(f"could not export to {path}: {exc}")
+            return
+        if n is None:
+            self.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
+        else:
+            self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)

@@ -188,7 +188,7 @@ class GenerationPanel(Vertical):
         cfg = app.sample_config(app.temperature, seed)
         record = self.begin(self.sample_id, app.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
                             checkpoint=source.path, step=source.step)
-        app.keep(record)
+        app.samples.keep(record)
         self.sampling = True
         self._sample(self.sample_id, source, cfg, app.settings.pace)
 
