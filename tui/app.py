@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from textual import events, on
+from textual import events
 from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
@@ -52,7 +52,6 @@ from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_track
 from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.screens.palette import SafeCommandPalette
 from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
@@ -96,8 +95,6 @@ class TweetgenApp(App[None]):
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
         self.samples = SampleBook()  # every sample of the session, and the novelty index
-        self._pending_open: CorpusChoice | None = None  # opened while training: started once that run has stopped
-        self._training_soon = False  # a corpus was opened: training starts once its run is resolved
 
     # ------------------------------------------------------------ layout
 
@@ -173,7 +170,7 @@ class TweetgenApp(App[None]):
         if action == "export":
             return True if self.run_dir is not None and self.samples.exportable else None
         if action == "open_corpus":
-            busy = not training.can("open") or self._pending_open is not None
+            busy = not training.can("open") or self.main_screen.pending_open is not None
             return None if busy or columns is not None or self.run_dir is None else True
         return True
 
@@ -228,44 +225,8 @@ class TweetgenApp(App[None]):
     # ------------------------------------------------------------ opening a corpus (d)
 
     def action_open_corpus(self) -> None:
-        if self.check_action("open_corpus", ()) is not True or isinstance(self.screen, OpenCorpusScreen):
-            return
-        note = f"(stops training {self.run_dir.name} first, with a checkpoint)" \
-            if self.training.active and self.run_dir is not None else ""
-        self.push_screen(OpenCorpusScreen(Path.cwd(), dict(self.settings.filters), note), self._corpus_chosen)
-
-    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
-        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
-        run training now (if any) has stopped with its checkpoint."""
-        if choice is None or self._exiting or self.training.quitting:
-            return
-        if self.training.active:
-            self._pending_open = choice
-            self.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
-            return
-        self._open_corpus(choice)
-
-    def _open_corpus(self, choice: CorpusChoice) -> None:
-        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
-        by a worker, as at start-up; then training starts (:meth:`on_corpus_opened`). The demo stays listed."""
-        self._pending_open = None
-        self.settings = self.settings.opened(choice.path, choice.filters)
-        self.run_dir = None  # until the worker has resolved the new one: no training, export or second open
-        self.run_checkpoints = []
-        self.checkpoint_panel.follow_best = False
-        self.samples.reindex()
-        self.sub_title = self.settings.data_label
-        self.training_panel.reset()
-        self.training_panel.set_corpus(f"{self.settings.data_label} · {len(choice.texts):,} tweets")
-        self.training.opening()
-        self._training_soon = True
-        self.refresh_bindings()
-        self.main_screen.open_run(self.settings, choice.texts)
-
-    def on_corpus_opened(self, message: m.CorpusOpened) -> None:
-        self._training_soon = False
-        if self.run_dir is not None and policy.same_file(self.run_dir, message.run_dir):
-            self.action_start_training()
+        if self.check_action("open_corpus", ()) is True:
+            self.main_screen.open_corpus()
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
@@ -471,80 +432,14 @@ class TweetgenApp(App[None]):
     def label_for(self, path: Path) -> str:
         return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
 
-    @on(CheckpointPanel.MarksChanged)
-    def _marks_changed(self) -> None:
-        self.refresh_bindings()  # v needs two marked
-
-    def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
-        self.checkpoint_panel.switch_to(message.path)
-
-    def on_run_resolved(self, message: m.RunResolved) -> None:
-        self.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
-        self.run_checkpoints = message.plan.of_run
-        self.checkpoint_panel.set_run(self.run_dir)
-        self.training.ready()
-        self.refresh_bindings()
-
-    def on_corpus_failed(self, message: m.CorpusFailed) -> None:
-        self.training.corpus_failed(message.error)
-        self.show_error(message.error)
-
-    def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
-        """After the CheckpointPanel has shown it (and followed the run)."""
-        self.run_checkpoints = self.checkpoint_panel.of_run(message.infos)
-        self.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
-        self.show_generation_status()  # "best" may have moved
-
-    def on_model_ready(self, message: m.ModelReady) -> None:
-        source = message.source
-        self.source = source
-        # follow the run's new checkpoints from the untrained model, from the newest, and when following already
-        # (a follow load is the only one that does not interrupt; the listing may not show its file yet)
-        self.checkpoint_panel.follow_best = source.path is None or not message.interrupt or \
-            policy.is_choice_of_run(source.path, self.run_checkpoints)
-        self.show_generation_status()
-        self.refresh_bindings()
-        if source.path is None and self._pending_open is None and not self._training_soon:
-            self.generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
-        if message.interrupt or not self.generation.busy:
-            self.generation.start_sample()
-
     def on_model_failed(self, message: m.ModelFailed) -> None:
         keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
         self.show_error(message.error + keep)
 
     # ------------------------------------------------------------ training
 
-    def on_training_started(self, message: m.TrainingStarted) -> None:
-        self.training.started(message.event)
-
-    def on_training_paused(self, message: m.TrainingPaused) -> None:
-        self.training.paused(message.event)
-
-    def on_training_guarded(self, message: m.TrainingGuarded) -> None:
-        """Validation stayed worse than its best: overfitting (training goes on; the panel shows it) is news,
-        a rollback or a stop is a warning."""
-        if message.event.action == "overfit":
-            self.notify(message.event.message, title="Overfitting", timeout=10)
-        else:
-            self.notify(message.event.message, title="Validation got worse", severity="warning", timeout=10)
-
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
         self.checkpoint_panel.checkpoint_written(message.event)
-
-    def on_training_finished(self, message: m.TrainingFinished) -> None:
-        event = message.event
-        process = self.training.finished(event)
-        if process is not None:
-            self.training_panel.close_process(process)
-        if event.reason in ("diverged", "error"):
-            self.show_error(event.message)
-        elif not self.training.quitting:
-            self.notify(event.message.capitalize(), timeout=5)
-        if self.training.quitting:
-            self.exit()
-        elif self._pending_open is not None:
-            self._open_corpus(self._pending_open)
 
     def _training_changed(self) -> None:
         """The training session moved: the panel's status line and the keys follow it."""

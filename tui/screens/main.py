@@ -13,7 +13,7 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -24,6 +24,7 @@ from core.store import policy
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
+from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
 from tui.settings import AppSettings, app_flags, read_corpus
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -45,6 +46,8 @@ class MainScreen(Screen[None]):
     def __init__(self, training: TrainingSession) -> None:
         super().__init__(id="_default")  # (Textual's name for the first screen)
         self.training = training
+        self.pending_open: CorpusChoice | None = None  # opened while training: opened once that run has stopped
+        self.training_soon = False  # a corpus was opened: training starts once its run is resolved
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,6 +70,14 @@ class MainScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.tweetgen.report_worker(event)
+
+    @property
+    def checkpoints(self) -> CheckpointPanel:
+        return self.query_one(CheckpointPanel)
+
+    @property
+    def generation(self) -> GenerationPanel:
+        return self.query_one(GenerationPanel)
 
     def _panels(self) -> Panels:
         """The panels the start-up workers post to (queried here, on the UI thread)."""
@@ -168,6 +179,117 @@ class MainScreen(Screen[None]):
             return list(load_checkpoint(path).metrics.get("history") or [])
         except CheckpointError:
             return None
+
+    # ------------------------------------------------------------ what the workers and the panels found
+
+    def on_run_resolved(self, message: m.RunResolved) -> None:
+        message.stop()
+        app = self.tweetgen
+        app.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
+        app.run_checkpoints = message.plan.of_run
+        self.checkpoints.set_run(app.run_dir)
+        app.training.ready()
+        app.refresh_bindings()
+
+    def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
+        """After the CheckpointPanel has shown it (and followed the run)."""
+        message.stop()
+        app = self.tweetgen
+        app.run_checkpoints = self.checkpoints.of_run(message.infos)
+        app.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
+        app.show_generation_status()  # "best" may have moved
+
+    def on_model_ready(self, message: m.ModelReady) -> None:
+        """After the CheckpointPanel has marked it: generate from it."""
+        message.stop()
+        app = self.tweetgen
+        source = app.source = message.source
+        # follow the run (its best, as training writes better ones) from the untrained model, from the run's own
+        # choice, and when following already (a follow load is the only one that does not interrupt; the listing
+        # may not show its file yet)
+        self.checkpoints.follow_best = source.path is None or not message.interrupt or \
+            policy.is_choice_of_run(source.path, app.run_checkpoints)
+        app.show_generation_status()
+        app.refresh_bindings()
+        generation = self.generation
+        if source.path is None and self.pending_open is None and not self.training_soon:
+            generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
+        if message.interrupt or not generation.busy:
+            generation.start_sample()
+
+    def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
+        message.stop()
+        self.checkpoints.switch_to(message.path)
+
+    @on(CheckpointPanel.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.tweetgen.refresh_bindings()  # v needs two marked
+
+    def on_training_finished(self, message: m.TrainingFinished) -> None:
+        """After the TrainingPanel has shown the step it ended at: the session, the process closed, the
+        news; then quit (q while training), or open the corpus chosen while it trained."""
+        message.stop()
+        app, event = self.tweetgen, message.event
+        process = app.training.finished(event)
+        if process is not None:
+            self.query_one(TrainingPanel).close_process(process)
+        if event.reason in ("diverged", "error"):
+            app.show_error(event.message)
+        elif not app.training.quitting:
+            self.notify(event.message.capitalize(), timeout=5)
+        if app.training.quitting:
+            app.exit()
+        elif self.pending_open is not None:
+            self._open_corpus(self.pending_open)
+
+    # ------------------------------------------------------------ opening another corpus (d)
+
+    def open_corpus(self) -> None:
+        """Pick a corpus (:class:`OpenCorpusScreen`); a new run on it trains once the current one has stopped."""
+        app = self.tweetgen
+        if isinstance(app.screen, OpenCorpusScreen):
+            return
+        note = f"(stops training {app.run_dir.name} first, with a checkpoint)" \
+            if app.training.active and app.run_dir is not None else ""
+        app.push_screen(OpenCorpusScreen(Path.cwd(), dict(app.settings.filters), note), self._corpus_chosen)
+
+    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
+        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
+        run training now (if any) has stopped with its checkpoint."""
+        app = self.tweetgen
+        if choice is None or app.closing or app.training.quitting:
+            return
+        if app.training.active:
+            self.pending_open = choice
+            app.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
+            return
+        self._open_corpus(choice)
+
+    def _open_corpus(self, choice: CorpusChoice) -> None:
+        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
+        by a worker, as at start-up; then training starts (:meth:`on_corpus_opened`). The demo stays listed."""
+        app = self.tweetgen
+        self.pending_open = None
+        app.settings = app.settings.opened(choice.path, choice.filters)
+        app.run_dir = None  # until the worker has resolved the new one: no training, export or second open
+        app.run_checkpoints = []
+        self.checkpoints.follow_best = False
+        app.samples.reindex()
+        app.sub_title = app.settings.data_label
+        training = self.query_one(TrainingPanel)
+        training.reset()
+        training.set_corpus(f"{app.settings.data_label} · {len(choice.texts):,} tweets")
+        app.training.opening()
+        self.training_soon = True
+        app.refresh_bindings()
+        self.open_run(app.settings, choice.texts)
+
+    def on_corpus_opened(self, message: m.CorpusOpened) -> None:
+        message.stop()
+        self.training_soon = False
+        app = self.tweetgen
+        if app.run_dir is not None and policy.same_file(app.run_dir, message.run_dir):
+            app.action_start_training()
 
     # ------------------------------------------------------------ the novelty index
 

@@ -1,10 +1,11 @@
 """Training panel: state line, progress bar, speed/time/validation figures and the loss chart.
 
 The training process' events arrive here as messages (:mod:`tui.messages`), one per
-event, posted by the process handle's pump thread. The panel shows what they say;
-those the App acts on too (start, pause, guard, the end) go on up to it. The state
-line draws the app's :class:`tui.services.training_session.TrainingSession`, the one
-place where training's state is kept.
+event, posted by the process handle's pump thread. The panel shows what they say and
+feeds the app's :class:`tui.services.training_session.TrainingSession` (the one place
+where training's state is kept, drawn on the state line) the start and pauses; the end
+goes on to the main screen (the process closed, quitting, a corpus opened meanwhile),
+a checkpoint written on to the App, which hands it to the checkpoint panel.
 """
 
 from __future__ import annotations
@@ -78,8 +79,19 @@ class TrainingPanel(Vertical):
         share = message.done / message.total if message.total else 0.0
         self.set_corpus(f"reading {message.label}… {share:.0%} of {message.total / 2**20:,.0f} MB")
 
+    def on_corpus_failed(self, message: m.CorpusFailed) -> None:
+        message.stop()
+        self.session.corpus_failed(message.error)
+        self.tweetgen.show_error(message.error)
+
     def on_training_started(self, message: m.TrainingStarted) -> None:
-        self.started(message.event)  # and on to the App: the state
+        message.stop()
+        self.started(message.event)
+        self.session.started(message.event)
+
+    def on_training_paused(self, message: m.TrainingPaused) -> None:
+        message.stop()
+        self.session.paused(message.event)
 
     def on_training_progress(self, message: m.TrainingProgress) -> None:
         message.stop()
@@ -94,17 +106,24 @@ class TrainingPanel(Vertical):
         self.log.info(f"training at step {getattr(message.event, 'step', '?')}: {message.event!r}")
 
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
-        self.guarded(message.event)  # and on to the App: a notification
+        """Validation stayed worse than its best: overfitting (training goes on; the panel shows it) is news,
+        a rollback or a stop is a warning."""
+        message.stop()
+        event = message.event
+        self.guarded(event)
+        if event.action == "overfit":
+            self.notify(event.message, title="Overfitting", timeout=10)
+        else:
+            self.notify(event.message, title="Validation got worse", severity="warning", timeout=10)
 
     def on_training_finished(self, message: m.TrainingFinished) -> None:
-        self.reached(message.event.step)  # and on to the App: the state, a notification, quitting
+        self.reached(message.event.step)  # and on to the main screen: the session, the news, quitting
 
     # ------------------------------------------------------------ the training process
 
     def deliver(self, batch: list[BackgroundEvent]) -> None:
         """The training process' pump thread: one message per event to this panel, a burst coalesced,
-        in order. What the App acts on too (start, pause, guard, the end, checkpoints written) goes on
-        up to it from here."""
+        in order. The end and the checkpoints written go on up from here (see the module docstring)."""
         try:
             for event in m.coalesce(batch):
                 self.post_message(m.training_message(event))
@@ -116,8 +135,12 @@ class TrainingPanel(Vertical):
         process.wait(15.0)  # the child exits right after its last event
         process.close()
 
+    @property
+    def tweetgen(self) -> TweetgenApp:
+        return cast("TweetgenApp", self.app)
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        cast("TweetgenApp", self.app).report_worker(event)
+        self.tweetgen.report_worker(event)
 
     # ------------------------------------------------------------ updates from the App
 
