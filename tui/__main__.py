@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app.run()
     finally:
-        app.shutdown_training()  # whatever ended the app, a running training saves its checkpoint
+        app.training.shutdown(app.settings.stop_timeout_s)  # whatever ended the app, a running training saves its checkpoint
     return app.return_code or 0
 
 

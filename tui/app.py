@@ -42,13 +42,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from core.store import policy
-from core.train.process import TrainingProcess, TrainJob
 from core.events import TrainingState
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
 from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
-from tui.lifecycle import handle_stop_signals, hangup_safe, start_resource_tracker_immune_to_sighup
+from tui.lifecycle import handle_stop_signals, hangup_safe
 from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
@@ -188,35 +187,16 @@ class TweetgenApp(App[None]):
         self.show_generation_status()
 
     def action_start_training(self) -> None:
-        run_dir = self.run_dir
-        if run_dir is None or not self.training.can("start") or self._exiting:
-            return  # e.g. a palette command chosen twice: one training process at a time
-        s = self.settings
-        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
-        job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
-                       filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
-        process = TrainingProcess(job, on_events=self.training_panel.deliver)
-        try:
-            start_resource_tracker_immune_to_sighup()
-            process.start()
-        except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
-            process.close()
-            self.show_error(f"could not start the training process: {one_line(exc)}")
-            return
-        self.training.launch(process)
-        self.checkpoint_panel.follow_new_run = policy.follow_when_trained(self.source.path if self.source else None, run_dir)
+        self.main_screen.start_training()
 
     def action_pause_training(self) -> None:
-        if self.training.process is not None:
-            self.training.process.pause()
+        self.training.pause()
 
     def action_resume_training(self) -> None:
-        if self.training.process is not None:
-            self.training.process.resume()
+        self.training.resume()
 
     def action_save_checkpoint(self) -> None:
-        if self.training.process is not None:
-            self.training.process.request_save()
+        if self.training.request_save():
             self.notify("Saving a checkpoint…", timeout=2)
 
     def action_focus_checkpoints(self) -> None:
@@ -451,17 +431,9 @@ class TweetgenApp(App[None]):
     def train_state(self) -> TrainingState:
         return self.training.state
 
-    def shutdown_training(self, timeout: float | None = None) -> None:
-        """Stop a still-running training process and wait for its checkpoint (used on any exit path)."""
-        process = self.training.detach()
-        if process is not None:
-            if not process.finished:
-                process.stop(self.settings.stop_timeout_s if timeout is None else timeout)
-            process.close()
-
     def on_unmount(self) -> None:
         handle_stop_signals(self._on_stop_signal, False)
-        self.shutdown_training()
+        self.training.shutdown(self.settings.stop_timeout_s)
 
     # ------------------------------------------------------------ plumbing
 

@@ -242,7 +242,18 @@ class MainScreen(Screen[None]):
         elif self.pending_open is not None:
             self._open_corpus(self.pending_open)
 
-    # ------------------------------------------------------------ opening another corpus (d)
+    # ------------------------------------------------------------ training (space), opening another corpus (d)
+
+    def start_training(self) -> None:
+        """Train the run (from the TrainingPanel); generation follows it once it has a checkpoint, unless
+        what generates now is of that run already."""
+        app = self.tweetgen
+        run_dir = app.run_dir
+        if run_dir is None or not app.training.can("start") or app.closing:
+            return  # e.g. a palette command chosen twice: one training process at a time
+        if self.query_one(TrainingPanel).start_training(app.settings, run_dir):
+            current = app.source.path if app.source else None
+            self.checkpoints.follow_new_run = policy.follow_when_trained(current, run_dir)
 
     def open_corpus(self) -> None:
         """Pick a corpus (:class:`OpenCorpusScreen`); a new run on it trains once the current one has stopped."""
@@ -289,7 +300,7 @@ class MainScreen(Screen[None]):
         self.training_soon = False
         app = self.tweetgen
         if app.run_dir is not None and policy.same_file(app.run_dir, message.run_dir):
-            app.action_start_training()
+            self.start_training()
 
     # ------------------------------------------------------------ the novelty index
 

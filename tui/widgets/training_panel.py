@@ -20,14 +20,19 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import Worker
 
 from core.events import BackgroundEvent, EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
+from core.store import policy
+from core.train.process import TrainingProcess, TrainJob
 from tui import format as fmt
 from tui import messages as m
+from tui.lifecycle import start_resource_tracker_immune_to_sighup
 from tui.widgets.loss_chart import LossChart
 
 if TYPE_CHECKING:
-    from core.train.process import TrainingProcess
+    from pathlib import Path
+
     from tui.app import TweetgenApp
     from tui.services.training_session import TrainingSession
+    from tui.settings import AppSettings
 
 # the line's colour comes from app.tcss (#train-status.state-NAME)
 STATE_ICONS: dict[TrainingState, str] = {
@@ -129,6 +134,25 @@ class TrainingPanel(Vertical):
                 self.post_message(m.training_message(event))
         except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
             self.post_message(m.Failed("training events", fmt.one_line(exc)))
+
+    def start_training(self, settings: AppSettings, run_dir: Path) -> bool:
+        """Start a training process on ``run_dir`` (continuing it, or from a ``--checkpoint`` file:
+        :func:`core.store.policy.resume_from`); its events come to :meth:`deliver`. False, and the
+        error shown, when it could not start."""
+        s = settings
+        resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
+        job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
+                       filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
+        process = TrainingProcess(job, on_events=self.deliver)
+        try:
+            start_resource_tracker_immune_to_sighup()
+            process.start()
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
+            process.close()
+            self.tweetgen.show_error(f"could not start the training process: {fmt.one_line(exc)}")
+            return False
+        self.session.launch(process)
+        return True
 
     @work(thread=True, group="training", exit_on_error=False, name="close the training process")
     def close_process(self, process: TrainingProcess) -> None:
