@@ -48,18 +48,17 @@ from tui import messages as m
 from tui.format import one_line
 from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
 from tui.lifecycle import handle_stop_signals, hangup_safe
-from tui.screens.columns import MAX_COMPARED, ColumnsScreen
+from tui.screens.columns import ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
 from tui.screens.palette import SafeCommandPalette
-from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import GeneratorSource
 from tui.services.sample_book import SampleBook
 from tui.services.training_session import TrainingSession
 from tui.settings import TEMPERATURE_MAX, TEMPERATURE_MIN, AppSettings, app_flags, clamp_temperature
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter, fit_footer
-from tui.widgets.generation_panel import GenerationPanel, SampleRecord
+from tui.widgets.generation_panel import GenerationPanel
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -184,7 +183,7 @@ class TweetgenApp(App[None]):
         self.temperature = clamp_temperature(self.temperature + delta)
 
     def watch_temperature(self) -> None:
-        self.show_generation_status()
+        self.generation.show_settings()
 
     def action_start_training(self) -> None:
         self.main_screen.start_training()
@@ -323,29 +322,16 @@ class TweetgenApp(App[None]):
                     timeout=2)
 
     def watch_top_k(self) -> None:
-        self.show_generation_status()
+        self.generation.show_settings()
 
     def watch_top_p(self) -> None:
-        self.show_generation_status()
+        self.generation.show_settings()
 
     def watch_prime(self) -> None:
-        self.show_generation_status()
+        self.generation.show_settings()
 
     def action_prime(self) -> None:
-        if self.source is not None and not isinstance(self.screen, PrimeScreen):
-            self.push_screen(PrimeScreen(self.prime), self._prime_chosen)
-
-    def _prime_chosen(self, prime: str | None) -> None:
-        if prime is None or self._exiting:
-            return  # escape: nothing changes
-        self.prime = prime
-        source = self.source
-        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
-        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
-            shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
-            self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
-                        timeout=6, markup=False)
-        self.generation.start_sample()
+        self.main_screen.ask_prime()
 
     # ------------------------------------------------------------ the sweep (t) and the comparison (v)
 
@@ -357,34 +343,15 @@ class TweetgenApp(App[None]):
         return None
 
     def action_sweep(self) -> None:
-        if self.columns_screen is not None:
-            self.action_leave_columns()
-        elif self.source is not None:
-            self._open_columns("sweep")
+        self.main_screen.toggle_columns("sweep")
 
     def action_compare(self) -> None:
-        if self.columns_screen is not None:
-            self.action_leave_columns()
-        elif len(self.checkpoint_panel.marked) >= 2:
-            self._open_columns("compare")
-
-    def _open_columns(self, kind: str) -> None:
-        panel = self.checkpoint_panel
-        if len(panel.marked) > MAX_COMPARED and kind == "compare":
-            self.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
-        self.generation.stop_sampling()
-        self.push_screen(ColumnsScreen(kind, panel.marked_infos() if kind == "compare" else (), self.probs_view))
+        self.main_screen.toggle_columns("compare")
 
     def action_leave_columns(self) -> None:
         screen = self.columns_screen
         if screen is not None:
             screen.leave()
-
-    def resume_single(self) -> None:
-        """The columns have closed: the single view writes again."""
-        self.refresh_bindings()
-        if self.columns_screen is None:
-            self.generation.start_sample()
 
     # ------------------------------------------------------------ the samples on screen: source (o), copy (y), export (e)
 
@@ -396,16 +363,6 @@ class TweetgenApp(App[None]):
 
     def action_export(self) -> None:
         self.main_screen.export_samples()
-
-    def show_generation_status(self) -> None:
-        source = self.source.describe() if self.source is not None else None
-        if source is not None and self.source is not None and self.source.step is not None and \
-                policy.is_best_of_run(self.source.path, self.run_checkpoints):
-                # says which checkpoint generates and that it is the run's best; the run name last, where a
-                # narrow terminal cuts it
-                source = f"best step {self.source.step:,} · {self.source.label}"
-        self.generation.set_status(self.temperature, source, self.settings.pace, top_k=self.top_k, top_p=self.top_p,
-                                   prime=self.prime)
 
     # ------------------------------------------------------------ models and checkpoints
 

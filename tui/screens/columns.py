@@ -192,7 +192,7 @@ class ColumnsScreen(Screen[None]):
         self._cut_short()
         while len(app.screen_stack) > 1:  # the columns, and whatever is over them (help, the palette)
             app.pop_screen()
-        app.call_after_refresh(app.resume_single)
+        app.call_after_refresh(app.main_screen.resume_single)
 
     def _cut_short(self) -> None:
         for record in self.records:

@@ -24,7 +24,9 @@ from core.store import policy
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
+from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
+from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
 from tui.settings import AppSettings, app_flags, read_corpus
 from tui.widgets.checkpoint_panel import CheckpointPanel
@@ -64,7 +66,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         app = self.tweetgen
-        app.show_generation_status()
+        self.generation.show_settings()
         self.query_one(TrainingPanel).set_corpus(app.settings.data_label)
         self._boot(app.settings, self._panels())
 
@@ -197,7 +199,7 @@ class MainScreen(Screen[None]):
         app = self.tweetgen
         app.run_checkpoints = self.checkpoints.of_run(message.infos)
         app.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
-        app.show_generation_status()  # "best" may have moved
+        self.generation.show_settings()  # "best" may have moved
 
     def on_model_ready(self, message: m.ModelReady) -> None:
         """After the CheckpointPanel has marked it: generate from it."""
@@ -209,7 +211,7 @@ class MainScreen(Screen[None]):
         # may not show its file yet)
         self.checkpoints.follow_best = source.path is None or not message.interrupt or \
             policy.is_choice_of_run(source.path, app.run_checkpoints)
-        app.show_generation_status()
+        self.generation.show_settings()
         app.refresh_bindings()
         generation = self.generation
         if source.path is None and self.pending_open is None and not self.training_soon:
@@ -241,6 +243,46 @@ class MainScreen(Screen[None]):
             app.exit()
         elif self.pending_open is not None:
             self._open_corpus(self.pending_open)
+
+    # ------------------------------------------------------------ the prime (/), the sweep (t), the comparison (v)
+
+    def ask_prime(self) -> None:
+        """/: the start of the tweets, typed; the model continues it from the next tweet on."""
+        app = self.tweetgen
+        if app.source is not None and not isinstance(app.screen, PrimeScreen):
+            app.push_screen(PrimeScreen(app.prime), self._prime_chosen)
+
+    def _prime_chosen(self, prime: str | None) -> None:
+        app = self.tweetgen
+        if prime is None or app.closing:
+            return  # escape: nothing changes
+        app.prime = prime
+        source = app.source
+        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
+        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
+            shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
+            self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
+                        timeout=6, markup=False)
+        self.generation.start_sample()
+
+    def toggle_columns(self, kind: str) -> None:
+        """t (``kind`` "sweep") or v ("compare"): the columns over this screen; t or v again leaves them."""
+        app = self.tweetgen
+        columns, marked = app.columns_screen, self.checkpoints.marked
+        if columns is not None:
+            columns.leave()
+        elif kind == "sweep" and app.source is not None or kind == "compare" and len(marked) >= 2:
+            if len(marked) > MAX_COMPARED and kind == "compare":
+                self.notify(f"{len(marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
+            self.generation.stop_sampling()
+            infos = self.checkpoints.marked_infos() if kind == "compare" else ()
+            app.push_screen(ColumnsScreen(kind, infos, app.probs_view))
+
+    def resume_single(self) -> None:
+        """The columns have closed: the single view writes again."""
+        self.tweetgen.refresh_bindings()
+        if self.tweetgen.columns_screen is None:
+            self.generation.start_sample()
 
     # ------------------------------------------------------------ training (space), opening another corpus (d)
 

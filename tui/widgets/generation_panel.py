@@ -25,6 +25,7 @@ from textual.widgets import Static
 from textual.worker import Worker, get_current_worker
 
 from core.model.scoring import bits_per_char
+from core.store import policy
 from tui import messages as m
 from tui.format import printable, prob_legend, prob_text, visible
 from tui.services.generation_stream import GeneratorSource, stream_chunks
@@ -213,6 +214,16 @@ class GenerationPanel(Vertical):
         self.show_notice(message.reason)
 
     # ------------------------------------------------------------ updates from the App
+
+    def show_settings(self) -> None:
+        """The status line: the App's sampling settings and the model in use (when it is the run's best, so
+        it says; the run name last, where a narrow terminal cuts it)."""
+        app = self.tweetgen
+        source = app.source.describe() if app.source is not None else None
+        if source is not None and app.source is not None and app.source.step is not None and \
+                policy.is_best_of_run(app.source.path, app.run_checkpoints):
+            source = f"best step {app.source.step:,} · {app.source.label}"
+        self.set_status(app.temperature, source, app.settings.pace, top_k=app.top_k, top_p=app.top_p, prime=app.prime)
 
     def set_status(self, temperature: float, source: str | None, pace: float, *, top_k: int = 0,
                    top_p: float = 1.0, prime: str = "") -> None:
