@@ -1,57 +1,47 @@
-"""The tweetgen App: it wires the services, the screens and the keys together.
+"""The tweetgen App: the wiring between the services, the screens and the keys.
 
-Keys are in :mod:`tui.keys` (``KEYS``); ``check_action`` here decides which are enabled right now
-(a disabled key is still shown in the Footer, greyed out), and the ``action_*`` methods hand each
-to its owner. The App keeps the services and the settings every screen reads: the reactive
-sampling settings (temperature, top-k, top-p, prime, the probability view), the model in use
-(``source``), the run (``run_dir``), the training session (:class:`TrainingSession`, the one
-state machine of training), the session's samples with the novelty index, and one error handler
-(:meth:`TweetgenApp.report_worker`, where every worker's failure ends up).
+- Keys: :mod:`tui.keys` lists them (``KEYS``); ``check_action`` says which are enabled now (a disabled
+  key shows greyed out in the Footer); each ``action_*`` hands its key to the owner of what it changes.
+  A new key: a Binding in ``KEYS``, a line in ``check_action`` unless always enabled, an ``action_`` here.
+- What every screen reads: ``settings``, the reactive sampling settings (temperature, top-k, top-p,
+  prime, the probability view), the model in use (``source``), the run (``run_dir``, ``run_checkpoints``).
+- Services (no Textual): ``training`` (:class:`TrainingSession`, the one state machine of training) and
+  ``samples`` (:class:`SampleBook`, the session's samples and the novelty index).
+- One error handler, :meth:`TweetgenApp.show_error`; :meth:`TweetgenApp.report_worker` hands it every
+  worker's failure.
 
-The work is done where its output is shown (each worker has a group, ``exit_on_error=False``):
-
-- :class:`tui.screens.main.MainScreen`: start-up (``boot``: the run, the first model, the corpus)
-  and the novelty index;
-- :class:`tui.widgets.generation_panel.GenerationPanel`: the ``sample`` thread worker, checked for
-  cancellation before every character;
-- :class:`tui.screens.columns.ColumnsScreen`: the sweep and the comparison (``columns``);
-- :class:`tui.widgets.checkpoint_panel.CheckpointPanel`: ``listing`` and the ``model`` loads
-  (picked by hand, or following the run's best);
-- :class:`tui.widgets.training_panel.TrainingPanel`: the training process' events (a spawned
-  process, drained in bursts by its pump thread, coalesced).
-
-What the App acts on bubbles up to it from there. The run/checkpoint decisions are
-:mod:`core.store.policy`'s: the App calls it and shows the results.
+The work is done where its output is shown, each worker with a group and ``exit_on_error=False``:
+:class:`~tui.screens.main.MainScreen` (start-up, what its panels report, training, another corpus,
+the prime, the columns, o/y/e), :class:`~tui.widgets.generation_panel.GenerationPanel` (the
+``sample`` worker), :class:`~tui.screens.columns.ColumnsScreen` (the sweep and the comparison),
+:class:`~tui.widgets.checkpoint_panel.CheckpointPanel` (listing, model loads, following the run's
+best checkpoint), :class:`~tui.widgets.training_panel.TrainingPanel` (the training process, its events).
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from textual import events
-from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
-from textual.binding import Binding
 from textual.driver import Driver
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from core.store import policy
 from core.events import TrainingState
+from core.store import policy
 from tui import format as fmt
 from tui import messages as m
-from tui.format import one_line
-from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS
+from tui.keys import KEYS, TOP_K_STEPS, TOP_P_STEPS, next_step
 from tui.lifecycle import handle_stop_signals, hangup_safe
 from tui.screens.columns import ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
-from tui.screens.palette import SafeCommandPalette
+from tui.screens.palette import SafeCommandPalette, key_commands
 from tui.services.generation_stream import GeneratorSource
 from tui.services.sample_book import SampleBook
 from tui.services.training_session import TrainingSession
@@ -71,9 +61,7 @@ class TweetgenApp(App[None]):
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "tweetgen"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]
-
     BINDINGS = KEYS  # every key of the app: tui/keys.py
-
 
     temperature: reactive[float] = reactive(0.8, bindings=True, init=False)
     probs_view: reactive[bool] = reactive(False, init=False)
@@ -90,11 +78,11 @@ class TweetgenApp(App[None]):
         self.run_dir: Path | None = None
         self.run_checkpoints: list[CheckpointInfo] = []
         self.training = TrainingSession(self._training_changed, word=app_flags)  # the one training state machine
+        self.samples = SampleBook()  # every sample of the session, and the novelty index
         self.errors: list[str] = []  # every error shown, newest last
         self._exiting = False  # exit() called: every key is disabled from then on
-        self.samples = SampleBook()  # every sample of the session, and the novelty index
 
-    # ------------------------------------------------------------ layout
+    # ------------------------------------------------------------ screens and panels
 
     def get_default_screen(self) -> MainScreen:
         self.main_screen = MainScreen(self.training)
@@ -112,22 +100,14 @@ class TweetgenApp(App[None]):
     def checkpoint_panel(self) -> CheckpointPanel:
         return self.query_one(CheckpointPanel)
 
-    def on_resize(self, event: events.Resize) -> None:
-        # the palette hint costs 11 columns: the keys come first in an 80-column terminal
+    @property
+    def columns_screen(self) -> ColumnsScreen | None:
         for screen in self.screen_stack:
-            for footer in screen.query(AppFooter):
-                fit_footer(footer, event.size.width)  # (self.size can still be the size before this event)
+            if isinstance(screen, ColumnsScreen):
+                return screen
+        return None
 
-    def on_mount(self) -> None:
-        self.sub_title = self.settings.data_label
-        handle_stop_signals(self._on_stop_signal, True)
-
-    def _on_stop_signal(self, name: str) -> None:
-        self.log.warning(f"{name}: quitting")
-        if not self._exiting and not self.training.quitting:
-            self.call_later(self.action_quit)
-
-    # ------------------------------------------------------------ keys
+    # ------------------------------------------------------------ keys: which are enabled now
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """True: enabled. None: shown disabled. False: hidden (the other `space` bindings)."""
@@ -172,6 +152,18 @@ class TweetgenApp(App[None]):
             return None if busy or columns is not None or self.run_dir is None else True
         return True
 
+    _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
+
+    def refresh_sample_keys(self) -> None:
+        """y, e and o depend on the samples shown: refresh the footer only when one of them changes
+        (a refresh recomposes the footer: five columns finishing together must not cost five)."""
+        states = tuple(self.check_action(a, ()) for a in self._SAMPLE_KEYS)
+        if states != getattr(self, "_sample_key_states", None):
+            self._sample_key_states = states
+            self.refresh_bindings()
+
+    # ------------------------------------------------------------ keys: what each does (in KEYS order)
+
     def action_resample(self) -> None:
         columns = self.columns_screen
         if columns is not None:
@@ -181,9 +173,6 @@ class TweetgenApp(App[None]):
 
     def action_temperature(self, delta: float) -> None:
         self.temperature = clamp_temperature(self.temperature + delta)
-
-    def watch_temperature(self) -> None:
-        self.generation.show_settings()
 
     def action_start_training(self) -> None:
         self.main_screen.start_training()
@@ -201,7 +190,40 @@ class TweetgenApp(App[None]):
     def action_focus_checkpoints(self) -> None:
         self.checkpoint_panel.table.focus()
 
-    # ------------------------------------------------------------ opening a corpus (d)
+    def action_toggle_probs(self) -> None:
+        self.probs_view = not self.probs_view
+
+    def action_sweep(self) -> None:
+        self.main_screen.toggle_columns("sweep")
+
+    def action_compare(self) -> None:
+        self.main_screen.toggle_columns("compare")
+
+    def action_leave_columns(self) -> None:  # escape on the columns
+        screen = self.columns_screen
+        if screen is not None:
+            screen.leave()
+
+    def action_prime(self) -> None:
+        self.main_screen.ask_prime()
+
+    def action_cycle_top_k(self) -> None:
+        self.top_k = next_step(TOP_K_STEPS, self.top_k)
+        self.notify(f"top-k {self.top_k or 'off'} from the next tweet", timeout=2)
+
+    def action_cycle_top_p(self) -> None:
+        self.top_p = next_step(TOP_P_STEPS, self.top_p)
+        self.notify(f"top-p {self.top_p:g} from the next tweet" if self.top_p < 1 else "top-p off from the next tweet",
+                    timeout=2)
+
+    def action_show_source(self) -> None:
+        self.main_screen.show_source()
+
+    def action_copy_tweet(self) -> None:
+        self.main_screen.copy_tweet()
+
+    def action_export(self) -> None:
+        self.main_screen.export_samples()
 
     def action_open_corpus(self) -> None:
         if self.check_action("open_corpus", ()) is True:
@@ -209,7 +231,7 @@ class TweetgenApp(App[None]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self._key_bindings()))
+            self.push_screen(HelpScreen(KEYS))
 
     async def action_quit(self) -> None:
         """Quit; while training, stop it first and leave when its final checkpoint is written."""
@@ -224,55 +246,32 @@ class TweetgenApp(App[None]):
         self.notify("Saving a checkpoint before quitting…", timeout=self.settings.stop_timeout_s)
         self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
 
-    def get_driver_class(self) -> type[Driver]:
-        return hangup_safe(super().get_driver_class())  # a closed terminal must not hang the app
-
-    @property
-    def closing(self) -> bool:
-        """exit() was called: nothing new starts (every key is disabled)."""
-        return self._exiting
-
-    def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
-        self._exiting = True
-        super().exit(result, return_code, message)
-
     def _give_up_stopping(self) -> None:
         if self.training.process is not None:
             self.training.process.close()
         self.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
 
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """The command palette offers every key's action that is enabled right now."""
-        yield from super().get_system_commands(screen)
-        for binding in self._key_bindings():
-            _, name, params = parse_action(binding.action)
-            if self.check_action(name, params) is True:
-                key = binding.key_display or binding.key
-                yield SystemCommand(f"{binding.description} ({key})", binding.tooltip or binding.description,
-                                    functools.partial(self._run_if_enabled, binding.action))
-
-    def action_command_palette(self) -> None:
+    def action_command_palette(self) -> None:  # ctrl+p
         if self.use_command_palette and not self._exiting and not isinstance(self.screen, SafeCommandPalette):
             self.push_screen(SafeCommandPalette())
 
-    def pop_screen(self) -> AwaitComplete:
-        """Textual's pop, except that popping the last screen (a second dismiss of a closing
-        screen) is ignored instead of ending the app with ScreenStackError."""
-        if len(self.screen_stack) <= 1:
-            self.log.warning("pop_screen with one screen on the stack: ignored")
-            return AwaitComplete.nothing()
-        return super().pop_screen()
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The command palette offers every key's action that is enabled right now."""
+        yield from super().get_system_commands(screen)
+        yield from key_commands(self, KEYS)
 
-    async def _run_if_enabled(self, action: str) -> None:
-        """Run a palette command if its key is enabled *now* (the palette lists what was enabled when it opened)."""
-        _, name, params = parse_action(action)
-        if self.check_action(name, params) is True:
-            await self.run_action(action)
+    # ------------------------------------------------------------ the settings every screen reads
 
-    def _key_bindings(self) -> list[Binding]:
-        return [b if isinstance(b, Binding) else Binding(*b) for b in self.BINDINGS]
+    def watch_temperature(self) -> None:
+        self.generation.show_settings()
 
-    # ------------------------------------------------------------ sampling
+    watch_top_k = watch_top_p = watch_prime = watch_temperature  # the generation panel's status line shows them all
+
+    def watch_probs_view(self, on: bool) -> None:
+        self.generation.set_probs_view(on)
+        for screen in self.screen_stack:
+            if isinstance(screen, ColumnsScreen):
+                screen.set_probs_view(on)
 
     def sample_config(self, temperature: float, seed: int | None) -> Any:
         """The :class:`core.model.sampler.SampleConfig` of a new sample: the app's settings now.
@@ -285,98 +284,21 @@ class TweetgenApp(App[None]):
         return SampleConfig(temperature=temperature, top_k=self.top_k, top_p=self.top_p, max_len=max_len,
                             prime=self.prime, seed=seed)
 
+    def label_for(self, path: Path) -> str:
+        return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
+
+    @property
+    def train_state(self) -> TrainingState:
+        return self.training.state
+
+    # ------------------------------------------------------------ what crosses from one owner to another
+
     def on_sample_finished(self, message: m.SampleFinished) -> None:
         """After the view showing it (the single view or a column) has drawn it: its novelty."""
         self.main_screen.sample_finished(message.sample_id)
 
-    _SAMPLE_KEYS = ("copy_tweet", "export", "show_source")
-
-    def refresh_sample_keys(self) -> None:
-        """y, e and o depend on the samples shown: refresh the footer only when one of them changes
-        (a refresh recomposes the footer: five columns finishing together must not cost five)."""
-        states = tuple(self.check_action(a, ()) for a in self._SAMPLE_KEYS)
-        if states != getattr(self, "_sample_key_states", None):
-            self._sample_key_states = states
-            self.refresh_bindings()
-
-    # ------------------------------------------------------------ probability view, prime, top-k, top-p
-
-    def action_toggle_probs(self) -> None:
-        self.probs_view = not self.probs_view
-
-    def watch_probs_view(self, on: bool) -> None:
-        self.generation.set_probs_view(on)
-        for screen in self.screen_stack:
-            if isinstance(screen, ColumnsScreen):
-                screen.set_probs_view(on)
-
-    def action_cycle_top_k(self) -> None:
-        steps = TOP_K_STEPS
-        self.top_k = steps[(steps.index(self.top_k) + 1) % len(steps)] if self.top_k in steps else steps[0]
-        self.notify(f"top-k {self.top_k or 'off'} from the next tweet", timeout=2)
-
-    def action_cycle_top_p(self) -> None:
-        steps = TOP_P_STEPS
-        self.top_p = steps[(steps.index(self.top_p) + 1) % len(steps)] if self.top_p in steps else steps[0]
-        self.notify(f"top-p {self.top_p:g} from the next tweet" if self.top_p < 1 else "top-p off from the next tweet",
-                    timeout=2)
-
-    def watch_top_k(self) -> None:
-        self.generation.show_settings()
-
-    def watch_top_p(self) -> None:
-        self.generation.show_settings()
-
-    def watch_prime(self) -> None:
-        self.generation.show_settings()
-
-    def action_prime(self) -> None:
-        self.main_screen.ask_prime()
-
-    # ------------------------------------------------------------ the sweep (t) and the comparison (v)
-
-    @property
-    def columns_screen(self) -> ColumnsScreen | None:
-        for screen in self.screen_stack:
-            if isinstance(screen, ColumnsScreen):
-                return screen
-        return None
-
-    def action_sweep(self) -> None:
-        self.main_screen.toggle_columns("sweep")
-
-    def action_compare(self) -> None:
-        self.main_screen.toggle_columns("compare")
-
-    def action_leave_columns(self) -> None:
-        screen = self.columns_screen
-        if screen is not None:
-            screen.leave()
-
-    # ------------------------------------------------------------ the samples on screen: source (o), copy (y), export (e)
-
-    def action_show_source(self) -> None:
-        self.main_screen.show_source()
-
-    def action_copy_tweet(self) -> None:
-        self.main_screen.copy_tweet()
-
-    def action_export(self) -> None:
-        self.main_screen.export_samples()
-
-    # ------------------------------------------------------------ models and checkpoints
-
-    def label_for(self, path: Path) -> str:
-        return policy.label_for(path, run_dir=self.run_dir, demo=self.settings.demo_checkpoint)
-
-    def on_model_failed(self, message: m.ModelFailed) -> None:
-        keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
-        self.show_error(message.error + keep)
-
-    # ------------------------------------------------------------ training
-
     def on_checkpoint_written(self, message: m.CheckpointWritten) -> None:
-        self.checkpoint_panel.checkpoint_written(message.event)
+        self.checkpoint_panel.checkpoint_written(message.event)  # (from the training panel)
 
     def _training_changed(self) -> None:
         """The training session moved: the panel's status line and the keys follow it."""
@@ -384,15 +306,48 @@ class TweetgenApp(App[None]):
             panel.show_state()
         self.refresh_bindings()
 
+    # ------------------------------------------------------------ the app's life: start, resize, signals, exit
+
+    def on_mount(self) -> None:
+        self.sub_title = self.settings.data_label
+        handle_stop_signals(self._on_stop_signal, True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        # the palette hint costs 11 columns: the keys come first in an 80-column terminal
+        for screen in self.screen_stack:
+            for footer in screen.query(AppFooter):
+                fit_footer(footer, event.size.width)  # (self.size can still be the size before this event)
+
+    def _on_stop_signal(self, name: str) -> None:
+        self.log.warning(f"{name}: quitting")
+        if not self._exiting and not self.training.quitting:
+            self.call_later(self.action_quit)
+
+    def get_driver_class(self) -> type[Driver]:
+        return hangup_safe(super().get_driver_class())  # a closed terminal must not hang the app
+
+    def pop_screen(self) -> AwaitComplete:
+        """Textual's pop, except that popping the last screen (a second dismiss of a closing
+        screen) is ignored instead of ending the app with ScreenStackError."""
+        if len(self.screen_stack) <= 1:
+            self.log.warning("pop_screen with one screen on the stack: ignored")
+            return AwaitComplete.nothing()
+        return super().pop_screen()
+
     @property
-    def train_state(self) -> TrainingState:
-        return self.training.state
+    def closing(self) -> bool:
+        """exit() was called: nothing new starts (every key is disabled)."""
+        return self._exiting
+
+    def exit(self, result: None = None, return_code: int = 0, message: Any = None) -> None:
+        self._exiting = True
+        super().exit(result, return_code, message)
 
     def on_unmount(self) -> None:
         handle_stop_signals(self._on_stop_signal, False)
         self.training.shutdown(self.settings.stop_timeout_s)
 
-    # ------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------ errors: the one handler
 
     def show_error(self, text: str) -> None:
         """Every error the app shows: a toast, kept in ``errors``."""
@@ -401,21 +356,25 @@ class TweetgenApp(App[None]):
         # plain text: an error may quote a corpus line or a file name ([ ], control characters)
         self.notify(fmt.printable(text), title="Error", severity="error", timeout=12, markup=False)
 
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.report_worker(event)
-
     def report_worker(self, event: Worker.StateChanged) -> None:
         """The one place worker failures end up (every owner of workers hands its state changes here):
         reported, and the app keeps running."""
         worker = event.worker
         if event.state != WorkerState.ERROR:
             return
-        detail = one_line(worker.error) if worker.error is not None else "unknown error"
+        detail = fmt.one_line(worker.error) if worker.error is not None else "unknown error"
         self.show_error(f"{worker.name or worker.group} failed: {detail}")
         if worker.group in ("sample", "columns"):  # generation stopped: say so where the tweets were, not only in a toast
             self.generation.note(f"Generation stopped: {detail}. Press r to try again.")
         if worker.group == "sample":
             self.generation.sampling = False
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.report_worker(event)
+
+    def on_model_failed(self, message: m.ModelFailed) -> None:
+        keep = f"; still generating from {self.source.describe()}" if self.source is not None else ""
+        self.show_error(message.error + keep)
 
     def on_failed(self, message: m.Failed) -> None:
         self.show_error(f"{message.what} failed: {message.error}")
