@@ -1,10 +1,17 @@
 """The main screen: the tweets being written (left), training and the checkpoints (right).
 
-It owns the start-up work, whose results its panels show: the ``boot`` worker (the
-run, the first model, the checkpoint list, the chart's history, the corpus), the same for a
-corpus opened from inside the app (:meth:`MainScreen.open_run`), and the ``novelty`` worker
-that indexes the training texts. The workers post what they found to the panel that shows
-it, or to this screen; what the App must know (the run, a model, the index) bubbles on to it.
+It owns the work whose results its panels show, and what ties the panels together:
+
+- the ``boot`` worker (:mod:`tui.startup`: the run, the first model, the checkpoint list, the chart's
+  history, the corpus), the same for a corpus opened from inside the app (``d``, :meth:`MainScreen.open_corpus`),
+  and the ``novelty`` worker that indexes the training texts;
+- what the workers and panels report: the run resolved, a model loaded (generate from it), a listing,
+  training's end (close the process; quit, or open the corpus chosen meanwhile);
+- what the App's keys hand it: training (space), the prime (/), the sweep and comparison (t, v), and
+  the samples on screen: the source of a copy (o), copy (y), export (e).
+
+The App keeps the state every screen reads (the run, the model, the settings, the services); this
+screen sets it as the reports arrive, on the UI thread.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from tui.format import one_line
 from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.screens.prime import PrimeScreen
-from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
-from tui.settings import AppSettings, app_flags, read_corpus
+from tui.services.generation_stream import setup_torch
+from tui.settings import AppSettings
+from tui.startup import Panels, start_run
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
 from tui.widgets.generation_panel import GenerationPanel, SampleRecord
@@ -37,9 +45,6 @@ from tui.widgets.training_panel import TrainingPanel
 if TYPE_CHECKING:
     from tui.app import TweetgenApp
     from tui.services.training_session import TrainingSession
-
-CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
-Panels = tuple[TrainingPanel, CheckpointPanel, GenerationPanel]
 
 
 class MainScreen(Screen[None]):
@@ -95,7 +100,7 @@ class MainScreen(Screen[None]):
         setup_torch(1)
         run_dir = s.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
-        self._start_run(s, plan, panels, None)
+        start_run(self.post_message, s, plan, panels, None)
         # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
         # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
         # skipped by the collector from now on.
@@ -112,75 +117,8 @@ class MainScreen(Screen[None]):
         model until it has one.)"""
         run_dir = settings.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
-        self._start_run(settings, plan, panels, texts)
+        start_run(self.post_message, settings, plan, panels, texts)
         self.post_message(m.CorpusOpened(run_dir))
-
-    def _start_run(self, s: AppSettings, plan: policy.BootPlan, panels: Panels, texts: list[str] | None) -> None:
-        """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
-        history, the corpus (read here unless ``texts`` were read already), an untrained model when no
-        checkpoint loads. Posts what it found; the handlers take it on the UI thread. A model goes to the
-        checkpoint panel before its listing does, so the list marks it (and puts the cursor on it)."""
-        from core.store.checkpoints import CheckpointError, load_checkpoint
-
-        training, checkpoints, generation = panels
-        run_dir = plan.run_dir
-        self.post_message(m.RunResolved(plan))
-        for path, problem in plan.problems:
-            self.post_message(m.ModelFailed(path, problem))
-        source = history = None
-        for path in plan.candidates:
-            try:
-                ckpt = load_checkpoint(path)
-            except CheckpointError as exc:
-                self.post_message(m.ModelFailed(path, str(exc)))
-                continue
-            source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
-            checkpoints.post_message(m.ModelReady(source, interrupt=True))
-            if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
-                history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
-            break
-        checkpoints.list_now(run_dir)
-        if plan.newest_of_run is not None and history is None:
-            history = self._read_history(plan.newest_of_run.path)
-        if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
-            training.chart.post_message(m.RunHistory(list(history or [])))
-        if texts is None:
-            texts = self._read_corpus(s, training)
-        if texts:
-            self.post_message(m.CorpusTexts(texts))  # this screen indexes them (another worker) for the novelty check
-        else:
-            self.post_message(m.NoveltyReady(None))  # no corpus, no check (the corpus' error is shown already)
-        if source is None:
-            if texts:
-                checkpoints.post_message(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
-            else:
-                reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
-                generation.post_message(m.NoModel(reason))
-
-    @staticmethod
-    def _read_corpus(s: AppSettings, panel: TrainingPanel) -> list[str] | None:
-        from core.data.corpus import CorpusError
-
-        def progress(done: int, total: int) -> None:  # core calls it at most ~10 times a second
-            if total >= CORPUS_PROGRESS_BYTES:
-                panel.post_message(m.CorpusProgress(s.data_label, done, total))
-
-        try:
-            texts, report = read_corpus(s.data_path, s.filters, progress=progress)
-        except CorpusError as exc:
-            panel.post_message(m.CorpusFailed(s.data_path, str(exc)))
-            return None
-        panel.post_message(m.CorpusLoaded(s.data_path, s.data_label, len(texts), app_flags(report.summary())))
-        return texts
-
-    @staticmethod
-    def _read_history(path: Path) -> list[list[float]] | None:
-        from core.store.checkpoints import CheckpointError, load_checkpoint
-
-        try:
-            return list(load_checkpoint(path).metrics.get("history") or [])
-        except CheckpointError:
-            return None
 
     # ------------------------------------------------------------ what the workers and the panels found
 
