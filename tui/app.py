@@ -234,22 +234,7 @@ class TweetgenApp(App[None]):
             self.push_screen(HelpScreen(KEYS))
 
     async def action_quit(self) -> None:
-        """Quit; while training, stop it first and leave when its final checkpoint is written."""
-        process = self.training.process
-        if process is None or process.finished:
-            self.exit()
-            return
-        if self.training.quitting:
-            self.notify("Still saving the checkpoint…", timeout=2)
-            return
-        self.training.stop("saving a checkpoint before quitting…", quitting=True)
-        self.notify("Saving a checkpoint before quitting…", timeout=self.settings.stop_timeout_s)
-        self.set_timer(self.settings.stop_timeout_s, self._give_up_stopping)
-
-    def _give_up_stopping(self) -> None:
-        if self.training.process is not None:
-            self.training.process.close()
-        self.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
+        self.main_screen.quit()  # (while training: once its checkpoint is written)
 
     def action_command_palette(self) -> None:  # ctrl+p
         if self.use_command_palette and not self._exiting and not isinstance(self.screen, SafeCommandPalette):

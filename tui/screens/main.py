@@ -165,6 +165,27 @@ class MainScreen(Screen[None]):
     def _marks_changed(self) -> None:
         self.tweetgen.refresh_bindings()  # v needs two marked
 
+    def quit(self) -> None:
+        """q: quit; while training, stop it first and leave when its final checkpoint is written
+        (:meth:`on_training_finished`), or after ``stop_timeout_s``, the process killed."""
+        app = self.tweetgen
+        process = app.training.process
+        if process is None or process.finished:
+            app.exit()
+            return
+        if app.training.quitting:
+            self.notify("Still saving the checkpoint…", timeout=2)
+            return
+        app.training.stop("saving a checkpoint before quitting…", quitting=True)
+        self.notify("Saving a checkpoint before quitting…", timeout=app.settings.stop_timeout_s)
+        app.set_timer(app.settings.stop_timeout_s, self._give_up_stopping)
+
+    def _give_up_stopping(self) -> None:
+        app = self.tweetgen
+        if app.training.process is not None:
+            app.training.process.close()
+        app.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
+
     def on_training_finished(self, message: m.TrainingFinished) -> None:
         """After the TrainingPanel has shown the step it ended at: the session, the process closed, the
         news; then quit (q while training), or open the corpus chosen while it trained."""
