@@ -7,8 +7,8 @@ It owns the work whose results its panels show, and what ties the panels togethe
   and the ``novelty`` worker that indexes the training texts;
 - what the workers and panels report: the run resolved, a model loaded (generate from it), a listing,
   training's end (close the process; quit, or open the corpus chosen meanwhile);
-- what the App's keys hand it: training (space), the prime (/), the sweep and comparison (t, v), and
-  the samples on screen: the source of a copy (o), copy (y), export (e).
+- what the App's keys hand it: training (space), quitting while training (q), the prime (/), the
+  sweep and comparison (t, v), and the samples on screen: the source of a copy (o), copy (y), export (e).
 
 The App keeps the state every screen reads (the run, the model, the settings, the services); this
 screen sets it as the reports arrive, on the UI thread.
