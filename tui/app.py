@@ -12,8 +12,9 @@
 
 The work is done where its output is shown, each worker with a group and ``exit_on_error=False``:
 :class:`~tui.screens.main.MainScreen` (start-up, what its panels report, training and quitting while
-it trains, another corpus, the prime, the columns, o/y/e), :class:`~tui.widgets.generation_panel.GenerationPanel` (the
-``sample`` worker), :class:`~tui.screens.columns.ColumnsScreen` (the sweep and the comparison),
+it trains, another corpus, the prime, the columns, o/y/e),
+:class:`~tui.widgets.generation_panel.GenerationPanel` (the ``sample`` worker),
+:class:`~tui.screens.columns.ColumnsScreen` (the sweep and the comparison),
 :class:`~tui.widgets.checkpoint_panel.CheckpointPanel` (listing, model loads, following the run's
 best checkpoint), :class:`~tui.widgets.training_panel.TrainingPanel` (the training process, its events).
 """
