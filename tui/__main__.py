@@ -44,11 +44,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="corpus to train on: a Twitter/X archive .zip or its unpacked folder, tweets.js, CSV with a "
                         "'text' column, JSON/JSONL, or one tweet per line (default: the demo corpus)")
     d.add_argument("--checkpoint", type=Path, metavar="FILE|DIR",
-                   help="generate from this checkpoint file, or from this run directory's best validated one "
-                        "(else its newest; a directory is also where new checkpoints go)")
+                   help="generate from this checkpoint file, or from this run directory's best checkpoint (its best "
+                        "validated one, else its newest; a directory is also where new checkpoints go)")
     d.add_argument("--run", type=run_name_type(APP_WORDS), metavar="NAME",
-                   help="run name: checkpoints go to HOME/runs/NAME and training resumes from its newest "
-                        "(default: the corpus file's name; demo-run for the demo corpus)")
+                   help="run name: checkpoints go to HOME/runs/NAME; generation starts from its best checkpoint, "
+                        "training resumes from its newest (default: the corpus file's name; demo-run for the demo corpus)")
     d.add_argument("--max-tweet-len", type=N["max_tweet_len"], metavar="N",
                    help=f"train on corpus items of up to N characters; longer ones are dropped (default {defaults.MAX_TWEET_LEN})")
     d.add_argument("--keep-retweets", action="store_true",
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app.run()
     finally:
-        app.shutdown_training()  # whatever ended the app, a running training saves its checkpoint
+        app.training.shutdown(app.settings.stop_timeout_s)  # whatever ended the app, a running training saves its checkpoint
     return app.return_code or 0
 
 

@@ -7,13 +7,23 @@ escape leaves; the columns: escape goes back).
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from textual.binding import Binding
 
 from tui.screens.columns import SWEEP_TEMPERATURES
 from tui.settings import TEMPERATURE_STEP
 
+T = TypeVar("T")
+
 TOP_K_STEPS = (0, 5, 10, 20, 40)  # k cycles through these (0: off)
 TOP_P_STEPS = (1.0, 0.95, 0.9, 0.8, 0.5)  # n cycles through these (1.0: off)
+
+
+def next_step(steps: tuple[T, ...], value: T) -> T:
+    """What a cycling key (k, n) sets next: the step after ``value``, or the first when ``value`` is none of them."""
+    return steps[(steps.index(value) + 1) % len(steps)] if value in steps else steps[0]
+
 
 # Every key of the app. `space` has one binding per state; check_action shows the one that applies.
 KEYS: list[Binding] = [

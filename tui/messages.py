@@ -116,7 +116,7 @@ class Failed(Message):
 
 @dataclass
 class FollowLoaded(Message):
-    """A load that follows the run's newest checkpoint is over (loaded or not): the next may start."""
+    """A load that follows the run's best checkpoint is over (loaded or not): the next may start."""
 
     path: Path
 

@@ -1,7 +1,7 @@
 """What the app was asked to do, resolved from the command line; no Textual, no torch.
 
-Paths that need the checkpoint registry (the run directory, the newest checkpoint of a
-directory) are resolved later, in a worker, because ``core.store.checkpoints`` imports torch
+Paths that need the checkpoint registry (the run directory, the checkpoint a directory
+generates from) are resolved later, in a worker, because ``core.store.checkpoints`` imports torch
 and the first frame must not wait for that.
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from textual.widgets import Static
@@ -37,6 +38,22 @@ async def test_opens_on_the_best_checkpoint_not_the_newest_and_says_so(tui_asset
         assert app.source is not None and app.source.path == run / f"step-000000{best}.pt"
         status = str(app.query_one("#gen-status", Static).render())
         assert f"best step {best} · tiny" in status
+
+
+@run_async
+async def test_a_checkpoint_directory_generates_from_its_best_not_its_newest(tui_assets: Assets, home: Path,
+                                                                           tmp_path: Path) -> None:
+    """--checkpoint DIR: the directory's best checkpoint, as `tweetgen-tui --help` says (it said "the newest")."""
+    other = tmp_path / "other"
+    shutil.copytree(tui_assets.run, other)  # copy2: sidecars stay newer than their .pt
+    newest = _add_worse_newer_checkpoint(other)
+    scores = {s: load_checkpoint(other / f"step-000000{s}.pt").metrics["val_bpc"] for s in (10, 20)}
+    best = other / f"step-000000{min(scores, key=scores.__getitem__)}.pt"
+    app = TweetgenApp(make_settings(tui_assets, home, with_run=False, checkpoint=other))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        assert app.source is not None and app.source.path == best != newest
+        assert app.errors == []
 
 
 @run_async

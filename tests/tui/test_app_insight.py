@@ -99,7 +99,7 @@ async def test_finished_sample_shows_the_bits_per_char_write_gives(tui_assets: A
         assert record.text == written.text
         assert [round(p, 9) for p in record.probs] == [round(c.prob, 9) for c in written.chars]
         assert abs(record.bits_per_char - written.bits_per_char) < 1e-9
-        await wait_until(pilot, lambda: app.novelty is not None, "the novelty index")
+        await wait_until(pilot, lambda: app.samples.novelty is not None, "the novelty index")
         await wait_until(pilot, lambda: record.novelty is not None, "the sample's novelty")
         score = record.score()
         assert score is not None and f"{written.bits_per_char:.2f} bits/char" in score.plain
@@ -113,10 +113,10 @@ async def test_a_copied_sample_is_flagged_and_o_shows_its_source(tui_assets: Ass
     app = TweetgenApp(make_settings(tui_assets, home))
     async with app.run_test(size=SIZE) as pilot:
         await app_idle(pilot)
-        await wait_until(pilot, lambda: app.novelty is not None, "the novelty index")
+        await wait_until(pilot, lambda: app.samples.novelty is not None, "the novelty index")
         source = TUI_TWEETS[3]  # "train 14 is running 5 minutes late [sorry]": its '[' must stay text
         record = app.generation.begin(500, 0.8, "test")
-        app.records[500] = record
+        app.samples.records[500] = record
         app.generation.post_message(m.SampleChunk(500, "so: " + source[:41], (0.5,) * 45))
         app.generation.post_message(m.SampleFinished(500, complete=True, eos_prob=0.5))
         await wait_until(pilot, lambda: record.novelty is not None, "the novelty check")
@@ -233,7 +233,7 @@ async def test_y_copies_the_tweet_and_e_exports_the_session(tui_assets: Assets, 
         await app_idle(pilot)
         await pilot.press("y")
         assert app.clipboard == text
-        await wait_until(pilot, lambda: app.novelty is not None, "the novelty index")
+        await wait_until(pilot, lambda: app.samples.novelty is not None, "the novelty index")
         await pilot.press("e")
         path = home / "runs" / "tiny" / "samples.jsonl"
         lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
@@ -252,7 +252,7 @@ async def test_without_a_seed_each_exported_tweet_carries_the_seed_that_writes_i
     async with app.run_test(size=SIZE) as pilot:
         text = await sample_done(pilot)
         await app_idle(pilot)
-        await wait_until(pilot, lambda: app.novelty is not None, "the novelty index")
+        await wait_until(pilot, lambda: app.samples.novelty is not None, "the novelty index")
         await pilot.press("e")
         record = json.loads((home / "runs" / "tiny" / "samples.jsonl").read_text(encoding="utf-8").splitlines()[0])
         assert record["text"] == text and isinstance(record["seed"], int)

@@ -128,12 +128,12 @@ async def test_reading_a_large_corpus_shows_how_far_it_has_got(tui_assets: Asset
                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """The boot worker reads the corpus; a large file shows 'reading … N%' in the training panel's border
     until the count of tweets replaces it (the threshold is lowered so a small file counts as large)."""
-    import tui.screens.main
+    import tui.startup
     from tui.widgets.training_panel import TrainingPanel
 
     corpus = tmp_path / "many.txt"
     corpus.write_text("\n".join(f"{t} #{i}" for i in range(400) for t in TUI_TWEETS), encoding="utf-8")
-    monkeypatch.setattr(tui.screens.main, "CORPUS_PROGRESS_BYTES", 1)
+    monkeypatch.setattr(tui.startup, "CORPUS_PROGRESS_BYTES", 1)
     shown: list[str] = []
     original = TrainingPanel.set_corpus
 

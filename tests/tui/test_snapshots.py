@@ -83,7 +83,7 @@ async def novelty_shown(pilot) -> None:
 
     await app_idle(pilot)
     app = pilot.app
-    await wait_until(pilot, lambda: app.novelty is not None and all(r.novelty is not None for r in app.session if r.complete),
+    await wait_until(pilot, lambda: app.samples.novelty is not None and all(r.novelty is not None for r in app.samples.session if r.complete),
                      "novelty on every finished sample")
     await screen_settled(pilot)
 

@@ -15,13 +15,30 @@ SERVICES = Path(__file__).resolve().parents[2] / "tui" / "services"
 
 
 class FakeProcess:
-    """Stands in for core.train.process.TrainingProcess: records the stop request."""
+    """Stands in for core.train.process.TrainingProcess: records what it was asked."""
 
-    def __init__(self) -> None:
+    def __init__(self, finished: bool = False) -> None:
         self.stops = 0
+        self.finished = finished
+        self.asked: list[str] = []
 
     def request_stop(self) -> None:
         self.stops += 1
+
+    def pause(self) -> None:
+        self.asked.append("pause")
+
+    def resume(self) -> None:
+        self.asked.append("resume")
+
+    def request_save(self) -> None:
+        self.asked.append("save")
+
+    def stop(self, timeout: float) -> None:
+        self.asked.append(f"stop {timeout:g}")
+
+    def close(self) -> None:
+        self.asked.append("close")
 
 
 def start_event(step: int = 0, resumed: bool = False) -> StartEvent:
@@ -117,6 +134,31 @@ def test_stop_without_a_process_changes_nothing_and_detach_hands_it_over() -> No
     assert s.detach() is process and s.process is None and not s.active
 
 
+def test_requests_reach_the_process_and_leave_the_state_to_its_events() -> None:
+    s, seen = session()
+    assert not s.request_save(), "nothing trains: nothing to save"
+    s.pause()
+    s.resume()  # no process: nothing to ask
+    process = FakeProcess()
+    s.launch(process)  # type: ignore[arg-type]
+    changes = len(seen)
+    s.pause()
+    s.resume()
+    assert s.request_save()
+    assert process.asked == ["pause", "resume", "save"] and len(seen) == changes and s.state == "starting"
+
+
+@pytest.mark.parametrize("finished, asked", [(False, ["stop 7", "close"]), (True, ["close"])])
+def test_shutdown_stops_a_running_process_and_closes_it(finished: bool, asked: list[str]) -> None:
+    s, _ = session()
+    process = FakeProcess(finished)
+    s.launch(process)  # type: ignore[arg-type]
+    s.shutdown(7.0)
+    assert process.asked == asked and not s.active
+    s.shutdown(7.0)  # twice (unmount, then main's finally): the process is closed once
+    assert process.asked == asked
+
+
 def test_services_never_import_textual() -> None:
     """tui/services is the app's Textual-free half: no module there imports textual, directly."""
     for path in sorted(SERVICES.glob("*.py")):
@@ -131,6 +173,6 @@ def test_services_load_without_textual_in_a_fresh_interpreter() -> None:
     """... nor through what they import: loading them leaves textual out of sys.modules."""
     import subprocess
 
-    code = ("import sys, tui.services.training_session, tui.services.generation_stream; "
+    code = ("import sys, tui.services.training_session, tui.services.generation_stream, tui.services.sample_book; "
             "sys.exit(1 if any(m == 'textual' or m.startswith('textual.') for m in sys.modules) else 0)")
     assert subprocess.run([sys.executable, "-c", code], cwd=SERVICES.parents[1], timeout=120).returncode == 0

@@ -106,15 +106,6 @@ class ColumnsScreen(Screen[None]):
 
     BINDINGS = [Binding("escape", "app.leave_columns", "Back", tooltip="back to the single stream")]
 
-    @classmethod
-    def open(cls, app: TweetgenApp, kind: str) -> None:
-        """Keys t and v: the single view stops writing and the columns open over it."""
-        panel = app.checkpoint_panel
-        if len(panel.marked) > MAX_COMPARED and kind == "compare":
-            app.notify(f"{len(panel.marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
-        app.generation.stop_sampling()
-        app.push_screen(cls(kind, panel.marked_infos() if kind == "compare" else (), app.probs_view))
-
     def __init__(self, kind: str, marked: Sequence[CheckpointInfo] = (), probs: bool = False) -> None:
         super().__init__(classes=f"columns-{kind}")
         self.kind = kind
@@ -182,7 +173,7 @@ class ColumnsScreen(Screen[None]):
     def _start(self) -> None:
         app = self.tweetgen
         for record, _ in self.specs:
-            app.keep(record)
+            app.samples.keep(record)
         self._write([(r.sample_id, r.cfg, path) for r, path in self.specs], app.source, app.settings.pace)
         app.refresh_sample_keys()
 
@@ -202,7 +193,7 @@ class ColumnsScreen(Screen[None]):
         self._cut_short()
         while len(app.screen_stack) > 1:  # the columns, and whatever is over them (help, the palette)
             app.pop_screen()
-        app.call_after_refresh(app.resume_single)
+        app.call_after_refresh(app.main_screen.resume_single)
 
     def _cut_short(self) -> None:
         for record in self.records:

@@ -1,10 +1,17 @@
 """The main screen: the tweets being written (left), training and the checkpoints (right).
 
-It owns the start-up work, whose results its panels show: the ``boot`` worker (the
-run, the first model, the checkpoint list, the chart's history, the corpus), the same for a
-corpus opened from inside the app (:meth:`MainScreen.open_run`), and the ``novelty`` worker
-that indexes the training texts. The workers post what they found to the panel that shows
-it, or to this screen; what the App must know (the run, a model, the index) bubbles on to it.
+It owns the work whose results its panels show, and what ties the panels together:
+
+- the ``boot`` worker (:mod:`tui.startup`: the run, the first model, the checkpoint list, the chart's
+  history, the corpus), the same for a corpus opened from inside the app (``d``, :meth:`MainScreen.open_corpus`),
+  and the ``novelty`` worker that indexes the training texts;
+- what the workers and panels report: the run resolved, a model loaded (generate from it), a listing,
+  training's end (close the process; quit, or open the corpus chosen meanwhile);
+- what the App's keys hand it: training (space), quitting while training (q), the prime (/), the
+  sweep and comparison (t, v), and the samples on screen: the source of a copy (o), copy (y), export (e).
+
+The App keeps the state every screen reads (the run, the model, the settings, the services); this
+screen sets it as the reports arrive, on the UI thread.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import gc
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -24,9 +31,12 @@ from core.store import policy
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
+from tui.screens.columns import MAX_COMPARED, ColumnsScreen
 from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
-from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
-from tui.settings import APP_WORDS, AppSettings, read_corpus, say
+from tui.screens.prime import PrimeScreen
+from tui.services.generation_stream import setup_torch
+from tui.settings import AppSettings, say
+from tui.startup import Panels, start_run
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
 from tui.widgets.generation_panel import GenerationPanel, SampleRecord
@@ -36,9 +46,6 @@ if TYPE_CHECKING:
     from tui.app import TweetgenApp
     from tui.services.training_session import TrainingSession
 
-CORPUS_PROGRESS_BYTES = 8 * 2**20  # corpus files from this size show how far reading has got
-Panels = tuple[TrainingPanel, CheckpointPanel, GenerationPanel]
-
 
 class MainScreen(Screen[None]):
     """The app's first screen (the columns, help and the inputs open over it)."""
@@ -46,6 +53,8 @@ class MainScreen(Screen[None]):
     def __init__(self, training: TrainingSession) -> None:
         super().__init__(id="_default")  # (Textual's name for the first screen)
         self.training = training
+        self.pending_open: CorpusChoice | None = None  # opened while training: opened once that run has stopped
+        self.training_soon = False  # a corpus was opened: training starts once its run is resolved
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -62,12 +71,20 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         app = self.tweetgen
-        app.show_generation_status()
+        self.generation.show_settings()
         self.query_one(TrainingPanel).set_corpus(app.settings.data_label)
         self._boot(app.settings, self._panels())
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.tweetgen.report_worker(event)
+
+    @property
+    def checkpoints(self) -> CheckpointPanel:
+        return self.query_one(CheckpointPanel)
+
+    @property
+    def generation(self) -> GenerationPanel:
+        return self.query_one(GenerationPanel)
 
     def _panels(self) -> Panels:
         """The panels the start-up workers post to (queried here, on the UI thread)."""
@@ -83,53 +100,11 @@ class MainScreen(Screen[None]):
         setup_torch(1)
         run_dir = s.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=s.checkpoint, demo=s.demo_checkpoint)
-        self._start_run(s, plan, panels, None)
+        start_run(self.post_message, s, plan, panels, None)
         # torch and Textual leave a few hundred thousand long-lived objects; a full collection walking them
         # all took ~200 ms of the UI thread every so often (measured by bench/ui_lag.py). Frozen objects are
         # skipped by the collector from now on.
         gc.freeze()
-
-    # ------------------------------------------------------------ opening a corpus (d)
-
-    def open_corpus_dialog(self) -> None:
-        """Key d: the open-corpus screen; what is chosen there is opened by :meth:`open_corpus`."""
-        app = self.tweetgen
-        if app.check_action("open_corpus", ()) is not True or isinstance(app.screen, OpenCorpusScreen):
-            return
-        note = f"(stops training {app.run_dir.name} first, with a checkpoint)" \
-            if app.training.active and app.run_dir is not None else ""
-        app.push_screen(OpenCorpusScreen(Path.cwd(), dict(app.settings.filters), note), self._corpus_chosen)
-
-    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
-        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
-        run training now (if any) has stopped with its checkpoint."""
-        app = self.tweetgen
-        if choice is None or app.closing or app.training.quitting:
-            return
-        if app.training.active:
-            app._pending_open = choice
-            app.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
-            return
-        self.open_corpus(choice)
-
-    def open_corpus(self, choice: CorpusChoice) -> None:
-        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
-        by a worker, as at start-up; then training starts (the App's ``on_corpus_opened``). The demo stays listed."""
-        app = self.tweetgen
-        app._pending_open = None
-        app.settings = app.settings.opened(choice.path, choice.filters)
-        app.run_dir = None  # until the worker has resolved the new one: no training, export or second open
-        app.run_checkpoints = []
-        self.query_one(CheckpointPanel).follow_best = False
-        app.novelty, app.novelty_note = None, "indexing…"
-        app.sub_title = app.settings.data_label
-        panel = self.query_one(TrainingPanel)
-        panel.reset()
-        panel.set_corpus(f"{app.settings.data_label} · {len(choice.texts):,} tweets")
-        app.training.opening()
-        app._training_soon = True
-        app.refresh_bindings()
-        self.open_run(app.settings, choice.texts)
 
     def open_run(self, settings: AppSettings, texts: list[str]) -> None:
         """A corpus opened from inside the app: its run is resolved and its model loaded, as at start-up."""
@@ -142,75 +117,191 @@ class MainScreen(Screen[None]):
         model until it has one.)"""
         run_dir = settings.run_dir()
         plan = policy.plan_boot(run_dir, checkpoint=None, demo=None)
-        self._start_run(settings, plan, panels, texts)
+        start_run(self.post_message, settings, plan, panels, texts)
         self.post_message(m.CorpusOpened(run_dir))
 
-    def _start_run(self, s: AppSettings, plan: policy.BootPlan, panels: Panels, texts: list[str] | None) -> None:
-        """(A worker's) the run of ``plan``: the first candidate that loads, the checkpoint list, the run's
-        history, the corpus (read here unless ``texts`` were read already), an untrained model when no
-        checkpoint loads. Posts what it found; the handlers take it on the UI thread. A model goes to the
-        checkpoint panel before its listing does, so the list marks it (and puts the cursor on it)."""
-        from core.store.checkpoints import CheckpointError, load_checkpoint
+    # ------------------------------------------------------------ what the workers and the panels found
 
-        training, checkpoints, generation = panels
-        run_dir = plan.run_dir
-        self.post_message(m.RunResolved(plan))
-        for path, problem in plan.problems:
-            self.post_message(m.ModelFailed(path, problem))
-        source = history = None
-        for path in plan.candidates:
-            try:
-                ckpt = load_checkpoint(path)
-            except CheckpointError as exc:
-                self.post_message(m.ModelFailed(path, say(exc)))
-                continue
-            source = checkpoint_source(ckpt, path, policy.label_for(path, run_dir=run_dir, demo=s.demo_checkpoint))
-            checkpoints.post_message(m.ModelReady(source, interrupt=True))
-            if plan.newest_of_run is not None and policy.same_file(path, plan.newest_of_run.path):
-                history = ckpt.metrics.get("history") or []  # the newest is loaded once, not again for its history
-            break
-        checkpoints.list_now(run_dir)
-        if plan.newest_of_run is not None and history is None:
-            history = self._read_history(plan.newest_of_run.path)
-        if history is not None or texts is not None:  # (an opened corpus' new run clears the chart)
-            training.chart.post_message(m.RunHistory(list(history or [])))
-        if texts is None:
-            texts = self._read_corpus(s, training)
-        if texts:
-            self.post_message(m.CorpusTexts(texts))  # this screen indexes them (another worker) for the novelty check
-        else:
-            self.post_message(m.NoveltyReady(None))  # no corpus, no check (the corpus' error is shown already)
-        if source is None:
-            if texts:
-                checkpoints.post_message(m.ModelReady(untrained_source(texts, s.model), interrupt=True))
-            else:
-                reason = "nothing to generate from: no checkpoint could be loaded and the corpus is unreadable"
-                generation.post_message(m.NoModel(reason))
+    def on_run_resolved(self, message: m.RunResolved) -> None:
+        message.stop()
+        app = self.tweetgen
+        app.run_dir = message.plan.run_dir  # here, on the UI thread: check_action and the handlers read it
+        app.run_checkpoints = message.plan.of_run
+        self.checkpoints.set_run(app.run_dir)
+        app.training.ready()
+        app.refresh_bindings()
 
-    @staticmethod
-    def _read_corpus(s: AppSettings, panel: TrainingPanel) -> list[str] | None:
-        from core.data.corpus import CorpusError
+    def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
+        """After the CheckpointPanel has shown it (and followed the run)."""
+        message.stop()
+        app = self.tweetgen
+        app.run_checkpoints = self.checkpoints.of_run(message.infos)
+        app.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
+        self.generation.show_settings()  # "best" may have moved
 
-        def progress(done: int, total: int) -> None:  # core calls it at most ~10 times a second
-            if total >= CORPUS_PROGRESS_BYTES:
-                panel.post_message(m.CorpusProgress(s.data_label, done, total))
+    def on_model_ready(self, message: m.ModelReady) -> None:
+        """After the CheckpointPanel has marked it: generate from it."""
+        message.stop()
+        app = self.tweetgen
+        source = app.source = message.source
+        # follow the run (its best, as training writes better ones) from the untrained model, from the run's own
+        # choice, and when following already (a follow load is the only one that does not interrupt; the listing
+        # may not show its file yet)
+        self.checkpoints.follow_best = source.path is None or not message.interrupt or \
+            policy.is_choice_of_run(source.path, app.run_checkpoints)
+        self.generation.show_settings()
+        app.refresh_bindings()
+        generation = self.generation
+        if source.path is None and self.pending_open is None and not self.training_soon:
+            generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")
+        if message.interrupt or not generation.busy:
+            generation.start_sample()
 
-        try:
-            texts, report = read_corpus(s.data_path, s.filters, progress=progress)
-        except CorpusError as exc:
-            panel.post_message(m.CorpusFailed(s.data_path, say(exc)))
-            return None
-        panel.post_message(m.CorpusLoaded(s.data_path, s.data_label, len(texts), report.summary(APP_WORDS)))
-        return texts
+    def on_checkpoint_panel_selected(self, message: CheckpointPanel.Selected) -> None:
+        message.stop()
+        self.checkpoints.switch_to(message.path)
 
-    @staticmethod
-    def _read_history(path: Path) -> list[list[float]] | None:
-        from core.store.checkpoints import CheckpointError, load_checkpoint
+    @on(CheckpointPanel.MarksChanged)
+    def _marks_changed(self) -> None:
+        self.tweetgen.refresh_bindings()  # v needs two marked
 
-        try:
-            return list(load_checkpoint(path).metrics.get("history") or [])
-        except CheckpointError:
-            return None
+    def quit(self) -> None:
+        """q: quit; while training, stop it first and leave when its final checkpoint is written
+        (:meth:`on_training_finished`), or after ``stop_timeout_s``, the process killed."""
+        app = self.tweetgen
+        process = app.training.process
+        if process is None or process.finished:
+            app.exit()
+            return
+        if app.training.quitting:
+            self.notify("Still saving the checkpoint…", timeout=2)
+            return
+        app.training.stop("saving a checkpoint before quitting…", quitting=True)
+        self.notify("Saving a checkpoint before quitting…", timeout=app.settings.stop_timeout_s)
+        app.set_timer(app.settings.stop_timeout_s, self._give_up_stopping)
+
+    def _give_up_stopping(self) -> None:
+        app = self.tweetgen
+        if app.training.process is not None:
+            app.training.process.close()
+        app.exit(message="tweetgen-tui: the training process did not stop in time and was killed")
+
+    def on_training_finished(self, message: m.TrainingFinished) -> None:
+        """After the TrainingPanel has shown the step it ended at: the session, the process closed, the
+        news; then quit (q while training), or open the corpus chosen while it trained."""
+        message.stop()
+        app, event = self.tweetgen, message.event
+        process = app.training.finished(event)
+        if process is not None:
+            self.query_one(TrainingPanel).close_process(process)
+        if event.reason in ("diverged", "error"):
+            app.show_error(say(event.hint or event.message))  # core's hints in this app's flags
+        elif not app.training.quitting:
+            self.notify(event.message.capitalize(), timeout=5)
+        if app.training.quitting:
+            app.exit()
+        elif self.pending_open is not None:
+            self._open_corpus(self.pending_open)
+
+    # ------------------------------------------------------------ the prime (/), the sweep (t), the comparison (v)
+
+    def ask_prime(self) -> None:
+        """/: the start of the tweets, typed; the model continues it from the next tweet on."""
+        app = self.tweetgen
+        if app.source is not None and not isinstance(app.screen, PrimeScreen):
+            app.push_screen(PrimeScreen(app.prime), self._prime_chosen)
+
+    def _prime_chosen(self, prime: str | None) -> None:
+        app = self.tweetgen
+        if prime is None or app.closing:
+            return  # escape: nothing changes
+        app.prime = prime
+        source = app.source
+        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
+        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
+            shown = fmt.printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
+            self.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
+                        timeout=6, markup=False)
+        self.generation.start_sample()
+
+    def toggle_columns(self, kind: str) -> None:
+        """t (``kind`` "sweep") or v ("compare"): the columns over this screen; t or v again leaves them."""
+        app = self.tweetgen
+        columns, marked = app.columns_screen, self.checkpoints.marked
+        if columns is not None:
+            columns.leave()
+        elif kind == "sweep" and app.source is not None or kind == "compare" and len(marked) >= 2:
+            if len(marked) > MAX_COMPARED and kind == "compare":
+                self.notify(f"{len(marked)} marked: comparing the newest {MAX_COMPARED}", timeout=4)
+            self.generation.stop_sampling()
+            infos = self.checkpoints.marked_infos() if kind == "compare" else ()
+            app.push_screen(ColumnsScreen(kind, infos, app.probs_view))
+
+    def resume_single(self) -> None:
+        """The columns have closed: the single view writes again."""
+        self.tweetgen.refresh_bindings()
+        if self.tweetgen.columns_screen is None:
+            self.generation.start_sample()
+
+    # ------------------------------------------------------------ training (space), opening another corpus (d)
+
+    def start_training(self) -> None:
+        """Train the run (from the TrainingPanel); generation follows it once it has a checkpoint, unless
+        what generates now is of that run already."""
+        app = self.tweetgen
+        run_dir = app.run_dir
+        if run_dir is None or not app.training.can("start") or app.closing:
+            return  # e.g. a palette command chosen twice: one training process at a time
+        if self.query_one(TrainingPanel).start_training(app.settings, run_dir):
+            current = app.source.path if app.source else None
+            self.checkpoints.follow_new_run = policy.follow_when_trained(current, run_dir)
+
+    def open_corpus(self) -> None:
+        """Pick a corpus (:class:`OpenCorpusScreen`); a new run on it trains once the current one has stopped."""
+        app = self.tweetgen
+        if isinstance(app.screen, OpenCorpusScreen):
+            return
+        note = f"(stops training {app.run_dir.name} first, with a checkpoint)" \
+            if app.training.active and app.run_dir is not None else ""
+        app.push_screen(OpenCorpusScreen(Path.cwd(), dict(app.settings.filters), note), self._corpus_chosen)
+
+    def _corpus_chosen(self, choice: CorpusChoice | None) -> None:
+        """The open-corpus screen closed: nothing changes on escape; else a new run on the corpus, once the
+        run training now (if any) has stopped with its checkpoint."""
+        app = self.tweetgen
+        if choice is None or app.closing or app.training.quitting:
+            return
+        if app.training.active:
+            self.pending_open = choice
+            app.training.stop(f"saving a checkpoint, then opening {fmt.printable(choice.path.name)}…")
+            return
+        self._open_corpus(choice)
+
+    def _open_corpus(self, choice: CorpusChoice) -> None:
+        """Make ``choice`` the app's corpus: its run (named after the file) is resolved and its model loaded
+        by a worker, as at start-up; then training starts (:meth:`on_corpus_opened`). The demo stays listed."""
+        app = self.tweetgen
+        self.pending_open = None
+        app.settings = app.settings.opened(choice.path, choice.filters)
+        app.run_dir = None  # until the worker has resolved the new one: no training, export or second open
+        app.run_checkpoints = []
+        self.checkpoints.follow_best = False
+        app.samples.reindex()
+        app.sub_title = app.settings.data_label
+        training = self.query_one(TrainingPanel)
+        training.reset()
+        training.set_corpus(f"{app.settings.data_label} · {len(choice.texts):,} tweets")
+        app.training.opening()
+        self.training_soon = True
+        app.refresh_bindings()
+        self.open_run(app.settings, choice.texts)
+
+    def on_corpus_opened(self, message: m.CorpusOpened) -> None:
+        message.stop()
+        self.training_soon = False
+        app = self.tweetgen
+        if app.run_dir is not None and policy.same_file(app.run_dir, message.run_dir):
+            self.start_training()
 
     # ------------------------------------------------------------ the novelty index
 
@@ -231,100 +322,83 @@ class MainScreen(Screen[None]):
             return
         self.post_message(m.NoveltyReady(index))
 
-    # ------------------------------------------------------------ novelty (o), copy (y), export (e)
-
     def on_novelty_ready(self, message: m.NoveltyReady) -> None:
+        message.stop()
         app = self.tweetgen
-        app.novelty = message.index  # type: ignore[assignment]
-        if app.novelty is None:
-            app.novelty_note = "no training texts to check against"
-            if message.error:
-                app._error(f"the novelty check is off: {message.error}")
-        for record in app.session:
-            if record.complete and record.novelty is None:
-                self.check_novelty(record)
+        waiting = app.samples.index_ready(message.index)  # type: ignore[arg-type]
+        if message.index is None and message.error:
+            app.show_error(f"the novelty check is off: {message.error}")
+        for record in waiting:
+            self.check_novelty(record)
         app.refresh_bindings()
 
-    def check_novelty(self, record: SampleRecord) -> None:
-        """A finished sample: checked against the training texts (or told why not), and redrawn."""
+    # ------------------------------------------------------------ the samples: novelty, source (o), copy (y), export (e)
+
+    def sample_finished(self, sample_id: int) -> None:
+        """A sample finished, here or in the columns (the App hands it on): check its novelty."""
         app = self.tweetgen
-        if not policy.novelty_applies(record.checkpoint, run_dir=app.run_dir, demo=app.settings.demo_checkpoint,
-                                      demo_corpus=app.settings.is_demo_corpus):
-            record.novelty_note = policy.NOT_TRAINED_ON_IT  # a shared run with texts it never saw means nothing
-        elif app.novelty is None:
-            record.novelty_note = app.novelty_note
-        else:
-            record.novelty = app.novelty.check(record.text)
-        self._redraw(record)
+        record = app.samples.records.get(sample_id)
+        if record is not None and record.complete:
+            self.check_novelty(record)
+        app.refresh_sample_keys()
 
-    def _redraw(self, record: SampleRecord) -> None:
+    def check_novelty(self, record: SampleRecord) -> None:
+        """Check a finished sample against the training texts and draw the result wherever it is shown."""
+        app, s = self.tweetgen, self.tweetgen.settings
+        applies = policy.novelty_applies(record.checkpoint, run_dir=app.run_dir, demo=s.demo_checkpoint,
+                                         demo_corpus=s.is_demo_corpus)  # a shared run with texts it never saw means nothing
+        app.samples.check(record, applies=applies)
         self.query_one(GenerationPanel).redraw(record)
-        screen = self.tweetgen.columns_screen
-        if screen is not None:
-            screen.redraw(record)
+        columns = app.columns_screen
+        if columns is not None:
+            columns.redraw(record)
 
-    def _shown_records(self) -> list[SampleRecord]:
+    def shown_records(self) -> list[SampleRecord]:
         """The samples on screen now: the columns, else the single view's current tweet."""
-        screen = self.tweetgen.columns_screen
-        if screen is not None:
-            return [r for r in screen.records if r.text]
+        columns = self.tweetgen.columns_screen
+        if columns is not None:
+            return [r for r in columns.records if r.text]
         current = self.query_one(GenerationPanel).current
         return [current] if current is not None and current.text else []
 
-    def _source_record(self) -> SampleRecord | None:
-        """The tweet on screen whose source o shows: one flagged as copied, else the longest shared run."""
-        checked = [r for r in self._shown_records() if r.novelty is not None and r.novelty.source is not None]
-        return max(checked, key=lambda r: (r.novelty.copied, r.novelty.longest), default=None)
-
     def show_source(self) -> None:
-        """The training text that a tweet on screen shares its longest run with (a copy's source)."""
-        record = self._source_record()
-        novelty = self.tweetgen.novelty
-        if novelty is None:
+        """o: the training text that a tweet on screen shares its longest run with (a copy's source)."""
+        samples = self.tweetgen.samples
+        record = samples.source_record(self.shown_records())
+        if samples.novelty is None:
             return
         if record is None:
-            self.app.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
+            self.notify("No finished tweet on screen shares anything with the training texts yet", timeout=4)
             return
         found = record.novelty
-        source = novelty.source_text(found.source)
+        source = samples.novelty.source_text(found.source)
         what = "all of it" if found.whole else f"{found.longest} chars in a row: “{found.match}”"
         kind = "COPIED from training text" if found.copied else "Training text"
-        self.app.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
+        self.notify(fmt.printable(source), title=fmt.printable(f"{kind} #{found.source}: shares {what}"), timeout=15,
                     markup=False)
 
     def copy_tweet(self) -> None:
-        records = self._shown_records()
+        """y: the tweet on screen (or every column's) to the clipboard."""
+        records = self.shown_records()
         if not records:
             return
-        if len(records) == 1:
-            text = records[0].text
-        else:
-            text = "\n".join(f"{r.label or r.settings()}: {r.text}" for r in records)
+        text = self.tweetgen.samples.copy_text(records)
         self.app.copy_to_clipboard(text)
         what = "the tweet" if len(records) == 1 else f"{len(records)} tweets"
-        self.app.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
+        self.notify(f"Copied {what} to the clipboard ({len(text):,} characters)", timeout=3)
 
-    def export(self) -> None:
-        """Append the session's finished samples not exported yet to <run>/samples.jsonl."""
-        from core.store.export import append_jsonl, sample_record
-        from core.model.sampler import Written
-
+    def export_samples(self) -> None:
+        """e: append the session's finished samples not exported yet to <run>/samples.jsonl."""
         app = self.tweetgen
-        run_dir = app.run_dir
-        if run_dir is None:
+        if app.run_dir is None:
             return
-        todo = [r for r in app.session if r.complete and not r.exported and r.cfg is not None]
-        path = run_dir / "samples.jsonl"
-        if not todo:
-            self.app.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
-            return
-        records = [sample_record(Written(r.text, r.eos_prob is not None, r.bits_per_char, ()), r.cfg,
-                                 checkpoint=r.checkpoint, step=r.step, novelty=r.novelty) for r in todo]
+        path = app.run_dir / "samples.jsonl"
         try:
-            n = append_jsonl(path, records)
+            n = app.samples.export(path)
         except OSError as exc:
-            app._error(f"could not export to {path}: {exc}")
+            app.show_error(f"could not export to {path}: {exc}")
             return
-        for r in todo:
-            r.exported = True
-        self.app.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)
+        if n is None:
+            self.notify(f"Nothing new to export; earlier samples are in {path}", timeout=5, markup=False)
+        else:
+            self.notify(f"Exported {n} sample{'s' if n != 1 else ''} to {path}", title="Export", timeout=8, markup=False)

@@ -1,4 +1,5 @@
-"""The command palette, made safe against keys that arrive while it closes.
+"""The command palette: every key's action enabled now (:func:`key_commands`), and a palette
+made safe against keys that arrive while it closes.
 
 Textual's palette closes by calling ``dismiss()`` from its message handlers; a second
 enter (or an escape) typed before it has gone is handled by the same palette and
@@ -14,12 +15,34 @@ here runs its command once; enters that reach it afterwards are ignored.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from textual import on
+from textual.actions import parse as parse_action
+from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
+from textual.binding import Binding
 from textual.command import CommandPalette
 from textual.widgets import Button, Input
+
+
+def key_commands(app: App[Any], bindings: Iterable[Binding]) -> Iterator[SystemCommand]:
+    """A palette command for each key whose action the App enables right now (its ``check_action``)."""
+    for binding in bindings:
+        _, name, params = parse_action(binding.action)
+        if app.check_action(name, params) is True:
+            key = binding.key_display or binding.key
+            yield SystemCommand(f"{binding.description} ({key})", binding.tooltip or binding.description,
+                                functools.partial(_run_if_enabled, app, binding.action))
+
+
+async def _run_if_enabled(app: App[Any], action: str) -> None:
+    """Run a palette command if its key is enabled *now* (the palette lists what was enabled when it opened)."""
+    _, name, params = parse_action(action)
+    if app.check_action(name, params) is True:
+        await app.run_action(action)
 
 
 class SafeCommandPalette(CommandPalette):

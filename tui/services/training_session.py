@@ -124,6 +124,32 @@ class TrainingSession:
             self._set("idle", f"{event.message} · space to train more")
         return process
 
+    # ------------------------------------------------------------ requests to the process (the state follows its events)
+
+    def pause(self) -> None:
+        if self.process is not None:
+            self.process.pause()
+
+    def resume(self) -> None:
+        if self.process is not None:
+            self.process.resume()
+
+    def request_save(self) -> bool:
+        """Ask for a checkpoint of the current step now; False when nothing trains."""
+        if self.process is None:
+            return False
+        self.process.request_save()
+        return True
+
+    def shutdown(self, timeout: float) -> None:
+        """The app is closing (any exit path): stop a still-running process, wait up to ``timeout``
+        seconds for its checkpoint, and close it."""
+        process = self.detach()
+        if process is not None:
+            if not process.finished:
+                process.stop(timeout)
+            process.close()
+
     def detach(self) -> TrainingProcess | None:
         """Hand over the process (the app is closing: the caller stops it); the state is left as it is."""
         process, self.process = self.process, None

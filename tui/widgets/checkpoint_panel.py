@@ -96,7 +96,7 @@ class CheckpointPanel(Vertical):
         self.listed = False  # a listing has been shown
         self.follow_best = False  # switch to the run's best checkpoint whenever a better one is written (from the next tweet)
         self.follow_new_run = False  # space pressed while another run's model generates: follow this run once it has a checkpoint
-        self._follow_pending: Path | None = None  # the newest checkpoint to follow once the load in flight is done
+        self._follow_pending: Path | None = None  # the checkpoint to follow next, once the load in flight is done
         self._follow_loading = False
         self._listing_timer: Timer | None = None
         self._last_listing = float("-inf")  # time.monotonic() of the last listing started
@@ -256,7 +256,7 @@ class CheckpointPanel(Vertical):
         self.set_active(message.source.path)  # and on to the App, which generates from it
 
     def _follow(self, path: Path) -> None:
-        """Switch to the run's newest checkpoint from the next tweet; one load at a time, the newest wins."""
+        """Switch to ``path`` (the run's best) from the next tweet; one load at a time, the latest request wins."""
         if self._follow_loading:
             self._follow_pending = path
             return

@@ -25,6 +25,7 @@ from textual.widgets import Static
 from textual.worker import Worker, get_current_worker
 
 from core.model.scoring import bits_per_char
+from core.store import policy
 from tui import messages as m
 from tui.format import printable, prob_legend, prob_text, visible
 from tui.services.generation_stream import GeneratorSource, stream_chunks
@@ -188,30 +189,9 @@ class GenerationPanel(Vertical):
         cfg = app.sample_config(app.temperature, seed)
         record = self.begin(self.sample_id, app.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
                             checkpoint=source.path, step=source.step)
-        app.keep(record)
+        app.samples.keep(record)
         self.sampling = True
         self._sample(self.sample_id, source, cfg, app.settings.pace)
-
-    def ask_prime(self) -> None:
-        """Key i: the prime input; what is typed there starts the next tweet."""
-        from tui.screens.prime import PrimeScreen
-
-        app = self.tweetgen
-        if app.source is not None and not isinstance(app.screen, PrimeScreen):
-            app.push_screen(PrimeScreen(app.prime), self._prime_chosen)
-
-    def _prime_chosen(self, prime: str | None) -> None:
-        app = self.tweetgen
-        if prime is None or app.closing:
-            return  # escape: nothing changes
-        app.prime = prime
-        source = app.source
-        unseen = sorted({ch for ch in prime if source is not None and ch not in source.vocab})
-        if unseen:  # as the CLI does: the model reads them as <unk> and writes on
-            shown = printable("".join(unseen[:10])) + ("…" if len(unseen) > 10 else "")
-            app.notify(f"new to this model, read as <unk>: {shown}", title="Prime", severity="warning",
-                       timeout=6, markup=False)
-        self.start_sample()
 
     def stop_sampling(self) -> None:
         """No tweet is written, and none is scheduled, until :meth:`start_sample`."""
@@ -234,6 +214,16 @@ class GenerationPanel(Vertical):
         self.show_notice(message.reason)
 
     # ------------------------------------------------------------ updates from the App
+
+    def show_settings(self) -> None:
+        """The status line: the App's sampling settings and the model in use (when it is the run's best, so
+        it says; the run name last, where a narrow terminal cuts it)."""
+        app = self.tweetgen
+        source = app.source.describe() if app.source is not None else None
+        if source is not None and app.source is not None and app.source.step is not None and \
+                policy.is_best_of_run(app.source.path, app.run_checkpoints):
+            source = f"best step {app.source.step:,} · {app.source.label}"
+        self.set_status(app.temperature, source, app.settings.pace, top_k=app.top_k, top_p=app.top_p, prime=app.prime)
 
     def set_status(self, temperature: float, source: str | None, pace: float, *, top_k: int = 0,
                    top_p: float = 1.0, prime: str = "") -> None:

@@ -1,10 +1,11 @@
 """Training panel: state line, progress bar, speed/time/validation figures and the loss chart.
 
 The training process' events arrive here as messages (:mod:`tui.messages`), one per
-event, posted by the process handle's pump thread. The panel shows what they say;
-those the App acts on too (start, pause, guard, the end) go on up to it. The state
-line draws the app's :class:`tui.services.training_session.TrainingSession`, the one
-place where training's state is kept.
+event, posted by the process handle's pump thread. The panel shows what they say and
+feeds the app's :class:`tui.services.training_session.TrainingSession` (the one place
+where training's state is kept, drawn on the state line) the start and pauses; the end
+goes on to the main screen (the process closed, quitting, a corpus opened meanwhile),
+a checkpoint written on to the App, which hands it to the checkpoint panel.
 """
 
 from __future__ import annotations
@@ -19,14 +20,19 @@ from textual.widgets import ProgressBar, Static
 from textual.worker import Worker
 
 from core.events import BackgroundEvent, EvalEvent, GuardEvent, StartEvent, StepEvent, TrainingState
+from core.store import policy
+from core.train.process import TrainingProcess, TrainJob
 from tui import format as fmt
 from tui import messages as m
+from tui.lifecycle import start_resource_tracker_immune_to_sighup
 from tui.widgets.loss_chart import LossChart
 
 if TYPE_CHECKING:
-    from core.train.process import TrainingProcess
+    from pathlib import Path
+
     from tui.app import TweetgenApp
     from tui.services.training_session import TrainingSession
+    from tui.settings import AppSettings
 
 # the line's colour comes from app.tcss (#train-status.state-NAME)
 STATE_ICONS: dict[TrainingState, str] = {
@@ -78,8 +84,19 @@ class TrainingPanel(Vertical):
         share = message.done / message.total if message.total else 0.0
         self.set_corpus(f"reading {message.label}… {share:.0%} of {message.total / 2**20:,.0f} MB")
 
+    def on_corpus_failed(self, message: m.CorpusFailed) -> None:
+        message.stop()
+        self.session.corpus_failed(message.error)
+        self.tweetgen.show_error(message.error)
+
     def on_training_started(self, message: m.TrainingStarted) -> None:
-        self.started(message.event)  # and on to the App: the state
+        message.stop()
+        self.started(message.event)
+        self.session.started(message.event)
+
+    def on_training_paused(self, message: m.TrainingPaused) -> None:
+        message.stop()
+        self.session.paused(message.event)
 
     def on_training_progress(self, message: m.TrainingProgress) -> None:
         message.stop()
@@ -94,49 +111,35 @@ class TrainingPanel(Vertical):
         self.log.info(f"training at step {getattr(message.event, 'step', '?')}: {message.event!r}")
 
     def on_training_guarded(self, message: m.TrainingGuarded) -> None:
-        self.guarded(message.event)  # and on to the App: a notification
+        """Validation stayed worse than its best: overfitting (training goes on; the panel shows it) is news,
+        a rollback or a stop is a warning."""
+        message.stop()
+        event = message.event
+        self.guarded(event)
+        if event.action == "overfit":
+            self.notify(event.message, title="Overfitting", timeout=10)
+        else:
+            self.notify(event.message, title="Validation got worse", severity="warning", timeout=10)
 
     def on_training_finished(self, message: m.TrainingFinished) -> None:
-        self.reached(message.event.step)  # and on to the App: the state, a notification, quitting
+        self.reached(message.event.step)  # and on to the main screen: the session, the news, quitting
 
     # ------------------------------------------------------------ the training process
 
     def deliver(self, batch: list[BackgroundEvent]) -> None:
         """The training process' pump thread: one message per event to this panel, a burst coalesced,
-        in order. What the App acts on too (start, pause, guard, the end, checkpoints written) goes on
-        up to it from here."""
+        in order. The end and the checkpoints written go on up from here (see the module docstring)."""
         try:
             for event in m.coalesce(batch):
                 self.post_message(m.training_message(event))
         except Exception as exc:  # noqa: BLE001 - the pump would keep it in callback_error, unseen: say it
             self.post_message(m.Failed("training events", fmt.one_line(exc)))
 
-    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
-    def close_process(self, process: TrainingProcess) -> None:
-        process.wait(15.0)  # the child exits right after its last event
-        process.close()
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        cast("TweetgenApp", self.app).report_worker(event)
-
-    # ------------------------------------------------------------ updates from the App
-
-    def show_state(self) -> None:
-        """The session's state changed: draw the status line again."""
-        self._render_status()
-
-    def start_training(self) -> None:
-        """Key space: a training process on the app's run, resumed from the checkpoint core's policy picks."""
-        from core.store import policy
-        from core.train.process import TrainingProcess, TrainJob
-        from tui.format import one_line
-        from tui.lifecycle import start_resource_tracker_immune_to_sighup
-
-        app = cast("TweetgenApp", self.app)
-        run_dir = app.run_dir
-        if run_dir is None or not app.training.can("start") or app.closing:
-            return  # e.g. a palette command chosen twice: one training process at a time
-        s = app.settings
+    def start_training(self, settings: AppSettings, run_dir: Path) -> bool:
+        """Start a training process on ``run_dir`` (continuing it, or from a ``--checkpoint`` file:
+        :func:`core.store.policy.resume_from`); its events come to :meth:`deliver`. False, and the
+        error shown, when it could not start."""
+        s = settings
         resume = policy.resume_from(run_dir, checkpoint=s.checkpoint)
         job = TrainJob(s.data_path, run_dir, resume_from=resume, train=dict(s.train), model=dict(s.model),
                        filters=dict(s.filters), threads=s.threads, log_path=run_dir / "train.log")
@@ -146,10 +149,28 @@ class TrainingPanel(Vertical):
             process.start()
         except Exception as exc:  # noqa: BLE001 - whatever it is, the app keeps running and says why
             process.close()
-            app._error(f"could not start the training process: {one_line(exc)}")
-            return
-        app.training.launch(process)
-        app.checkpoint_panel.follow_new_run = policy.follow_when_trained(app.source.path if app.source else None, run_dir)
+            self.tweetgen.show_error(f"could not start the training process: {fmt.one_line(exc)}")
+            return False
+        self.session.launch(process)
+        return True
+
+    @work(thread=True, group="training", exit_on_error=False, name="close the training process")
+    def close_process(self, process: TrainingProcess) -> None:
+        process.wait(15.0)  # the child exits right after its last event
+        process.close()
+
+    @property
+    def tweetgen(self) -> TweetgenApp:
+        return cast("TweetgenApp", self.app)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.tweetgen.report_worker(event)
+
+    # ------------------------------------------------------------ updates from the App
+
+    def show_state(self) -> None:
+        """The session's state changed: draw the status line again."""
+        self._render_status()
 
     def reset(self) -> None:
         """Forget the figures of the run shown (another run is about to start: a corpus opened in the app)."""
