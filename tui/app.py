@@ -19,6 +19,8 @@ The work is done where its output is shown (each worker has a group, ``exit_on_e
   (picked by hand, or following the run's best);
 - :class:`tui.widgets.training_panel.TrainingPanel`: starting training (space), the process' events (a spawned
   process, drained in bursts by its pump thread, coalesced).
+- :class:`tui.widgets.neuron_watch.NeuronWatch` (on the main screen): the unit finder per checkpoint, and
+  :class:`tui.screens.neurons.NeuronScreen`: the neuron view (u) and the states of the texts it colours.
 
 What the App acts on bubbles up to it from there. The run/checkpoint decisions are
 :mod:`core.store.policy`'s: the App calls it and shows the results.
@@ -52,6 +54,7 @@ from tui.lifecycle import handle_stop_signals, hangup_safe
 from tui.screens.columns import ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.screens.neurons import NeuronScreen
 from tui.screens.open_corpus import CorpusChoice
 from tui.screens.palette import SafeCommandPalette
 from tui.services.generation_stream import GeneratorSource
@@ -176,6 +179,8 @@ class TweetgenApp(App[None]):
             return True if self.columns_screen is not None or self.generation.current is not None else None
         if action == "export":
             return True if self.run_dir is not None and any(r.complete for r in self.session) else None
+        if action in ("neurons", "unit_off"):
+            return NeuronScreen.enabled(self, action)
         if action == "open_corpus":
             busy = not training.can("open") or self._pending_open is not None
             return None if busy or columns is not None or self.run_dir is None else True
@@ -222,6 +227,12 @@ class TweetgenApp(App[None]):
         self._training_soon = False
         if self.run_dir is not None and policy.same_file(self.run_dir, message.run_dir):
             self.action_start_training()
+
+    def action_neurons(self) -> None:
+        NeuronScreen.open(self)
+
+    def action_unit_off(self) -> None:
+        self.generation.set_unit_view(None)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

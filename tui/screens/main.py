@@ -24,12 +24,14 @@ from core.store import policy
 from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
+from tui.screens.neurons import NeuronScreen
 from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.services.generation_stream import checkpoint_source, setup_torch, untrained_source
 from tui.settings import APP_WORDS, AppSettings, read_corpus, say
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
 from tui.widgets.generation_panel import GenerationPanel, SampleRecord
+from tui.widgets.neuron_watch import NeuronWatch
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -55,6 +57,7 @@ class MainScreen(Screen[None]):
                 yield TrainingPanel(self.training, id="training")
                 yield CheckpointPanel(id="checkpoints")
         yield AppFooter(compact=True)
+        yield NeuronWatch(id="neuron-watch")  # the neuron view's finder (key u): invisible, outlives the view
 
     @property
     def tweetgen(self) -> TweetgenApp:
@@ -68,6 +71,16 @@ class MainScreen(Screen[None]):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         self.tweetgen.report_worker(event)
+
+    def on_checkpoints_listed(self, message: m.CheckpointsListed) -> None:
+        """(On to the App.) The run's checkpoints are scored for the neuron view once it has been opened."""
+        if self.query(NeuronWatch):  # (gone while the app closes)
+            of_run = self.query_one(CheckpointPanel).of_run(message.infos)
+            self.query_one(NeuronWatch).checkpoints([(i.path, i.step) for i in of_run], [i.path for i in message.infos])
+
+    def on_model_ready(self, message: m.ModelReady) -> None:
+        """(On to the App.) An open neuron view follows the checkpoint generating."""
+        NeuronScreen.follow(self.tweetgen, message.source)
 
     def _panels(self) -> Panels:
         """The panels the start-up workers post to (queried here, on the UI thread)."""
