@@ -388,6 +388,25 @@ def test_deleting_a_checkpoint_removes_its_neurons_sidecar(tmp_path: Path) -> No
     assert not ckpt.exists() and not cache_path(ckpt).exists() and cache_path(keep).exists()
 
 
+def test_pruning_a_run_removes_the_pruned_checkpoints_neurons_sidecars(tmp_path: Path) -> None:
+    """Retention itself (core.store.registry.prune, keep the newest 1): the pruned checkpoints' cached reports go with
+    them; the kept one's stays."""
+    import os
+
+    from core.store.registry import prune
+
+    texts = synthetic_texts(40)
+    paths = [tmp_path / f"step-{step:08d}.pt" for step in (40, 80, 120)]
+    for i, path in enumerate(paths):
+        _checkpoint(path, 1, texts)
+        os.utime(path, (1_000_000 + i, 1_000_000 + i))  # written in this order
+        report_for_checkpoint(path, texts)
+    assert all(cache_path(p).exists() for p in paths)
+    assert sorted(prune(tmp_path, keep_last=1, keep_best=0)) == paths[:2]
+    assert [p.exists() or cache_path(p).exists() for p in paths] == [False, False, True]
+    assert cache_path(paths[2]).exists()
+
+
 def test_report_round_trips_through_json() -> None:
     texts = synthetic_texts(40)
     vocab = CharVocab.build(texts)
