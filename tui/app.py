@@ -16,7 +16,9 @@ it trains, another corpus, the prime, the columns, o/y/e),
 :class:`~tui.widgets.generation_panel.GenerationPanel` (the ``sample`` worker),
 :class:`~tui.screens.columns.ColumnsScreen` (the sweep and the comparison),
 :class:`~tui.widgets.checkpoint_panel.CheckpointPanel` (listing, model loads, following the run's
-best checkpoint), :class:`~tui.widgets.training_panel.TrainingPanel` (the training process, its events).
+best checkpoint), :class:`~tui.widgets.training_panel.TrainingPanel` (the training process, its events),
+:class:`~tui.widgets.neuron_watch.NeuronWatch` (on the main screen: the unit finder per checkpoint) and
+:class:`~tui.screens.neurons.NeuronScreen` (the neuron view, u, and the states of the texts it colours).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ from tui.lifecycle import handle_stop_signals, hangup_safe
 from tui.screens.columns import ColumnsScreen
 from tui.screens.help import HelpScreen
 from tui.screens.main import MainScreen
+from tui.screens.neurons import NeuronScreen
 from tui.screens.palette import SafeCommandPalette, key_commands
 from tui.services.generation_stream import GeneratorSource
 from tui.services.sample_book import SampleBook
@@ -149,6 +152,8 @@ class TweetgenApp(App[None]):
             return True if self.columns_screen is not None or self.generation.current is not None else None
         if action == "export":
             return True if self.run_dir is not None and self.samples.exportable else None
+        if action in ("neurons", "unit_off"):
+            return NeuronScreen.enabled(self, action)
         if action == "open_corpus":
             busy = not training.can("open") or self.main_screen.pending_open is not None
             return None if busy or columns is not None or self.run_dir is None else True
@@ -230,6 +235,12 @@ class TweetgenApp(App[None]):
     def action_open_corpus(self) -> None:
         if self.check_action("open_corpus", ()) is True:
             self.main_screen.open_corpus()
+
+    def action_neurons(self) -> None:
+        NeuronScreen.open(self)
+
+    def action_unit_off(self) -> None:
+        self.generation.set_unit_view(None)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -42,6 +42,11 @@ KEYS: list[Binding] = [
             tooltip="colour each character by the model's probability of it (at T=1); p again: plain"),
     Binding("t", "sweep", "Sweep",
             tooltip=f"one seed at T {', '.join(f'{t:.1f}' for t in SWEEP_TEMPERATURES)} side by side; t or escape: back"),
+    Binding("u", "neurons", "Neurons", show=False,
+            tooltip="which hidden units track URLs, mentions, quotes...: a table, coloured texts; the generation "
+                    "is then coloured by the unit picked"),
+    Binding("U", "unit_off", "Plain", key_display="U", show=False,
+            tooltip="stop colouring the generation by the neuron view's unit"),
     Binding("v", "compare", "Compare",
             tooltip="the checkpoints marked with space, side by side with one seed; v or escape: back"),
     Binding("slash", "prime", "Prime", key_display="/", show=False,

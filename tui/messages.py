@@ -153,6 +153,7 @@ class SampleChunk(Message):
     sample_id: int
     text: str
     probs: tuple[float, ...] = ()  # the model's probability of each character of ``text``, at T=1
+    acts: tuple[float, ...] = ()  # the watched unit's state after each character (neuron view, key u), else empty
 
 
 @dataclass

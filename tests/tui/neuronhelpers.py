@@ -7,7 +7,7 @@
   the finder finds their validation texts.
 
 The finder's reports are cached beside these files once per session; tests that add files copy
-the run first (``shutil.copy2`` keeps the times the cache key holds).
+the run first (the cache key is the file's size and SHA-256: the copies keep their cached reports).
 """
 
 from __future__ import annotations

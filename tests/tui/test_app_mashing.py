@@ -202,3 +202,25 @@ async def test_a_palette_choice_confirmed_three_times_keeps_the_app_running(tui_
         assert app.is_running
         await mash(pilot, ["ctrl+p", "escape", "ctrl+p", "escape", "ctrl+p", "ctrl+p", "escape", "escape"])
         await still_responsive(pilot)
+
+
+@run_async
+async def test_a_palette_whose_widgets_are_gone_ignores_its_search_results(tui_assets: Assets, home: Path) -> None:
+    """A palette closed while its search worker runs on: the worker's last results set the flags whose watchers
+    query the palette's widgets, gone by then (NoMatches failed the worker, seen once u and U were in the palette).
+    Here the watchers run on a palette whose list and busy indicator have been removed: nothing fails."""
+    from textual.command import CommandList
+    from textual.widgets import LoadingIndicator
+
+    app = TweetgenApp(make_settings(tui_assets, home))
+    async with app.run_test(size=SIZE) as pilot:
+        await app_idle(pilot)
+        await pilot.press("ctrl+p")
+        await wait_until(pilot, lambda: isinstance(app.screen, SafeCommandPalette), "the palette")
+        palette = app.screen
+        await palette.query_one(CommandList).remove()
+        await palette.query_one(LoadingIndicator).remove()
+        palette._watch__list_visible()  # what setting _list_visible calls
+        await palette._watch__show_busy()  # what setting _show_busy calls
+        await pilot.press("escape")
+        await still_responsive(pilot)

@@ -18,6 +18,7 @@ OTHER_KEYS = (
     ("space", "on a checkpoint: mark it (or unmark it) for v, the comparison"),
     ("r", "in the sweep or comparison: the same columns with a new seed"),
     ("↑ ↓ pgup pgdn", "move in the checkpoint list, scroll the sample history"),
+    ("↑ ↓ ← →", "in the neuron view (u): pick the feature, and the unit among its best"),
     ("tab", "move focus between the history and the checkpoint list"),
     ("ctrl+p", "command palette: every action above, by name"),
     ("escape", "close this screen (so do ? and q); leave the sweep or comparison"),

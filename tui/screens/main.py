@@ -32,6 +32,7 @@ from tui import format as fmt
 from tui import messages as m
 from tui.format import one_line
 from tui.screens.columns import MAX_COMPARED, ColumnsScreen
+from tui.screens.neurons import NeuronScreen
 from tui.screens.open_corpus import CorpusChoice, OpenCorpusScreen
 from tui.screens.prime import PrimeScreen
 from tui.services.generation_stream import setup_torch
@@ -40,6 +41,7 @@ from tui.startup import Panels, start_run
 from tui.widgets.checkpoint_panel import CheckpointPanel
 from tui.widgets.footer import AppFooter
 from tui.widgets.generation_panel import GenerationPanel, SampleRecord
+from tui.widgets.neuron_watch import NeuronWatch
 from tui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -64,6 +66,7 @@ class MainScreen(Screen[None]):
                 yield TrainingPanel(self.training, id="training")
                 yield CheckpointPanel(id="checkpoints")
         yield AppFooter(compact=True)
+        yield NeuronWatch(id="neuron-watch")  # the neuron view's finder (key u): invisible, outlives the view
 
     @property
     def tweetgen(self) -> TweetgenApp:
@@ -138,6 +141,9 @@ class MainScreen(Screen[None]):
         app.run_checkpoints = self.checkpoints.of_run(message.infos)
         app.refresh_bindings()  # `c` is enabled once there is a checkpoint to go to
         self.generation.show_settings()  # "best" may have moved
+        # the run's checkpoints are scored for the neuron view once it has been opened
+        self.query_one(NeuronWatch).checkpoints([(i.path, i.step) for i in app.run_checkpoints],
+                                                [i.path for i in message.infos])
 
     def on_model_ready(self, message: m.ModelReady) -> None:
         """After the CheckpointPanel has marked it: generate from it."""
@@ -151,6 +157,7 @@ class MainScreen(Screen[None]):
             policy.is_choice_of_run(source.path, app.run_checkpoints)
         self.generation.show_settings()
         app.refresh_bindings()
+        NeuronScreen.follow(app, source)  # an open neuron view follows the checkpoint generating
         generation = self.generation
         if source.path is None and self.pending_open is None and not self.training_soon:
             generation.note("No checkpoint yet: press space to train. Until then an untrained model writes noise.")

@@ -11,6 +11,10 @@ last one is still being removed (``DuplicateIds``).
 Each of those extra enters also *runs the chosen command again*: ctrl+p, ``t``, enter
 x4 opened three theme pickers on top of each other (one escape closes one). A palette
 here runs its command once; enters that reach it afterwards are ignored.
+
+A palette closed while its search worker still runs (escape right after a letter) has lost
+its widgets when that worker shows its last results: Textual's watchers then query them and
+the worker fails with ``NoMatches``; here they do nothing once the widgets are gone.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from textual.actions import parse as parse_action
 from textual.app import App, SystemCommand
 from textual.await_complete import AwaitComplete
 from textual.binding import Binding
-from textual.command import CommandPalette
+from textual.command import CommandList, CommandPalette
 from textual.widgets import Button, Input
 
 
@@ -68,3 +72,15 @@ class SafeCommandPalette(CommandPalette):
         super()._select_or_command(event)
         if runs_command:
             self._command_sent = True
+
+    def _widgets_gone(self) -> bool:
+        """Being removed: its children are gone while its search worker may still run."""
+        return not self.query(CommandList)
+
+    def _watch__list_visible(self) -> None:
+        if not self._widgets_gone():
+            super()._watch__list_visible()
+
+    async def _watch__show_busy(self) -> None:
+        if not self._widgets_gone():
+            await super()._watch__show_busy()

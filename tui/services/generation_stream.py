@@ -90,6 +90,7 @@ class StreamChunk(NamedTuple):
     probs: tuple[float, ...]
     last: bool = False  # this column's text is over (ended or cut at max_len)
     eos_prob: float | None = None  # on the last chunk of a text the model ended: its <eos>'s probability
+    acts: tuple[float, ...] = ()  # with a unit to watch: its state after each character (the neuron view, key u)
 
 
 def stream_columns(
@@ -97,17 +98,20 @@ def stream_columns(
     pace: float,
     cancelled: Callable[[], bool],
     frame_s: float = FRAME_S,
+    unit: int | None = None,
 ) -> Iterator[list[StreamChunk | None]]:
     """Several texts written together, one character of each in turn: ``columns`` are (source,
     :class:`core.model.sampler.SampleConfig`) pairs. Yields, at most once per frame, one entry per column: the
     chunk written since the last frame, or None. Each column gets at most ``pace`` characters a second
-    (0 = unpaced); ``cancelled`` is checked before every character and during every wait."""
+    (0 = unpaced); ``cancelled`` is checked before every character and during every wait. ``unit``: the
+    chunks carry that hidden unit's state after each character (the configs must have ``keep_state``)."""
     from core.model.sampler import stream_scored
 
     its = [stream_scored(source.model, source.vocab, cfg) for source, cfg in columns]
     n = len(its)
     texts: list[list[str]] = [[] for _ in range(n)]
     probs: list[list[float]] = [[] for _ in range(n)]
+    acts: list[list[float]] = [[] for _ in range(n)]
     eos: list[float | None] = [None] * n
     live = [True] * n
     told = [False] * n  # the last chunk was yielded
@@ -129,6 +133,8 @@ def stream_columns(
             else:
                 texts[i].append(ch.char)
                 probs[i].append(ch.prob)
+                if unit is not None and ch.state is not None:
+                    acts[i].append(float(ch.state[unit]))
         if pace > 0 and any(live):
             due = start + rounds / pace
             while (delay := due - time.monotonic()) > 0:
@@ -142,10 +148,11 @@ def stream_columns(
                 if told[i] or (live[i] and not texts[i]):
                     row.append(None)
                     continue
-                row.append(StreamChunk("".join(texts[i]), tuple(probs[i]), not live[i], eos[i]))
+                row.append(StreamChunk("".join(texts[i]), tuple(probs[i]), not live[i], eos[i], tuple(acts[i])))
                 told[i] = not live[i]
                 texts[i].clear()
                 probs[i].clear()
+                acts[i].clear()
             if cancelled():
                 return
             yield row
@@ -158,11 +165,12 @@ def stream_chunks(
     pace: float,
     cancelled: Callable[[], bool],
     frame_s: float = FRAME_S,
+    unit: int | None = None,
 ) -> Iterator[StreamChunk]:
     """One text (``cfg``: a :class:`core.model.sampler.SampleConfig`) in chunks: at most ``pace`` characters a
     second (0 = unpaced) and at most one chunk per frame. ``cancelled`` is checked before every character
     and during every wait, so a cancelled stream stops within a character. The last chunk has ``last``
-    set (and may have no text: the ``<eos>`` alone)."""
-    for row in stream_columns([(source, cfg)], pace, cancelled, frame_s):
+    set (and may have no text: the ``<eos>`` alone). ``unit``: as :func:`stream_columns`."""
+    for row in stream_columns([(source, cfg)], pace, cancelled, frame_s, unit):
         if row[0] is not None:
             yield row[0]

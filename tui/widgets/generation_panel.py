@@ -9,6 +9,7 @@ panel; chunks of a sample that has been replaced are ignored by id.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import deque
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from core.store import policy
 from tui import messages as m
 from tui.format import printable, prob_legend, prob_text, visible
 from tui.services.generation_stream import GeneratorSource, stream_chunks
+from tui.widgets.unit_colours import RGB, ColourMode, UnitChoice, palette_of, scale_legend, unit_text
 
 if TYPE_CHECKING:
     from tui.app import TweetgenApp
@@ -58,6 +60,8 @@ class SampleRecord:
     novelty: Any = None  # core.model.novelty.NoveltyResult once checked
     novelty_note: str = ""  # why there is none yet ("indexing…")
     exported: bool = False
+    unit: int | None = None  # the hidden unit whose state after each written character ``acts`` holds (key u)
+    acts: list[float] = field(default_factory=list)
 
     @property
     def written(self) -> str:
@@ -80,8 +84,11 @@ class SampleRecord:
     def header(self) -> Text:
         return Text(f"{self.settings()} · {printable(self.source)}", style="dim", no_wrap=True, overflow="ellipsis")
 
-    def body(self, cursor: bool = False, probs: bool = False) -> Text:
-        if probs:
+    def body(self, cursor: bool = False, probs: bool = False, colours: tuple[int, ColourMode, RGB] | None = None) -> Text:
+        """The text; ``colours`` (unit, mode, base): on the backgrounds of that unit's states, when it streamed with them."""
+        if colours is not None and colours[0] == self.unit:
+            text = unit_text(self.written, self.acts, colours[1], colours[2], prime=self.prime)
+        elif probs:
             text = prob_text(self.prime, self.written, self.probs)
         else:
             text = visible(self.text)  # control and zero-width characters as a dim <U+XXXX>
@@ -112,10 +119,11 @@ class SampleRecord:
             out.append(f"longest shared run {found.longest} chars", style="dim")
         return out
 
-    def view(self, cursor: bool = False, probs: bool = False, header: bool = True) -> Group | Text:
+    def view(self, cursor: bool = False, probs: bool = False, header: bool = True,
+             colours: tuple[int, ColourMode, RGB] | None = None) -> Group | Text:
         """What a widget shows of it: (header,) body (, score); the body alone as one Text."""
         parts: list[Text] = [self.header()] if header else []
-        parts.append(self.body(cursor=cursor, probs=probs))
+        parts.append(self.body(cursor=cursor, probs=probs, colours=colours))
         score = self.score()
         if score is not None:
             parts.append(score)
@@ -131,6 +139,8 @@ class GenerationPanel(Vertical):
         self.history: list[SampleRecord] = []
         self._views: deque[Static] = deque()  # the history's widgets, oldest first (one per record of history)
         self.probs_view = False  # colour each character by the model's probability of it (key p)
+        self.unit_view: UnitChoice | None = None  # colour each character's background by this unit's state (key u)
+        self._palette: tuple[ColourMode, RGB] | None = None
         self.sample_id = 0  # of the newest sample started here (the columns count from tui.app.COLUMN_IDS)
         self.sampling = False  # the worker streams sample_id now
         self._next_sample: Timer | None = None  # the next tweet, --gap seconds after one ends
@@ -150,7 +160,7 @@ class GenerationPanel(Vertical):
 
     def on_sample_chunk(self, message: m.SampleChunk) -> None:
         message.stop()
-        self.append(message.sample_id, message.text, message.probs)
+        self.append(message.sample_id, message.text, message.probs, message.acts)
 
     def on_sample_finished(self, message: m.SampleFinished) -> None:
         self.finish(message.sample_id, message.complete, message.eos_prob)  # and on to the App (novelty)
@@ -187,11 +197,13 @@ class GenerationPanel(Vertical):
         # without --seed each tweet still gets a seed of its own, drawn, so an exported tweet can be written again
         seed = random.SystemRandom().randrange(2**31) if app.settings.seed is None else app.settings.seed + self.sample_id - 1
         cfg = app.sample_config(app.temperature, seed)
+        if self.unit_view is not None:  # the neuron view's unit colours it: the sampler keeps each state
+            cfg = dataclasses.replace(cfg, keep_state=True)
         record = self.begin(self.sample_id, app.temperature, source.describe(), prime=cfg.prime, cfg=cfg,
                             checkpoint=source.path, step=source.step)
         app.samples.keep(record)
         self.sampling = True
-        self._sample(self.sample_id, source, cfg, app.settings.pace)
+        self._sample(self.sample_id, source, cfg, app.settings.pace, record.unit)
 
     def stop_sampling(self) -> None:
         """No tweet is written, and none is scheduled, until :meth:`start_sample`."""
@@ -201,11 +213,11 @@ class GenerationPanel(Vertical):
         self.workers.cancel_group(self, "sample")
 
     @work(thread=True, group="sample", exclusive=True, exit_on_error=False, name="sample")
-    def _sample(self, sample_id: int, source: GeneratorSource, cfg: Any, pace: float) -> None:
+    def _sample(self, sample_id: int, source: GeneratorSource, cfg: Any, pace: float, unit: int | None = None) -> None:
         worker = get_current_worker()
         eos = None
-        for chunk in stream_chunks(source, cfg, pace, lambda: worker.is_cancelled):
-            self.post_message(m.SampleChunk(sample_id, chunk.text, chunk.probs))
+        for chunk in stream_chunks(source, cfg, pace, lambda: worker.is_cancelled, unit=unit):
+            self.post_message(m.SampleChunk(sample_id, chunk.text, chunk.probs, chunk.acts))
             eos = chunk.eos_prob
         self.post_message(m.SampleFinished(sample_id, complete=not worker.is_cancelled, eos_prob=eos))
 
@@ -241,11 +253,55 @@ class GenerationPanel(Vertical):
         self.border_subtitle = "as fast as it writes" if pace <= 0 else f"{pace:g} chars/s"
 
     def set_probs_view(self, on: bool) -> None:
-        """Colour every sample shown (history included) by the model's probability of each character."""
+        """Colour every sample shown (history included) by the model's probability of each character
+        (one colouring at a time: it turns the unit's off)."""
         self.probs_view = on
-        self.query_one("#gen-legend", Static).display = on
+        if on and self.unit_view is not None:
+            self.set_unit_view(None)
+        else:
+            self._redraw_all()
+
+    # ------------------------------------------------------------ the neuron view's unit (u; U: off)
+
+    def set_unit_view(self, choice: UnitChoice | None) -> None:
+        """Colour the samples streamed with ``choice``'s unit by its state (None: plain again). The new samples
+        stream with it (:meth:`start_sample`); the others are shown as they would be without it."""
+        self.unit_view = choice
+        self._palette = palette_of(self) if choice is not None else None
+        self._redraw_all()
+        self.app.refresh_bindings()  # U is enabled while a unit colours the generation
+
+    def unit_chosen(self, choice: UnitChoice | None) -> None:
+        """Back from the neuron view (its dismiss callback): coloured by the unit picked, from a new tweet."""
+        app = self.tweetgen
+        if app.closing:
+            return
+        if choice is not None and app.probs_view:
+            app.probs_view = False  # one colouring at a time
+        changed = choice != self.unit_view
+        self.set_unit_view(choice)
+        current = self.current
+        if changed and choice is not None and (current is None or current.unit != choice.unit):
+            self.start_sample()
+
+    def colours(self) -> tuple[int, ColourMode, RGB] | None:
+        """What :meth:`SampleRecord.view` colours by now: (unit, mode, base), or None."""
+        if self.unit_view is None or self._palette is None:
+            return None
+        return (self.unit_view.unit, *self._palette)
+
+    def _redraw_all(self) -> None:
+        legend = self.query_one("#gen-legend", Static)
+        choice = self.unit_view
+        if choice is not None and self._palette is not None:
+            line = scale_legend(*self._palette, compact=True)
+            line.append(f" unit {choice.unit} · {printable(choice.feature_label)} · U: plain", style="dim")
+            legend.update(line)
+        else:
+            legend.update(prob_legend())
+        legend.display = choice is not None or self.probs_view
         for record, view in zip(self.history, self._views):
-            view.update(record.view(probs=on))
+            view.update(record.view(probs=self.probs_view, colours=self.colours()))
         if self.current is not None:
             self._draw_current()
 
@@ -256,7 +312,7 @@ class GenerationPanel(Vertical):
             return
         for shown, view in zip(reversed(self.history), reversed(self._views)):
             if shown is record:
-                view.update(record.view(probs=self.probs_view))
+                view.update(record.view(probs=self.probs_view, colours=self.colours()))
                 return
 
     def show_notice(self, notice: str) -> None:
@@ -282,15 +338,17 @@ class GenerationPanel(Vertical):
             self._retire(complete=None)
         record = SampleRecord(sample_id, temperature, source, **details)
         record.text = record.prime
+        record.unit = self.unit_view.unit if self.unit_view is not None else None
         self.current = record
         self._draw_current()
         return record
 
-    def append(self, sample_id: int, text: str, probs: tuple[float, ...] = ()) -> None:
+    def append(self, sample_id: int, text: str, probs: tuple[float, ...] = (), acts: tuple[float, ...] = ()) -> None:
         if self.current is None or self.current.sample_id != sample_id or self.current.complete is not None:
             return  # a chunk of a stream that was already replaced
         self.current.text += text
         self.current.probs.extend(probs)
+        self.current.acts.extend(acts)
         self._draw_current()
 
     def finish(self, sample_id: int, complete: bool, eos_prob: float | None = None) -> None:
@@ -308,7 +366,8 @@ class GenerationPanel(Vertical):
         assert record is not None
         current = self.query_one("#current", Static)
         current.border_title = record.header()
-        current.update(record.view(cursor=record.complete is None, probs=self.probs_view, header=False))
+        current.update(record.view(cursor=record.complete is None, probs=self.probs_view, header=False,
+                                   colours=self.colours()))
 
     def _retire(self, complete: bool | None) -> None:
         """Move the current sample into the history (``complete`` None: keep what it says)."""
@@ -323,7 +382,7 @@ class GenerationPanel(Vertical):
         if not history.is_attached:  # the app is closing
             return
         at_end = history.scroll_y >= history.max_scroll_y - 1
-        view = Static(record.view(probs=self.probs_view), classes="sample")
+        view = Static(record.view(probs=self.probs_view, colours=self.colours()), classes="sample")
         self._views.append(view)
         history.mount(view)
         if len(self.history) > MAX_HISTORY:
