@@ -12,3 +12,6 @@ last=$(ls "$out"/demo/step-*.pt | tail -n 1)
 cp "$last" assets/demo.pt
 .venv/bin/tweetgen info assets/demo.pt
 rm -rf "$out"
+# The neuron view's report for it (assets/demo.neurons.json), keyed as the app and `tweetgen neurons` ask for it.
+rm -f assets/demo.neurons.json
+.venv/bin/tweetgen neurons assets/demo.pt > /dev/null

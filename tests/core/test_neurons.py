@@ -377,6 +377,23 @@ def test_the_cache_survives_a_copy_and_a_touch(tmp_path: Path, reported: tuple[l
     assert report_for_checkpoint(other / ckpt.name, texts).to_json() == first.to_json() and len(calls) == 1
 
 
+def test_the_shipped_demo_report_is_the_one_the_app_and_the_cli_ask_for(tmp_path: Path, finder_calls: list[int]) -> None:
+    """assets/demo.neurons.json answers ``report_for_checkpoint(assets/demo.pt)`` with no texts given (what the app's
+    finder and ``tweetgen neurons assets/demo.pt`` ask for): no finder run, the file not rewritten. A copy of both
+    files (the shipped folder may be read-only) keeps the key, as a fresh checkout does."""
+    import shutil
+
+    from core.assets import demo_checkpoint_path
+
+    demo = demo_checkpoint_path()
+    shutil.copy(demo, tmp_path / demo.name)
+    shutil.copy(cache_path(demo), cache_path(tmp_path / demo.name))
+    before = cache_path(tmp_path / demo.name).read_bytes()
+    report = report_for_checkpoint(tmp_path / demo.name)
+    assert finder_calls == [] and cache_path(tmp_path / demo.name).read_bytes() == before
+    assert report.n_texts > 0 and report.step is not None
+
+
 def test_deleting_a_checkpoint_removes_its_neurons_sidecar(tmp_path: Path) -> None:
     """Retention (core.store.registry.prune) deletes through delete_checkpoint: the cached report goes too."""
     from core.store.registry import delete_checkpoint
