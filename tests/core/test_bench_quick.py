@@ -86,6 +86,7 @@ def test_quick_bench_reports_every_section(tmp_path: Path, group: str) -> None:
     the table printed has each section's rows."""
     sections, check = GROUPS[group]
     out = tmp_path / "bench.json"
+    shipped = {p: p.read_bytes() for p in (REPO / "assets").rglob("*") if p.is_file() and "__pycache__" not in p.parts}
     proc = subprocess.run([sys.executable, "-m", "bench", "--quick", "--only", *sections, "--json", str(out)], cwd=REPO,
                           capture_output=True, text=True, timeout=470)
     assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
@@ -99,6 +100,10 @@ def test_quick_bench_reports_every_section(tmp_path: Path, group: str) -> None:
             continue  # e.g. small corpora without the dev corpus: the demo is too small to sample
         assert "\n" + TABLE_NAMES[section] in proc.stdout, f"the table has no rows of section {section}"
     assert res["corpus"].endswith((".csv", ".txt")), "the corpus' path, not overwritten by a section's results"
+    changed = sorted(str(p.relative_to(REPO)) for p, data in shipped.items() if not p.exists() or p.read_bytes() != data)
+    added = sorted(str(p.relative_to(REPO)) for p in (REPO / "assets").rglob("*")
+                   if p.is_file() and "__pycache__" not in p.parts and p not in shipped)
+    assert not changed and not added, f"the bench wrote into the shipped assets: {changed + added}"
 
 
 def test_the_table_of_one_section_leaves_the_others_out() -> None:
