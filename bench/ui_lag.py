@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from core import defaults
+
 REPO = Path(__file__).resolve().parent.parent
 DEV_CSV = REPO.parent / "shared" / "data" / "trump_tweets_dev.csv"
 COLS, ROWS = 120, 36
@@ -212,6 +214,7 @@ def measure_first_tweet(timeout: float = 60.0) -> dict[str, Any]:
         raw = b""
         frame_at = tweet_at = None
         try:
+            header = f"T {defaults.TEMPERATURE:.1f} · "  # a tweet's header line at the app's default temperature
             while time.perf_counter() - start < timeout and tweet_at is None and proc.poll() is None:
                 if not select.select([master], [], [], 0.02)[0]:
                     continue
@@ -221,7 +224,7 @@ def measure_first_tweet(timeout: float = 60.0) -> dict[str, Any]:
                 if frame_at is None and "Generation" in text and "Training" in text:
                     frame_at = now
                 # the streaming cursor follows the first character of a tweet
-                if frame_at is not None and "T 0.8 · " in text and "▌" in text.split("T 0.8 · ", 1)[1]:
+                if frame_at is not None and header in text and "▌" in text.split(header, 1)[1]:
                     tweet_at = now
             os.write(master, b"q")
             proc.wait(30)
