@@ -19,23 +19,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import json
 import os
-import pty
-import select
 import shutil
-import signal
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.ui_lag import COLS, INTERVAL_S, REPO, ROWS, TARGET_P99_MS, summarise, until
+from bench.ui_lag import COLS, INTERVAL_S, ROWS, TARGET_P99_MS, run_inner, summarise, until
 
 RUN_NAME = "neuron-lag"
 
@@ -123,14 +116,12 @@ def _inner(data: Path, seconds: float, out: Path, train: bool) -> int:
     try:
         app.run()
     finally:
-        app.shutdown_training()
+        app.training.shutdown(app.settings.stop_timeout_s)
     return 0
 
 
 def measure(run: Path | None = None, data: Path | None = None, seconds: float = 30.0, train: bool = False) -> dict[str, Any]:
     """Run the app in a pseudo-terminal while the finder scores a run's checkpoints; p50/p99/max lag in ms."""
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     with tempfile.TemporaryDirectory(prefix="tweetgen-neuron-lag-") as tmp:
         run_dir = Path(tmp) / "runs" / RUN_NAME
         run_dir.mkdir(parents=True)
@@ -142,35 +133,10 @@ def measure(run: Path | None = None, data: Path | None = None, seconds: float = 
             if data is None:
                 raise SystemExit("--run needs --data (the corpus the run trained on)")
         out = Path(tmp) / "lag.json"
-        env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=tmp, PYTHONWARNINGS="ignore",
-                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-        cmd = [sys.executable, "-m", "bench.neuron_lag", "--inner", "--data", str(data), "--seconds", str(seconds),
-               "--out", str(out)] + (["--train"] if train else [])
-        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
-                                start_new_session=True, close_fds=True)
-        os.close(slave)
-        deadline = time.monotonic() + seconds + 400
-        tail = b""
-        try:
-            while proc.poll() is None and time.monotonic() < deadline:
-                if select.select([master], [], [], 0.1)[0]:  # keep draining: a full pty would block the app
-                    try:
-                        tail = (tail + os.read(master, 65536))[-4000:]
-                    except OSError:
-                        break
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            os.close(master)
-        if not out.exists():
-            return {"status": "failed", "reason": f"the app exited ({proc.returncode}) without a result",
-                    "output_tail": tail.decode("utf-8", "replace")[-500:]}
-        result = json.loads(out.read_text())
+        args = ["--data", str(data), "--seconds", str(seconds), "--out", str(out)] + (["--train"] if train else [])
+        result = run_inner("bench.neuron_lag", args, tmp, out, seconds + 400)
+    if result.get("status") == "failed":
+        return result
     if "error" in result:
         return {"status": "failed", "reason": result["error"]}
     result.update(status="measured", data=str(data), met=result["p99_ms"] < TARGET_P99_MS)

@@ -22,22 +22,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import fcntl
 import json
 import os
-import pty
-import select
-import signal
-import struct
-import subprocess
 import sys
 import tempfile
-import termios
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.ui_lag import INTERVAL_S, summarise, until
+from bench.ui_lag import INTERVAL_S, run_inner, summarise, until
 
 REPO = Path(__file__).resolve().parent.parent
 TARGET_P99_MS = 20.0
@@ -66,7 +59,7 @@ def _inner(seconds: float, out: Path) -> int:
 
         async def _probe(self) -> None:
             try:
-                await self._until(lambda: self.source is not None and self.novelty is not None, 120)
+                await self._until(lambda: self.source is not None and self.samples.novelty is not None, 120)
                 for pace in [float(p) for p in os.environ.get("BENCH_PACES", "").split(",") if p] or PACES:
                     self.settings.pace = pace
                     self.action_sweep()
@@ -120,34 +113,12 @@ def _inner(seconds: float, out: Path) -> int:
 
 def measure(quick: bool = False, seconds: float | None = None, cols: int = 120, rows: int = 36) -> dict[str, Any]:
     seconds = seconds if seconds is not None else (1.5 if quick else 10.0)
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
     with tempfile.TemporaryDirectory(prefix="tweetgen-sweep-lag-") as tmp:
         out = Path(tmp) / "sweep.json"
-        env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=tmp, PYTHONWARNINGS="ignore",
-                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-        cmd = [sys.executable, "-m", "bench.sweep_lag", "--inner", "--seconds", str(seconds), "--out", str(out)]
-        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
-                                start_new_session=True, close_fds=True)
-        os.close(slave)
-        deadline = time.monotonic() + 2 * seconds * len(PACES) + 240
-        tail = b""
-        try:
-            while proc.poll() is None and time.monotonic() < deadline:
-                if select.select([master], [], [], 0.1)[0]:
-                    try:
-                        tail = (tail + os.read(master, 65536))[-4000:]
-                    except OSError:
-                        break
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                proc.wait(30)
-            os.close(master)
-        if not out.exists():
-            return {"status": "failed", "reason": f"the app exited ({proc.returncode}) without a result",
-                    "output_tail": tail.decode("utf-8", "replace")[-500:]}
-        result = json.loads(out.read_text())
+        result = run_inner("bench.sweep_lag", ["--seconds", str(seconds), "--out", str(out)], tmp, out,
+                           2 * seconds * len(PACES) + 240, cols=cols, rows=rows)
+    if result.get("status") == "failed":
+        return result
     if "error" in result:
         return {"status": "failed", "reason": result["error"]}
     result.update(status="measured", terminal=f"{cols}x{rows}", cpus=os.cpu_count(), target_p99_ms=TARGET_P99_MS)

@@ -123,7 +123,7 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: i
     try:
         app.run()
     finally:
-        app.shutdown_training()
+        app.training.shutdown(app.settings.stop_timeout_s)
     return 0
 
 
@@ -148,47 +148,58 @@ def measure(quick: bool = False, seconds: float | None = None, data: Path = DEV_
     return {**cases[worst_name], "worst_case": worst_name, "target_p99_ms": TARGET_P99_MS, "cases": cases}
 
 
+def run_inner(module: str, args: list[str], tmp: str, out: Path, timeout_s: float, cols: int = COLS,
+              rows: int = ROWS) -> dict[str, Any]:
+    """Run ``python -m MODULE --inner ARGS`` (an app that writes its measurement to ``out``) in a
+    ``cols`` x ``rows`` pseudo-terminal with ``TWEETGEN_HOME=tmp``; its result, or a "failed" dict
+    with the terminal's last output. The pty is drained all along (a full one would block the app);
+    the app's process group is ended if it outlives ``timeout_s``."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=tmp, PYTHONWARNINGS="ignore",
+               PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
+    proc = subprocess.Popen([sys.executable, "-m", module, "--inner", *args], stdin=slave, stdout=slave, stderr=slave,
+                            cwd=REPO, env=env, start_new_session=True, close_fds=True)
+    os.close(slave)
+    deadline = time.monotonic() + timeout_s
+    tail = b""
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.1)[0]:
+                try:
+                    tail = (tail + os.read(master, 65536))[-4000:]
+                except OSError:
+                    break
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        os.close(master)
+    if not out.exists():
+        return {"status": "failed", "reason": f"the app exited ({proc.returncode}) without a result",
+                "output_tail": tail.decode("utf-8", "replace")[-500:]}
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
 def measure_case(quick: bool = False, seconds: float | None = None, data: Path = DEV_CSV, warmup_s: float = 2.0,
                  ckpt_every: int | None = None) -> dict[str, Any]:
     """Run the app in a pseudo-terminal while it trains on ``data``; returns p50/p99/max lag in ms."""
     seconds = seconds if seconds is not None else (5.0 if quick else 30.0)
     if not Path(data).exists():
         return {"status": "not measured", "reason": f"{data} is absent"}
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLS, 0, 0))
     with tempfile.TemporaryDirectory(prefix="tweetgen-ui-lag-") as tmp:
         out = Path(tmp) / "lag.json"
-        env = dict(os.environ, TERM="xterm-256color", TWEETGEN_HOME=tmp, PYTHONWARNINGS="ignore",
-                   PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep))
-        cmd = [sys.executable, "-m", "bench.ui_lag", "--inner", "--data", str(data), "--seconds", str(seconds),
-               "--out", str(out), "--warmup", str(warmup_s)]
+        args = ["--data", str(data), "--seconds", str(seconds), "--out", str(out), "--warmup", str(warmup_s)]
         if ckpt_every is not None:
-            cmd += ["--ckpt-every", str(ckpt_every)]
-        proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, cwd=REPO, env=env,
-                                start_new_session=True, close_fds=True)
-        os.close(slave)
-        deadline = time.monotonic() + seconds + warmup_s + 300
-        tail = b""
-        try:
-            while proc.poll() is None and time.monotonic() < deadline:
-                if select.select([master], [], [], 0.1)[0]:  # keep draining: a full pty would block the app
-                    try:
-                        tail = (tail + os.read(master, 65536))[-4000:]
-                    except OSError:
-                        break
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-            os.close(master)
-        if not out.exists():
-            return {"status": "failed", "reason": f"the app exited ({proc.returncode}) without a result",
-                    "output_tail": tail.decode("utf-8", "replace")[-500:]}
-        result = json.loads(out.read_text())
+            args += ["--ckpt-every", str(ckpt_every)]
+        result = run_inner("bench.ui_lag", args, tmp, out, seconds + warmup_s + 300)
+    if result.get("status") == "failed":
+        return result
     if "error" in result:
         return {"status": "failed", "reason": result["error"]}
     result["status"] = "measured"

@@ -55,6 +55,17 @@ def _check_data(res: dict[str, Any]) -> None:
     assert n["finder_s"] > 0 and n["texts"] > 0 and set(n["features"]) >= {"url", "quote", "position"}
 
 
+def _failed(res: Any, where: str = "") -> list[str]:
+    """Where a section (or a measurement in it) says it failed, with its reason: one failing measurement does not stop
+    the bench (it is kept as {"status": "failed", "reason": ...}), so the test looks for them."""
+    if isinstance(res, dict):
+        here = [f"{where or '.'}: {res.get('reason')}"] if res.get("status") == "failed" else []
+        return here + [f for k, v in res.items() for f in _failed(v, f"{where}.{k}")]
+    if isinstance(res, list):
+        return [f for i, v in enumerate(res) for f in _failed(v, f"{where}[{i}]")]
+    return []
+
+
 # Every section, in three groups of about a minute each (pytest -n 2 runs them side by side). Sections
 # that read another's results run in its group: sampling and memory use quality's checkpoint and RSS.
 GROUPS: dict[str, tuple[tuple[str, ...], Callable[[dict[str, Any]], None]]] = {
@@ -100,6 +111,8 @@ def test_quick_bench_reports_every_section(tmp_path: Path, group: str) -> None:
             continue  # e.g. small corpora without the dev corpus: the demo is too small to sample
         assert "\n" + TABLE_NAMES[section] in proc.stdout, f"the table has no rows of section {section}"
     assert res["corpus"].endswith((".csv", ".txt")), "the corpus' path, not overwritten by a section's results"
+    failed = _failed(res)
+    assert not failed, f"measurements that failed (a bench driving an API that moved?): {failed}"
     changed = sorted(str(p.relative_to(REPO)) for p, data in shipped.items() if not p.exists() or p.read_bytes() != data)
     added = sorted(str(p.relative_to(REPO)) for p in (REPO / "assets").rglob("*")
                    if p.is_file() and "__pycache__" not in p.parts and p not in shipped)
