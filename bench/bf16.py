@@ -55,7 +55,8 @@ def measure(p: dict[str, Any], corpus: Path, variants: tuple[str, ...] = VARIANT
     from core.data.batching import BucketBatcher, encode_all
     from core.model.gru_bf16 import bf16_supported
     from core.model.gru import new_model
-    from core.train.trainer import TrainConfig, make_optimizer, masked_loss_sum
+    from core.train.trainer import TrainConfig, make_optimizer
+    from core.train.evaluate import masked_loss_sum
     from core.data.vocab import PAD_ID, CharVocab
 
     train, _val = load_split(corpus)
@@ -172,7 +173,8 @@ def equal_steps(corpus: Path, precision: str, steps: int, val_limit: int, thread
 
     from core.model import gru_bf16
     from core.model.gru import new_model
-    from core.train.trainer import TrainConfig, Trainer, evaluate_bpc
+    from core.train.trainer import TrainConfig, Trainer
+    from core.train.evaluate import evaluate_bpc
     from core.data.vocab import CharVocab
 
     gru_bf16.cpu_has_native_bf16 = lambda: True  # type: ignore[assignment]  # forced: see the docstring

@@ -41,7 +41,7 @@ def main() -> None:
     import torch
 
     from core.data.batching import BucketBatcher, make_batch
-    from core.train.trainer import evaluate_bpc, length_cost_bpc, masked_loss_sum
+    from core.train.evaluate import evaluate_bpc, length_cost_bpc, masked_loss_sum
     from core.model.gru import new_model
     from core.data.vocab import CharVocab
 

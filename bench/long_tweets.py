@@ -11,7 +11,7 @@ from core.data.corpus import load_corpus
 from core.data.vocab import CharVocab
 from core.model.gru import new_model
 from core.data.batching import make_batch
-from core.train.trainer import masked_loss_sum
+from core.train.evaluate import masked_loss_sum
 import schedulefree
 from bench.common import corpus_path
 texts,_=load_corpus(corpus_path())

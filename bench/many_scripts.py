@@ -111,7 +111,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     from core.data.corpus import load_corpus, split_texts
     from core.model.sampler import SampleConfig, stream
     from core.data.vocab import CharVocab
-    from core.train.trainer import evaluate_bpc
+    from core.train.evaluate import evaluate_bpc
 
     kind, n = args["kind"], int(args["n_tweets"])
     texts = CORPORA[kind](n, 0)

@@ -130,7 +130,7 @@ def curve(name: str, parts: dict[str, list[str]], steps: int, val_every: int, va
     if CANDIDATES[name].get("reference"):
         return reference_curve(parts, steps, val_every, val_limit, log, save)
     from core.events import EvalEvent
-    from core.train.trainer import evaluate_bpc
+    from core.train.evaluate import evaluate_bpc
     from core.data.batching import encode_all
 
     with tempfile.TemporaryDirectory(prefix="tweetgen-sizes-") as tmp:
@@ -159,7 +159,7 @@ def reference_curve(parts: dict[str, list[str]], steps: int, val_every: int, val
 
     from bench.reference import BATCH, LR, NotebookGRU, unmasked_loss
     from core.data.batching import BucketBatcher, make_batch
-    from core.train.trainer import evaluate_bpc
+    from core.train.evaluate import evaluate_bpc
     from core.data.batching import encode_all
     from core.data.vocab import CharVocab
 

@@ -59,7 +59,7 @@ def task_small(args: dict[str, Any]) -> dict[str, Any]:
     setup_torch(threads)
     from core.events import EvalEvent, GuardEvent, StepEvent
     from core.train.setup import RunRequest, prepare_run
-    from core.train.trainer import evaluate_bpc
+    from core.train.evaluate import evaluate_bpc
 
     given = CANDIDATES[args["candidate"]]
     run = prepare_run(RunRequest(data=Path(args["corpus"]), run_dir=Path(args["run_dir"]), until_stopped=True,

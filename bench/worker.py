@@ -35,7 +35,7 @@ def _default_trainer(train: list[str], val: list[str], budget_s: float | None, r
 
 def task_train(args: dict[str, Any]) -> dict[str, Any]:
     """Train one configuration for a wall-time budget; held-out bits/char over the whole 10% split."""
-    from core.train.trainer import evaluate_bpc
+    from core.train.evaluate import evaluate_bpc
 
     setup_torch(int(args.get("threads", THREADS)))
     train, val = load_split(Path(args["corpus"]))
@@ -87,7 +87,7 @@ def task_train(args: dict[str, Any]) -> dict[str, Any]:
     t = time.perf_counter()
     val_ids = [vocab.encode(s) for s in (val[: int(args["val_limit"])] if args.get("val_limit") else val)]
     result["n_val_evaluated"] = len(val_ids)
-    from core.train.trainer import length_cost_bpc
+    from core.train.evaluate import length_cost_bpc
 
     result["val_bpc_given_length"] = evaluate_bpc(model, val_ids)
     result["val_length_bpc"] = length_cost_bpc(model, val_ids) if hasattr(model, "length_aware") else 0.0

@@ -453,7 +453,7 @@ def cmd_eval(args: argparse.Namespace, console: Console) -> int:
     from core.data.corpus import load_corpus
     from core.train.limits import check_memory, eval_bytes
     from core.train.device import resolve_device
-    from core.train.trainer import evaluate_bpc, length_cost_bpc
+    from core.train.evaluate import evaluate_bpc, length_cost_bpc
     from core.data.vocab import UNK_ID
 
     ckpt = _load_ckpt(args.checkpoint, best=True)

@@ -1,4 +1,4 @@
-"""The training loop: teacher forcing, masked cross-entropy, schedule-free AdamW (or Adam on a schedule), clipping.
+"""The training loop: teacher forcing, masked cross-entropy, schedule-free AdamW by default (or Adam with warm-up and cosine), clipping.
 
 ``Trainer.run()`` is a generator of :mod:`core.events`; whoever drives it (the CLI, a
 training process for the TUI, a test) decides what to do with them. ``pause()``,
@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from core.store import checkpoints
 from core import defaults
@@ -49,13 +48,12 @@ from core.events import (
     TrainEvent,
 )
 from core.model.gru_bf16 import resolve_precision
+from core.train.averaging import Averager
 from core.train.device import resolve_device
-from core.model.gru import MAX_LENGTH_TABLE, CharGRU, ModelConfig
+from core.train.evaluate import LN2, evaluate_bpc, evaluate_sums, length_cost_bpc, masked_loss_sum
+from core.model.gru import CharGRU
 from core.model.sampler import SampleConfig, sample
-from core.data.vocab import PAD_ID, CharVocab
-
-LN2 = math.log(2.0)
-
+from core.data.vocab import CharVocab
 
 @dataclass
 class TrainConfig:
@@ -148,64 +146,6 @@ class TrainConfig:
 
 # Open-ended training (the app, ``tweetgen train --until-stopped``): a chart point about every
 # 10 s and a checkpoint about every 20 s on a laptop CPU. Stored and given settings win.
-def masked_loss_sum(logits: torch.Tensor, targets: torch.Tensor) -> tuple[torch.Tensor, int]:
-    """Summed cross-entropy over real positions: logits (B, T, V), targets (B, T) -> (nats, n_chars).
-
-    ``<pad>`` targets are excluded; ``<eos>`` is a real target and counts.
-    """
-    flat_logits = logits.reshape(-1, logits.shape[-1])  # (B*T, V)
-    flat_targets = targets.reshape(-1)  # (B*T,)
-    total = F.cross_entropy(flat_logits, flat_targets, ignore_index=PAD_ID, reduction="sum")
-    return total, int((flat_targets != PAD_ID).sum())
-
-
-@torch.no_grad()
-def evaluate_bpc(model: CharGRU, encoded: Sequence[Sequence[int]], batch_size: int = 256, device: torch.device | None = None) -> float:
-    """Bits per character over ``encoded`` (padding excluded, ``<eos>`` included).
-
-    A length-aware model is told each text's true length: this is bits/char *given the
-    length*; add :func:`length_cost_bpc` for the honest figure.
-    """
-    if not encoded:
-        return float("nan")
-    nats, chars = evaluate_sums(model, encoded, batch_size, device)
-    return nats / chars / LN2
-
-
-@torch.no_grad()
-def evaluate_sums(model: CharGRU, encoded: Sequence[Sequence[int]], batch_size: int = 256, device: torch.device | None = None,
-                  rank: int = 0, world: int = 1) -> tuple[float, int]:
-    """(nats, characters) over ``encoded``, or over rank ``rank``'s share of its batches out of ``world``."""
-    if not encoded:
-        return 0.0, 0
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    batcher = BucketBatcher(encoded, batch_size, seed=0)
-    nats, chars = 0.0, 0
-    for rows in sorted(batcher.epoch_order(0))[rank::world]:
-        batch = make_batch([encoded[i] for i in rows]).to(device)
-        logits, _ = model(batch.inputs, None, batch.remaining)
-        loss, n = masked_loss_sum(logits, batch.targets)
-        nats += float(loss)
-        chars += n
-    model.train(was_training)
-    return nats, chars
-
-
-def length_cost_bpc(model: CharGRU, encoded: Sequence[Sequence[int]]) -> float:
-    """What being told the lengths is worth, in bits per character of ``encoded``.
-
-    Each text's length costs -log2 of its frequency in the training corpus; the sum is
-    spread over the same characters as :func:`evaluate_bpc` counts (``<eos>`` included).
-    0 for a model that is not length-aware.
-    """
-    if not encoded or not model.length_aware:
-        return 0.0
-    chars = sum(len(s) - 1 for s in encoded)
-    return model.length_cost_bits([len(s) - 2 for s in encoded]) / chars
-
-
 def fingerprint(texts: Sequence[str]) -> str:
     h = hashlib.sha256()
     for t in texts:
@@ -262,6 +202,57 @@ class Share:
         return Share(self.batch.to(device), self.weight, self.global_chars)
 
 
+@dataclass(frozen=True)
+class Agreement:
+    """What every rank decided together at a step's ``all_reduce`` (several processes): stop, save, and the clock."""
+
+    stop: bool
+    save: bool
+    elapsed: float  # the ranks' mean training wall time
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """One optimizer step (:meth:`Trainer.train_step`): the mean loss in nats/char over ``chars`` real characters;
+    ``ok`` False for a non-finite loss or gradient (the step was not taken); ``agreed`` on several processes."""
+
+    loss: float
+    chars: int
+    ok: bool
+    agreed: Agreement | None = None
+
+
+class _Window:
+    """The training loss and characters since the last :class:`StepEvent`, and when it began (for chars/s)."""
+
+    def __init__(self) -> None:
+        self.restart()
+        self.last_report = 0.0
+
+    def restart(self) -> None:
+        """Begin a new window now (after a report, or a pause)."""
+        self.loss, self.chars, self.start = 0.0, 0, time.perf_counter()
+
+    def exclude_time(self) -> None:
+        """Leave out of chars/s the time until now (a validation, a sample or a checkpoint is not training)."""
+        self.start = time.perf_counter()
+
+    def add(self, loss: float, chars: int) -> None:
+        self.loss += loss * chars
+        self.chars += chars
+
+    def due(self, interval_s: float, step: int) -> bool:
+        return time.perf_counter() - self.last_report >= interval_s or step == 1
+
+    def close(self) -> tuple[float, float]:
+        """(mean loss, chars/s) of the window, and a new one begins."""
+        now = time.perf_counter()
+        result = self.loss / self.chars, self.chars / max(now - self.start, 1e-9)
+        self.restart()
+        self.last_report = now
+        return result
+
+
 class Trainer:
     """Trains a :class:`CharGRU` and reports :mod:`core.events` as it goes."""
 
@@ -299,8 +290,7 @@ class Trainer:
         if resume_from is None and self.model.config.max_length and float(self.model.length_prior.sum()) == 0:
             self.model.set_length_prior([len(ids) - 2 for ids in self.train_ids])
         self.val_length_bpc = length_cost_bpc(self.model, self.val_ids)  # constant: the prior is fixed at the start
-        self._shadow: CharGRU | None = None  # the averaged model (averaged_model)
-        self._shadow_map: dict[int, torch.Tensor] | None = None
+        self.averager = Averager(self.model, self.optimizer, config.optimizer == "schedulefree")  # averaged_model()
         # (averaged weights, optimizer state, training weights) at the best validation, for the guard's rollback
         self._best_snapshot: tuple[dict[str, Any], dict[str, Any], Any] | None = None
         # (train_state, metrics) at the best validation: the rest of a checkpoint of the best, to write it when the
@@ -316,13 +306,10 @@ class Trainer:
         if resume_from is not None:
             rng_restored = self._restore(resume_from)
         self._ddp: torch.nn.parallel.DistributedDataParallel | None = None
-        self._agreed_stop = self._agreed_save = False  # what all ranks decided at the last step's all_reduce
-        self._agreed_elapsed = 0.0
         if self.world > 1:
             if not rng_restored:  # each rank its own dropout stream, reproducible from (seed, rank, step)
                 torch.manual_seed((config.seed + 1) * 1_000_003 + self.rank * 10_007 + self.progress.step)
-            self._shadow = copy.deepcopy(self.model)  # before DDP hooks the parameters
-            self._shadow.precision = "fp32"
+            self.averager.make_copy()  # before DDP hooks the parameters
             self._ddp = torch.nn.parallel.DistributedDataParallel(
                 self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                 **_no_buffer_sync())  # the only buffer (length_prior) is the same everywhere and fixed
@@ -386,81 +373,9 @@ class Trainer:
         floor = peak * c.min_lr_ratio
         return floor + (peak - floor) * 0.5 * (1.0 + math.cos(math.pi * frac))
 
-    @torch.no_grad()
     def averaged_model(self) -> CharGRU:
-        """The model that validation, samples and checkpoints use, in eval mode.
-
-        Schedule-free AdamW takes its gradient steps at one point (y, the training
-        model's parameters) and keeps a running average x, which is the model meant to
-        be used: x = y + (1 - 1/beta1)(z - y), the formula of ``optimizer.eval()``. It is
-        computed into a copy, so validating or saving never touches the training
-        weights (``eval()``/``train()`` in place would round them, and a resumed run
-        would then differ from an uninterrupted one). For Adam it is a plain copy.
-        """
-        if self._shadow is None:
-            self._shadow = copy.deepcopy(self.model)
-            self._shadow.precision = "fp32"  # validation, samples and checkpoints in full precision
-        shadow = self._shadow
-        sf = self.config.optimizer == "schedulefree"
-        for group in self.optimizer.param_groups if sf else ():
-            weight = 1 - 1 / group["betas"][0]
-            for p in group["params"]:
-                self._shadow_param[id(p)].copy_(p)
-                z = self.optimizer.state.get(p, {}).get("z")
-                if z is not None:
-                    self._shadow_param[id(p)].lerp_(z.to(p.device), weight)
-        if not sf:
-            for src, dst in zip(self.model.parameters(), shadow.parameters()):
-                dst.copy_(src)
-        for src, dst in zip(self.model.buffers(), shadow.buffers()):
-            dst.copy_(src)
-        return shadow.eval()
-
-    @property
-    def _shadow_param(self) -> dict[int, torch.Tensor]:
-        """Training parameter id -> the averaged model's tensor for it."""
-        if self._shadow_map is None:
-            assert self._shadow is not None
-            self._shadow_map = {id(p): q.data for p, q in zip(self.model.parameters(), self._shadow.parameters())}
-        return self._shadow_map
-
-    def _training_state(self) -> dict[str, torch.Tensor] | None:
-        """Schedule-free: the training point y, saved next to the averaged weights so a resume is exact."""
-        if self.config.optimizer != "schedulefree":
-            return None
-        return {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
-
-    def _load_training_point(self, weights: dict[str, torch.Tensor], optimizer_state: dict[str, Any] | None,
-                             train_weights: Any) -> str | None:
-        """Restore weights and optimizer state (from a checkpoint or the best snapshot); a note if the optimizer did not fit.
-
-        ``weights`` are the averaged ones a checkpoint holds; ``train_weights`` the
-        schedule-free training point saved beside them. Without it (older files), y is
-        rebuilt from x and z by ``optimizer.train()``'s formula.
-        """
-        self.model.load_state_dict(weights)
-        note = None
-        if optimizer_state:
-            try:
-                self.optimizer.load_state_dict(copy.deepcopy(optimizer_state))
-            except (ValueError, KeyError, RuntimeError, TypeError, IndexError):
-                note = f"optimizer state did not fit; starting {self.config.optimizer} afresh"
-        if self.config.optimizer == "schedulefree":
-            for group in self.optimizer.param_groups:
-                group["train_mode"] = True  # this trainer never switches modes: the averaged copy is separate
-            if isinstance(train_weights, dict) and set(train_weights) == set(weights):
-                try:
-                    self.model.load_state_dict(train_weights)
-                    return note
-                except RuntimeError:
-                    pass
-            with torch.no_grad():
-                for group in self.optimizer.param_groups:
-                    for p in group["params"]:
-                        z = self.optimizer.state.get(p, {}).get("z")
-                        if z is not None:
-                            p.lerp_(z.to(p.device), 1 - group["betas"][0])
-        return note
+        """The model that validation, samples and checkpoints use, in eval mode (:class:`core.train.averaging.Averager`)."""
+        return self.averager.model()
 
     # ------------------------------------------------------------ state
 
@@ -480,7 +395,7 @@ class Trainer:
             "train_best": p.train_best if math.isfinite(p.train_best) else None,
             "rng_state": torch.get_rng_state(),
             "world_size": self.world,  # processes it trained with (torchrun); the batch is config batch_size * world_size
-            "train_weights": self._training_state(),
+            "train_weights": self.averager.training_point(),
             "train_config": self.config.to_dict(),
         }
         if self.world > 1:  # collective: every rank calls state() at the same step (save)
@@ -504,7 +419,7 @@ class Trainer:
     def _restore(self, ckpt: checkpoints.Checkpoint) -> bool:
         """Continue from ``ckpt``; True when this rank's random state was restored."""
         ts = ckpt.train_state
-        note = self._load_training_point(ckpt.model_state, ckpt.optimizer_state, ts.get("train_weights"))
+        note = self.averager.restore(ckpt.model_state, ckpt.optimizer_state, ts.get("train_weights"), self.config.optimizer)
         if note:
             self.notes.append(note)
         p = self.progress
@@ -640,7 +555,7 @@ class Trainer:
             p.best_val, p.best_step, p.worse_evals, p.overfit_evals = val, p.step, 0, 0
             p.overfit_since = -1  # learning again: a later stall is news
             self._best_snapshot = ({k: v.detach().clone() for k, v in self.averaged_model().state_dict().items()},
-                                   copy.deepcopy(self.optimizer.state_dict()), self._training_state())
+                                   copy.deepcopy(self.optimizer.state_dict()), self.averager.training_point())
             self._best_record = (self.state(), {**self.metrics(), "history": p.history[-1999:] + [[float(p.step), train_bpc, val]]})
         p.history.append([float(p.step), train_bpc, val])
         yield EvalEvent(p.step, val, p.best_val, train_bpc, p.best_step, self.val_length_bpc)
@@ -735,7 +650,7 @@ class Trainer:
             snapshot = distributed.broadcast_object(snapshot) if self._ddp is not None else snapshot  # rank 0's files
         restored = ""
         if snapshot is not None:
-            self._load_training_point(*snapshot)
+            self.averager.restore(*snapshot, self.config.optimizer)
             p.last_val, p.val_step = p.best_val, p.step
             self._restored_at = p.step  # these weights are the best step's: never saved under this step's name
             restored = f"restored the weights of step {p.best_step}, "
@@ -750,9 +665,8 @@ class Trainer:
     def _weights_finite(self) -> bool:
         return all(bool(torch.isfinite(t).all()) for t in self.model.parameters())
 
-    def train_step(self, batch: Any) -> tuple[float, int, bool]:
-        """One optimizer step on a batch (or a :class:`Share` of one); returns (mean nats/char, real chars, ok).
-        Not ok = non-finite loss or gradient."""
+    def train_step(self, batch: Any) -> StepResult:
+        """One optimizer step on a batch (or a :class:`Share` of one)."""
         model, opt = self.model, self.optimizer
         share = (batch if isinstance(batch, Share) else Share(batch)).to(self.device)
         if self._ddp is not None:
@@ -766,11 +680,11 @@ class Trainer:
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), self.config.clip)
         value = float(loss.detach())
         if not (math.isfinite(value) and math.isfinite(float(grad_norm))):
-            return value, n_chars, False
+            return StepResult(value, n_chars, False)
         opt.step()
-        return value, n_chars, True
+        return StepResult(value, n_chars, True)
 
-    def _distributed_step(self, share: Share) -> tuple[float, int, bool]:
+    def _distributed_step(self, share: Share) -> StepResult:
         """:meth:`train_step` on one rank of several: DDP averages the gradients, one all_reduce agrees on the rest.
 
         Each rank's loss is its summed cross-entropy times ``share.weight * world / global chars``
@@ -787,13 +701,12 @@ class Trainer:
         local = float(loss_sum.detach()) if weight else 0.0
         summed, stop, save, clock = distributed.all_sum(
             [local, float(self._stop.is_set()), float(self._save.is_set()), self._clock()], self.device)
-        self._agreed_stop, self._agreed_save = stop > 0, save > 0
-        self._agreed_elapsed = clock / self.world
+        agreed = Agreement(stop > 0, save > 0, clock / self.world)
         value = summed / total_chars
         if not (math.isfinite(value) and math.isfinite(float(grad_norm))):
-            return value, total_chars, False
+            return StepResult(value, total_chars, False, agreed)
         opt.step()
-        return value, total_chars, True
+        return StepResult(value, total_chars, True, agreed)
 
     def batch_at(self, rows: Sequence[int]) -> Share:
         """This rank's share of the global batch ``rows`` (all of it for one process)."""
@@ -807,6 +720,66 @@ class Trainer:
         """Train until the budget is spent or ``stop()``; yields events. Always ends with a DoneEvent."""
         c, p = self.config, self.progress
         # -------- start: clear interrupted writes, announce the run, score the starting weights once
+        yield from self._start()
+        # -------- the loop: one optimizer step per batch, epoch after epoch, until a reason to end
+        window = _Window()
+        self._clock_base, self._clock_start = p.elapsed, time.perf_counter()
+        agreed: Agreement | None = None  # several processes: what the ranks decided at the last step
+        reason = self._finished()
+        while reason is None:
+            order = self.batcher.epoch_order(p.epoch)
+            while p.batch_in_epoch < len(order) and reason is None:
+                # stop or pause, between steps only (a step is never cut short); the ranks stop together
+                if (agreed is not None and agreed.stop) if self._ddp is not None else self._stop.is_set():
+                    reason = "stopped"
+                    break
+                if self._pause.is_set() and self._ddp is None:  # (pausing is the app's; it trains on one process)
+                    yield from self._wait_while_paused()
+                    window.restart()
+                    continue
+                # learning rate, forward, backward, step
+                lr = self._set_lr()
+                result = self.train_step(self.batch_at(order[p.batch_in_epoch]))
+                agreed = result.agreed
+                # divergence: a non-finite or exploding loss ends the run; the last good checkpoint stays
+                diverged = self._diverged(result)
+                if diverged is not None:
+                    yield diverged
+                    return
+                # bookkeeping: position, clock, the loss's running and interval sums
+                self._count_step(result)
+                window.add(result.loss, result.chars)
+                # log a StepEvent about every log_interval_s
+                if window.due(c.log_interval_s, p.step):
+                    yield self._step_event(window, lr)
+                # evaluate (and let the guard judge the score), sample, checkpoint; their time is not training's
+                if c.val_every and p.step % c.val_every == 0:
+                    yield from self._validate()
+                    window.exclude_time()
+                    if self._degraded:
+                        reason = "degraded"
+                        break
+                    if self._early_stopped:
+                        reason = "early stop"
+                if c.sample_every and p.step % c.sample_every == 0 and self.rank == 0:
+                    yield self._sample_event()
+                    window.exclude_time()
+                asked = agreed.save if agreed is not None else self._save.is_set()
+                if (c.ckpt_every and p.step % c.ckpt_every == 0) or asked:
+                    yield from self._checkpoint("request" if asked else "periodic")
+                    window.exclude_time()
+                reason = reason or self._finished()
+            if p.batch_in_epoch >= len(order):
+                p.epoch += 1
+                p.batch_in_epoch = 0
+        # -------- end: a last score and checkpoint, then a DoneEvent saying why
+        yield from self._end(reason)
+
+    # ------------------------------------------------------------ the loop's steps, in run()'s order
+
+    def _start(self) -> Iterator[TrainEvent]:
+        """Clear interrupted writes, set train mode, announce the run, and score the starting weights once."""
+        c, p = self.config, self.progress
         removed = registry.remove_stale_temp_files(self.run_dir) if self.rank == 0 else 0
         if removed:
             self.notes.append(f"removed {removed} temp file(s) of interrupted writes")
@@ -819,91 +792,66 @@ class Trainer:
                          self.model.num_parameters(), self.total_steps, self.resumed_from, self.world)
         if c.val_every and p.last_val is None and self.val_ids:
             yield from self._validate()
-        # -------- the loop: one optimizer step per batch, epoch after epoch, until a reason to end
-        window_loss, window_chars = 0.0, 0  # the loss and characters since the last StepEvent
-        self._clock_base, self._clock_start = p.elapsed, time.perf_counter()
-        window_start = time.perf_counter()
-        last_report = 0.0
-        reason = self._finished()
-        while reason is None:
-            order = self.batcher.epoch_order(p.epoch)
-            while p.batch_in_epoch < len(order) and reason is None:
-                # stop or pause, between steps only (a step is never cut short)
-                if self._agreed_stop if self._ddp is not None else self._stop.is_set():
-                    reason = "stopped"
-                    break
-                if self._pause.is_set() and self._ddp is None:  # (pausing is the app's; it trains on one process)
-                    yield from self._wait_while_paused()
-                    window_start = time.perf_counter()
-                    window_loss, window_chars = 0.0, 0
-                    continue
-                # learning rate, forward, backward, step
-                lr = self.lr_at(p.step, p.elapsed)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                loss, n_chars, ok = self.train_step(self.batch_at(order[p.batch_in_epoch]))
-                # divergence: a non-finite or exploding loss ends the run; the last good checkpoint stays
-                if self._initial_loss is None and ok:
-                    self._initial_loss = max(loss, math.log(len(self.vocab)) / 2)
-                limit = c.divergence_factor * (self._initial_loss or loss)
-                if not ok or loss > limit or not self._weights_finite():
-                    good = self.last_checkpoint or self.resumed_from  # a resumed run's last good one is where it began
-                    yield DoneEvent(
-                        p.step, "diverged",
-                        f"training diverged at step {p.step + 1} (loss {loss:.3g}); lower the learning rate "
-                        f"(now {c.lr:g}). Last good checkpoint kept: {good or 'none written yet'}",
-                        good,
-                    )
-                    return
-                # bookkeeping: position, clock, the loss's running and interval sums
-                p.step += 1
-                p.batch_in_epoch += 1
-                p.elapsed = self._clock() if self._ddp is None else self._agreed_elapsed  # ranks agree on the clock
-                p.last_loss = loss if p.last_loss is None else 0.9 * p.last_loss + 0.1 * loss
-                if not math.isfinite(p.train_best):  # the first step's loss (before it) is the baseline training must beat
-                    p.train_best = loss / LN2
-                p.interval_nats += loss * n_chars
-                p.interval_chars += n_chars
-                window_loss += loss * n_chars
-                window_chars += n_chars
-                # log a StepEvent about every log_interval_s
-                now = time.perf_counter()
-                if now - last_report >= c.log_interval_s or p.step == 1:
-                    span = max(now - window_start, 1e-9)
-                    total = self.total_steps
-                    progress, eta = self._progress_eta(total)
-                    yield StepEvent(p.step, p.epoch, window_loss / window_chars, lr, window_chars / span,
-                                    p.elapsed, progress, eta, total)
-                    window_loss, window_chars = 0.0, 0
-                    window_start, last_report = now, now
-                # evaluate (and let the guard judge the score), sample, checkpoint
-                if c.val_every and p.step % c.val_every == 0:
-                    yield from self._validate()
-                    window_start = time.perf_counter()
-                    if self._degraded:
-                        reason = "degraded"
-                        break
-                    if self._early_stopped:
-                        reason = "early stop"
-                if c.sample_every and p.step % c.sample_every == 0 and self.rank == 0:
-                    text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=defaults.TEMPERATURE, seed=p.step))
-                    yield SampleEvent(p.step, text, defaults.TEMPERATURE)
-                    window_start = time.perf_counter()
-                asked = self._agreed_save if self._ddp is not None else self._save.is_set()
-                if (c.ckpt_every and p.step % c.ckpt_every == 0) or asked:
-                    why = "request" if asked else "periodic"
-                    self._save.clear()
-                    self._agreed_save = False
-                    if why == "request":
-                        yield from self._validate_if_stale()
-                    yield self.save(why)
-                    window_start = time.perf_counter()
-                reason = reason or self._finished()
-            if p.batch_in_epoch >= len(order):
-                p.epoch += 1
-                p.batch_in_epoch = 0
-        # -------- end: a last score and checkpoint, then a DoneEvent saying why
-        if reason == "degraded":  # the current weights are the worse ones: write nothing more
+
+    def _set_lr(self) -> float:
+        """This step's learning rate (:meth:`lr_at`), set on every parameter group; returned for the StepEvent."""
+        lr = self.lr_at(self.progress.step, self.progress.elapsed)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        return lr
+
+    def _diverged(self, result: StepResult) -> DoneEvent | None:
+        """The DoneEvent that ends a run whose step failed, whose loss exploded past ``divergence_factor`` times the
+        first step's (at least half the loss of a uniform guess), or whose weights are no longer finite; else None."""
+        c, p = self.config, self.progress
+        if self._initial_loss is None and result.ok:
+            self._initial_loss = max(result.loss, math.log(len(self.vocab)) / 2)
+        limit = c.divergence_factor * (self._initial_loss or result.loss)
+        if result.ok and result.loss <= limit and self._weights_finite():
+            return None
+        good = self.last_checkpoint or self.resumed_from  # a resumed run's last good one is where it began
+        return DoneEvent(
+            p.step, "diverged",
+            f"training diverged at step {p.step + 1} (loss {result.loss:.3g}); lower the learning rate "
+            f"(now {c.lr:g}). Last good checkpoint kept: {good or 'none written yet'}",
+            good,
+        )
+
+    def _count_step(self, result: StepResult) -> None:
+        """A step was taken: its place, the clock (the ranks' agreed one), the running loss and the guard's interval sums."""
+        p = self.progress
+        p.step += 1
+        p.batch_in_epoch += 1
+        p.elapsed = self._clock() if result.agreed is None else result.agreed.elapsed
+        p.last_loss = result.loss if p.last_loss is None else 0.9 * p.last_loss + 0.1 * result.loss
+        if not math.isfinite(p.train_best):  # the first step's loss (before it) is the baseline training must beat
+            p.train_best = result.loss / LN2
+        p.interval_nats += result.loss * result.chars
+        p.interval_chars += result.chars
+
+    def _step_event(self, window: _Window, lr: float) -> StepEvent:
+        p, total = self.progress, self.total_steps
+        loss, chars_per_s = window.close()
+        progress, eta = self._progress_eta(total)
+        return StepEvent(p.step, p.epoch, loss, lr, chars_per_s, p.elapsed, progress, eta, total)
+
+    def _sample_event(self) -> SampleEvent:
+        step = self.progress.step
+        text = sample(self.averaged_model(), self.vocab, SampleConfig(temperature=defaults.TEMPERATURE, seed=step))
+        return SampleEvent(step, text, defaults.TEMPERATURE)
+
+    def _checkpoint(self, why: str) -> Iterator[TrainEvent]:
+        """A periodic checkpoint, or one asked for (validated first when the last score is of an older step)."""
+        self._save.clear()
+        if why == "request":
+            yield from self._validate_if_stale()
+        yield self.save(why)
+
+    def _end(self, reason: str) -> Iterator[TrainEvent]:
+        """The last score and checkpoint (none after a degradation: the current weights are the worse ones), then
+        the DoneEvent saying why the run ended."""
+        c, p = self.config, self.progress
+        if reason == "degraded":
             best = registry.best_checkpoint(self.run_dir)
             yield DoneEvent(p.step, reason, self._degraded or "validation got worse", self.last_checkpoint,
                             best.path if best else None)

@@ -96,16 +96,16 @@ def test_sampling_too_big_for_memory_suggests_only_what_would_help(argv: list[st
 
 def test_eval_batches_stay_bounded_when_texts_are_long(trained: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import core.train.trainer
+    import core.train.evaluate
 
     sizes: list[int] = []
-    real = core.train.trainer.make_batch
+    real = core.train.evaluate.make_batch
 
     def spy(seqs: Any, *a: Any, **k: Any) -> Any:
         sizes.append(len(seqs) * max(map(len, seqs)))
         return real(seqs, *a, **k)
 
-    monkeypatch.setattr(core.train.trainer, "make_batch", spy)
+    monkeypatch.setattr(core.train.evaluate, "make_batch", spy)  # `tweetgen eval` scores through core.train.evaluate
     long_texts = tmp_path / "long.txt"
     long_texts.write_text("\n".join(f"{i} " + "the cat sat " * 180 for i in range(300)) + "\n", encoding="utf-8")
     assert main(["eval", str(trained), str(long_texts), "--max-len", "5000"]) == 0

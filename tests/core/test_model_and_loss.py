@@ -7,7 +7,8 @@ import torch.nn.functional as F
 
 from core.data.batching import make_batch
 from core.model.sampler import SampleConfig, sample
-from core.train.trainer import TrainConfig, Trainer, masked_loss_sum
+from core.train.trainer import TrainConfig, Trainer
+from core.train.evaluate import masked_loss_sum
 from core.model.gru import new_model
 from core.data.vocab import CharVocab
 

@@ -24,7 +24,8 @@ from core.data.batching import make_batch
 from core.events import DoneEvent, EvalEvent, GuardEvent
 from core.model.gru import CharGRU
 from core.model.sampler import SampleConfig, sample_batch, stream
-from core.train.trainer import TrainConfig, Trainer, evaluate_bpc, length_cost_bpc
+from core.train.trainer import TrainConfig, Trainer
+from core.train.evaluate import evaluate_bpc, length_cost_bpc
 from core.model.gru import new_model
 from core.data.vocab import EOS_ID, CharVocab
 
