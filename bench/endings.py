@@ -30,7 +30,8 @@ def _row(name: str, wc: WordCheck, texts: list[str], ended: float | None, extra:
     s = wc.stats(texts)
     return {"name": name, "n": len(texts), "ended": ended, "mean_len": sum(map(len, texts)) / max(1, len(texts)),
             "cut": s.cut, "last_unknown": s.last_unknown, "interior_unknown": s.interior_unknown, "ratio": s.ratio,
-            "extra": extra}
+            "links_last": s.links_last, "links_last_off": s.links_last_off, "links_inside": s.links_inside,
+            "links_inside_off": s.links_inside_off, "extra": extra}
 
 
 def measure(checkpoint: Path, corpus: Path | None, n: int, lengths: list[int]) -> dict[str, Any]:
@@ -64,12 +65,14 @@ def measure(checkpoint: Path, corpus: Path | None, n: int, lengths: list[int]) -
 def render(result: dict[str, Any]) -> str:
     out = [f"{result['checkpoint']} (step {result['step']:,}; length input: {'yes' if result['length_input'] else 'no'}; "
            f"corpus mean length {result['corpus_mean_len']:.1f})", "",
-           "| texts | n | end on their own | mean length | end mid-word/link | last word not a word | interior not a word | last/interior | length |",
-           "|---|---|---|---|---|---|---|---|---|"]
+           "| texts | n | end on their own | mean length | end mid-word/link | last word not a word | interior not a word | last/interior "
+           "| links off-length: last / inside | length |",
+           "|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         ended = "-" if r["ended"] is None else f"{r['ended']:.1%}"
         out.append(f"| {r['name']} | {r['n']} | {ended} | {r['mean_len']:.1f} | {r['cut']:.1%} | {r['last_unknown']:.1%} | "
-                   f"{r['interior_unknown']:.1%} | {r['ratio']:.2f} | {r['extra']} |")
+                   f"{r['interior_unknown']:.1%} | {r['ratio']:.2f} | {r['links_last_off']:.0%} of {r['links_last']} / "
+                   f"{r['links_inside_off']:.0%} of {r['links_inside']} | {r['extra']} |")
     return "\n".join(out)
 
 

@@ -15,7 +15,10 @@ For a set of texts it measures:
 - ``cut``: the share of texts that end mid-word (the text ends on a letter or digit and its
   last word is not a corpus word but begins one, ``yo`` of ``you``) or mid-link (the text
   ends inside a URL whose length no corpus link of its site has; for a site the corpus never
-  links to, shorter than all but the shortest 5% of the corpus's links).
+  links to, shorter than all but the shortest 5% of the corpus's links);
+- ``links_last_off`` / ``links_inside_off``: the share of links at the end of a text / elsewhere
+  whose length no corpus link of their site has. Far more at the end than inside: the text
+  ended before its link did; as many inside: the writer miscounts links anywhere.
 
 Why per site: link shorteners changed length over the years (``http://t.co/`` + 7 characters in
 2011, ``https://t.co/`` + 10 later). Judged by one length, every older link of a real archive
@@ -41,6 +44,9 @@ class Ending:
     interior: int  # words before the last
     interior_unknown: int  # of those, not corpus words
     cut: bool  # ends mid-word or mid-link
+    links_inside: int = 0  # links with text (or white space) after them
+    links_inside_off: int = 0  # of those, of a length no corpus link of their site has
+    link_last_off: bool | None = None  # the text ends in a link: is it of such a length (None: it does not end in one)
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,10 @@ class EndingStats:
     cut: float
     last_unknown: float
     interior_unknown: float
+    links_last: int = 0  # texts that end in a link
+    links_last_off: float = 0.0  # share of those whose link has a length no corpus link of its site has
+    links_inside: int = 0  # links elsewhere in the texts
+    links_inside_off: float = 0.0  # share of those of such a length: a model that miscounts links does it here too
 
     @property
     def ratio(self) -> float:
@@ -105,22 +115,31 @@ class WordCheck:
         interior = words[:-1]
         interior_unknown = sum(not self.known(w) for w in interior)
         cut = False
-        if stripped and stripped == text:  # a text that ends in white space ended between words
-            if urls and urls[-1].end() == len(stripped):
-                cut = not self.link_complete(urls[-1].group())
-            elif words and WORD.fullmatch(stripped[-1]) and stripped.endswith(words[-1]):
-                cut = last_unknown and self.begins_a_word(words[-1])
-        return Ending(last_unknown, len(interior), interior_unknown, cut)
+        ends_in_link = bool(stripped and stripped == text and urls and urls[-1].end() == len(stripped))
+        inside = urls[:-1] if ends_in_link else urls
+        link_last_off = None
+        if ends_in_link:  # (a text that ends in white space ended between words)
+            link_last_off = cut = not self.link_complete(urls[-1].group())
+        elif stripped and stripped == text and words and WORD.fullmatch(stripped[-1]) and stripped.endswith(words[-1]):
+            cut = last_unknown and self.begins_a_word(words[-1])
+        return Ending(last_unknown, len(interior), interior_unknown, cut, len(inside),
+                      sum(not self.link_complete(u.group()) for u in inside), link_last_off)
 
     def stats(self, texts: Sequence[str]) -> EndingStats:
         checks = [self.check(t) for t in texts]
         n = max(1, len(checks))
         interior = sum(c.interior for c in checks)
+        last_links = [c.link_last_off for c in checks if c.link_last_off is not None]
+        inside = sum(c.links_inside for c in checks)
         return EndingStats(
             texts=len(checks),
             cut=sum(c.cut for c in checks) / n,
             last_unknown=sum(c.last_unknown for c in checks) / n,
             interior_unknown=sum(c.interior_unknown for c in checks) / max(1, interior),
+            links_last=len(last_links),
+            links_last_off=sum(last_links) / max(1, len(last_links)),
+            links_inside=inside,
+            links_inside_off=sum(c.links_inside_off for c in checks) / max(1, inside),
         )
 
 

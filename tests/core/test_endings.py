@@ -58,6 +58,22 @@ def test_a_link_is_whole_when_a_corpus_link_of_its_site_has_its_length(text: str
     assert WordCheck(corpus).check(text).cut is cut
 
 
+def test_links_of_a_length_their_site_never_has_are_counted_at_the_end_and_inside_apart() -> None:
+    """A writer that ends texts before their links end shows it at the end only; one that miscounts links, everywhere."""
+    modern = [f"see https://t.co/{i:010d}" for i in range(40)]
+    wc = WordCheck(CORPUS + modern)
+    texts = ["a https://t.co/AbCdEfGhIj b https://t.co/AbCdE",  # whole inside, short at the end
+             "https://t.co/AbCdEfG and more",  # short inside
+             "https://t.co/AbCdEfGhIj",  # whole at the end
+             "no links here"]
+    stats = wc.stats(texts)
+    assert (stats.links_last, stats.links_inside) == (2, 2)
+    assert stats.links_last_off == pytest.approx(1 / 2) and stats.links_inside_off == pytest.approx(1 / 2)
+    check = wc.check(texts[0])
+    assert check.link_last_off is True and check.cut and (check.links_inside, check.links_inside_off) == (1, 0)
+    assert wc.check("no links here").link_last_off is None
+
+
 def test_the_word_check_counts_interior_words_and_the_ratio() -> None:
     wc = WordCheck(CORPUS)
     stats = wc.stats(["So many pople you", "The cat sat on the ma", "Thank you all!"])
