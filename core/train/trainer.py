@@ -1,4 +1,4 @@
-"""The training loop: teacher forcing, masked cross-entropy, schedule-free AdamW by default (or Adam with warm-up and cosine), clipping.
+"""The training loop: teacher forcing, masked cross-entropy, schedule-free AdamW by default (or Adam), linear warm-up then a constant or cosine rate, clipping.
 
 ``Trainer.run()`` is a generator of :mod:`core.events`; whoever drives it (the CLI, a
 training process for the TUI, a test) decides what to do with them. ``pause()``,
