@@ -49,3 +49,29 @@ def test_a_restore_from_what_a_checkpoint_holds_gives_the_same_average_and_train
     assert again.restore(weights, opt_state, point, "schedulefree") is None
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), model2.state_dict().values()))  # y
     assert all(torch.equal(a, b) for a, b in zip(weights.values(), again.model().state_dict().values()))  # x
+
+
+def test_adam_average_is_a_plain_copy_and_has_no_training_point() -> None:
+    torch.manual_seed(0)
+    vocab = CharVocab.build(TEXTS)
+    model = new_model(vocab, seed=0, hidden_size=16, embed_dim=8)
+    opt = make_optimizer(model, TrainConfig(optimizer="adam", lr=1e-2))
+    ids = torch.tensor([vocab.encode(TEXTS[1])])  # (1, T)
+    for _ in range(3):
+        logits, _ = model(ids[:, :-1], None, None)  # (1, T-1, V)
+        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids[:, 1:].reshape(-1))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    averager = Averager(model, opt, schedulefree=False)
+    assert all(torch.equal(a, b) for a, b in zip(averager.model().state_dict().values(), model.state_dict().values()))
+    assert averager.training_point() is None
+
+
+def test_an_optimizer_state_that_does_not_fit_is_a_note_and_the_weights_still_load() -> None:
+    model, _opt, averager, _ = _trained(3)
+    weights = {k: v.clone() for k, v in averager.model().state_dict().items()}
+    point = averager.training_point()
+    bad = {"state": {}, "param_groups": [{"params": [0]}]}  # one parameter where the model has many
+    assert averager.restore(weights, bad, point, "schedulefree") == "optimizer state did not fit; starting schedulefree afresh"
+    assert point is not None and all(torch.equal(point[k], v) for k, v in model.state_dict().items())
