@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import shutil
 import sys
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.ui_lag import COLS, INTERVAL_S, ROWS, TARGET_P99_MS, run_inner, summarise, until
+from bench.ui_lag import COLS, INTERVAL_S, ROWS, TARGET_P99_MS, run_inner, run_probed, summarise, until
 
 RUN_NAME = "neuron-lag"
 
@@ -61,63 +60,46 @@ async def _lags(loop: Any, busy: Any, seconds: float) -> list[tuple[float, float
 
 def _inner(data: Path, seconds: float, out: Path, train: bool) -> int:
     from tui.__main__ import build_parser, settings_from_args
-    from tui.app import TweetgenApp
     from tui.widgets.neuron_watch import NeuronWatch
 
     settings = settings_from_args(build_parser().parse_args(["--data", str(data), "--run", RUN_NAME]))
-    result: dict[str, Any] = {}
 
-    class ProbedApp(TweetgenApp):
-        def on_mount(self) -> None:
-            super().on_mount()
-            self.run_worker(self._probe(), group="bench", name="lag probe")
+    async def probe(app: Any, result: dict[str, Any]) -> None:
+        await until(app, lambda: app.run_dir is not None and app.source is not None
+                    and app.source.path is not None and app.checkpoint_panel.listed, 180)
+        if train:
+            app.action_start_training()
+            await until(app, lambda: app.train_state == "running" and app.training_panel.step is not None, 180)
+        watch = app.query_one(NeuronWatch)
+        loop = asyncio.get_running_loop()
+        pressed = loop.time()
+        app.action_neurons()
+        screen = app.screen
+        # opening: the screen is built, the shown checkpoint scored, the texts' states read (its own figure)
+        opening = await _lags(loop, lambda: watch.book.reports.get(screen.path) is None
+                              or getattr(screen, "states", None) is None, 300)
+        opened = loop.time() - pressed
+        started = loop.time()
+        ticks = await _lags(loop, lambda: watch.book.pending > 0, seconds)  # the rest of the run, one by one
+        busy = loop.time() - started
+        result.update(summarise([lag for lag, _ in ticks]))
+        result["slow_ticks"] = [(round(t - started, 2), round(1000 * lag, 1)) for lag, t in ticks
+                                if lag > TARGET_P99_MS / 1000]
+        result["opening"] = {"seconds": round(opened, 2), **summarise([lag for lag, _ in opening])}
+        result.update(
+            seconds=busy, interval_ms=1000 * INTERVAL_S, finder_done=watch.book.pending == 0,
+            reports=len(watch.book.reports), errors=list(watch.book.errors.values()),
+            report_seconds=[round(r.seconds, 2) for r in watch.book.reports.values()],
+            texts=[r.n_texts for r in watch.book.reports.values()], hidden=app.source.model.config.hidden_size,
+            checkpoints=len(app.run_checkpoints), training=train, train_state=app.train_state,
+            samples_streamed=app.generation.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
+            load_before=os.getloadavg()[0],
+        )
+        import torch
 
-        async def _probe(self) -> None:
-            try:
-                await until(self, lambda: self.run_dir is not None and self.source is not None
-                            and self.source.path is not None and self.checkpoint_panel.listed, 180)
-                if train:
-                    self.action_start_training()
-                    await until(self, lambda: self.train_state == "running" and self.training_panel.step is not None, 180)
-                watch = self.query_one(NeuronWatch)
-                loop = asyncio.get_running_loop()
-                pressed = loop.time()
-                self.action_neurons()
-                screen = self.screen
-                # opening: the screen is built, the shown checkpoint scored, the texts' states read (its own figure)
-                opening = await _lags(loop, lambda: watch.book.reports.get(screen.path) is None
-                                      or getattr(screen, "states", None) is None, 300)
-                opened = loop.time() - pressed
-                started = loop.time()
-                ticks = await _lags(loop, lambda: watch.book.pending > 0, seconds)  # the rest of the run, one by one
-                busy = loop.time() - started
-                result.update(summarise([lag for lag, _ in ticks]))
-                result["slow_ticks"] = [(round(t - started, 2), round(1000 * lag, 1)) for lag, t in ticks
-                                        if lag > TARGET_P99_MS / 1000]
-                result["opening"] = {"seconds": round(opened, 2), **summarise([lag for lag, _ in opening])}
-                result.update(
-                    seconds=busy, interval_ms=1000 * INTERVAL_S, finder_done=watch.book.pending == 0,
-                    reports=len(watch.book.reports), errors=list(watch.book.errors.values()),
-                    report_seconds=[round(r.seconds, 2) for r in watch.book.reports.values()],
-                    texts=[r.n_texts for r in watch.book.reports.values()], hidden=self.source.model.config.hidden_size,
-                    checkpoints=len(self.run_checkpoints), training=train, train_state=self.train_state,
-                    samples_streamed=self.generation.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
-                    load_before=os.getloadavg()[0],
-                )
-                import torch
+        result["torch_threads"] = torch.get_num_threads()
 
-                result["torch_threads"] = torch.get_num_threads()
-            except Exception as exc:  # noqa: BLE001 - reported to the parent
-                result["error"] = f"{type(exc).__name__}: {exc}"
-            out.write_text(json.dumps(result))
-            await self.action_quit()
-
-    app = ProbedApp(settings)
-    try:
-        app.run()
-    finally:
-        app.training.shutdown(app.settings.stop_timeout_s)
-    return 0
+    return run_probed(settings, probe, out)
 
 
 def measure(run: Path | None = None, data: Path | None = None, seconds: float = 30.0, train: bool = False) -> dict[str, Any]:

@@ -35,6 +35,7 @@ import tempfile
 import termios
 import time
 from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from core import defaults
@@ -75,13 +76,12 @@ async def until(app: Any, condition: Any, timeout: float) -> None:
         await asyncio.sleep(0.05)
 
 
-def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: int | None = None) -> int:
-    """Run the real app in this process (attached to the pty the parent made) with a lag probe."""
-    from tui.__main__ import build_parser, settings_from_args
+def run_probed(settings: Any, probe: Callable[[Any, dict[str, Any]], Awaitable[None]], out: Path) -> int:
+    """Run the real app (in this process, attached to the pty the parent made) with ``probe(app, result)`` as a
+    worker once it is mounted; ``result`` (or the probe's error) is written to ``out`` as JSON, then the app quits.
+    A training process the probe started is stopped on every exit path."""
     from tui.app import TweetgenApp
 
-    extra = [] if ckpt_every is None else ["--ckpt-every", str(ckpt_every)]
-    settings = settings_from_args(build_parser().parse_args(["--data", str(data), *extra]))
     result: dict[str, Any] = {}
 
     class ProbedApp(TweetgenApp):
@@ -91,33 +91,11 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: i
 
         async def _probe(self) -> None:
             try:
-                await self._until(lambda: self.run_dir is not None and self.source is not None, 120)
-                self.action_start_training()
-                await self._until(lambda: self.train_state == "running" and self.training_panel.step is not None, 180)
-                await asyncio.sleep(warmup_s)
-                first_step = self.training_panel.step or 0
-                lags: list[float] = []
-                loop = asyncio.get_running_loop()
-                end = loop.time() + seconds
-                while loop.time() < end:
-                    t0 = time.perf_counter()
-                    await asyncio.sleep(INTERVAL_S)
-                    lags.append(max(0.0, time.perf_counter() - t0 - INTERVAL_S))
-                result.update(summarise(lags))
-                result.update(
-                    seconds=seconds, interval_ms=1000 * INTERVAL_S, steps=(self.training_panel.step or 0) - first_step,
-                    chars_per_s=self.training_panel.chars_per_s, device=self.training.device,
-                    samples_streamed=self.generation.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
-                    train_state=self.train_state, ckpt_every=settings.train.get("ckpt_every"),
-                    checkpoints_listed=len(self.run_checkpoints),
-                )
+                await probe(self, result)
             except Exception as exc:  # noqa: BLE001 - reported to the parent, not raised into the UI
                 result["error"] = f"{type(exc).__name__}: {exc}"
             out.write_text(json.dumps(result))
             await self.action_quit()
-
-        async def _until(self, condition: Any, timeout: float) -> None:
-            await until(self, condition, timeout)
 
     app = ProbedApp(settings)
     try:
@@ -125,6 +103,38 @@ def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: i
     finally:
         app.training.shutdown(app.settings.stop_timeout_s)
     return 0
+
+
+def _inner(data: Path, seconds: float, out: Path, warmup_s: float, ckpt_every: int | None = None) -> int:
+    """The lag probe while training: start training, wait ``warmup_s``, then time a 20 ms timer for ``seconds``."""
+    from tui.__main__ import build_parser, settings_from_args
+
+    extra = [] if ckpt_every is None else ["--ckpt-every", str(ckpt_every)]
+    settings = settings_from_args(build_parser().parse_args(["--data", str(data), *extra]))
+
+    async def probe(app: Any, result: dict[str, Any]) -> None:
+        await until(app, lambda: app.run_dir is not None and app.source is not None, 120)
+        app.action_start_training()
+        await until(app, lambda: app.train_state == "running" and app.training_panel.step is not None, 180)
+        await asyncio.sleep(warmup_s)
+        first_step = app.training_panel.step or 0
+        lags: list[float] = []
+        loop = asyncio.get_running_loop()
+        end = loop.time() + seconds
+        while loop.time() < end:
+            t0 = time.perf_counter()
+            await asyncio.sleep(INTERVAL_S)
+            lags.append(max(0.0, time.perf_counter() - t0 - INTERVAL_S))
+        result.update(summarise(lags))
+        result.update(
+            seconds=seconds, interval_ms=1000 * INTERVAL_S, steps=(app.training_panel.step or 0) - first_step,
+            chars_per_s=app.training_panel.chars_per_s, device=app.training.device,
+            samples_streamed=app.generation.sample_id, terminal=f"{COLS}x{ROWS}", cpus=os.cpu_count(),
+            train_state=app.train_state, ckpt_every=settings.train.get("ckpt_every"),
+            checkpoints_listed=len(app.run_checkpoints),
+        )
+
+    return run_probed(settings, probe, out)
 
 
 # ---------------------------------------------------------------- the parent
