@@ -32,8 +32,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from core.model.links import URL, site_of
+
 WORD = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*")
-URL = re.compile(r"(?:https?://|www\.)\S*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class WordCheck:
         for text in corpus:
             for url in URL.findall(text):
                 url_lengths.append(len(url))
-                url_shapes.add((_site(url), len(url)))
+                url_shapes.add((site_of(url), len(url)))
             words.update(w.casefold() for w in WORD.findall(URL.sub(" ", text)))
         self.words = words
         self._sorted = sorted(words)
@@ -93,7 +94,7 @@ class WordCheck:
     def link_complete(self, url: str) -> bool:
         """A corpus link of the same site has this length (any length, for a site the corpus never links to,
         at least :attr:`complete_url`)."""
-        site = _site(url)
+        site = site_of(url)
         if site in self._sites:
             return (site, len(url)) in self.url_shapes
         return len(url) >= self.complete_url
@@ -142,9 +143,3 @@ class WordCheck:
             links_inside_off=sum(c.links_inside_off for c in checks) / max(1, inside),
         )
 
-
-def _site(url: str) -> str:
-    """A link's scheme and host, case-folded (``https://t.co`` of ``https://t.co/AbC``): what its length depends on."""
-    scheme, sep, rest = url.partition("://")
-    host = (rest if sep else url).split("/", 1)[0]
-    return f"{scheme}://{host}".casefold() if sep else host.casefold()

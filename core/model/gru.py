@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from core import defaults
+from core.model.links import LinkTable, table_from
 
 if TYPE_CHECKING:
     from core.data.vocab import CharVocab
@@ -39,6 +40,9 @@ class ModelConfig:
     # issue 17); sampling steers the length through <eos> instead (core.model.sampler.end_weight).
     # Checkpoints written before this field existed had it whenever max_length > 0 (from_dict).
     length_input: bool = False
+    # The lengths the links of each fixed-length site (t.co...) have in the training corpus, so the sampler
+    # finishes a link it began (core.model.links). Empty: not recorded (before issue 17's link rule).
+    link_lengths: LinkTable = ()
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embed_dim", "hidden_size", "num_layers"):
@@ -59,6 +63,7 @@ class ModelConfig:
             known["length_input"] = bool(known.get("max_length"))
         if not isinstance(known["length_input"], bool):
             raise ValueError(f"length_input must be true or false, got {known['length_input']!r}")
+        known["link_lengths"] = table_from(known.get("link_lengths"))
         return cls(**known)  # type: ignore[arg-type]
 
 

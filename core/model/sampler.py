@@ -19,6 +19,7 @@ import torch
 
 from core import defaults
 from core.model.gru import CharGRU
+from core.model.links import LinkTable, unfinished
 from core.model.scoring import bits_per_char  # noqa: F401 - re-exported: the score of a streamed text
 from core.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
@@ -228,6 +229,41 @@ class _Steer:
         return logp
 
 
+class _LinkGuard:
+    """Keeps each stream from ending (``<eos>``) or leaving (white space) a link it has not finished.
+
+    A link of a fixed-length site (``https://t.co/`` + 10) that stops short reads as cut; the model's
+    config carries the lengths its corpus's links have (:mod:`core.model.links`), and while a stream's
+    current word is such a link, shorter than any of them, those two choices are taken away. A model
+    trained before the table existed has none, and nothing changes for it.
+    """
+
+    def __init__(self, vocab: CharVocab, table: LinkTable, prime: str, n: int, device: torch.device) -> None:
+        self.vocab, self.table = vocab, table
+        self.ends = torch.tensor([EOS_ID, *break_ids(vocab)], dtype=torch.long, device=device)
+        last = prime.split()[-1] if prime and not prime[-1].isspace() else ""
+        self.words = [last] * n  # each stream's characters since its last white space
+
+    def __call__(self, pick: torch.Tensor) -> torch.Tensor:
+        """pick (B, V) log-weights -> the same with ``<eos>`` and white space at -inf for the streams inside an unfinished link."""
+        if not self.table:
+            return pick
+        rows = [i for i, w in enumerate(self.words) if unfinished(w, self.table)]
+        if not rows:
+            return pick
+        pick = pick.clone()
+        pick[torch.tensor(rows, device=pick.device)[:, None], self.ends[None, :]] = -math.inf
+        return pick
+
+    def wrote(self, ids: Sequence[int]) -> None:
+        """Each stream's newly written token id (ids beyond the streams that are done are ignored by the caller)."""
+        if not self.table:
+            return
+        for i, token in enumerate(ids):
+            ch = self.vocab.token(token) if token > UNK_ID else ""
+            self.words[i] = "" if not ch or ch.isspace() else self.words[i] + ch
+
+
 def _generator(seed: int | None, device: torch.device) -> torch.Generator:
     gen = torch.Generator(device=device)
     if seed is None:
@@ -295,6 +331,7 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
         told = lengths if model.length_aware else None  # a length input is told; the others are steered
         steer = _Steer(vocab, [None if lengths is None else int(lengths[0])], longest_trained(model), device,
                        asked=cfg.length is not None)
+        links = _LinkGuard(vocab, model.config.link_lengths, cfg.prime, 1, device)
         logits, hidden = _prime(model, vocab, cfg.prime, 1, told)
         step = model.stepper()  # one fast GRU step per character (same function as model.step)
         plain = cfg.top_k == 0 and cfg.top_p >= 1.0
@@ -311,11 +348,12 @@ def _tokens(model: CharGRU, vocab: CharVocab, cfg: SampleConfig) -> Iterator[tup
                 if left is not None:
                     left = left - 1
                 logits, hidden = step(fed.fill_(token), hidden, left)
-            pick = logits if told is not None else steer(logits, len(cfg.prime) + i, fed)  # (1, V)
+            pick = links(logits if told is not None else steer(logits, len(cfg.prime) + i, fed))  # (1, V)
             token = _next_plain(pick[0], banned, cfg.temperature, gen) if plain else None
             if token is None:
                 token = int(_choose(next_token_logprobs(pick, cfg), cfg, gen))
             prob = float(torch.softmax(torch.nan_to_num(logits[0].float()), dim=-1)[token])
+            links.wrote([token])
             if cfg.keep_state and token != EOS_ID:
                 if left is not None:
                     left = left - 1
@@ -462,13 +500,15 @@ def _batch_once(model: CharGRU, vocab: CharVocab, n: int, cfg: SampleConfig) -> 
         told = lengths if model.length_aware else None  # a length input is told; the others are steered
         steer = _Steer(vocab, [None] * n if lengths is None else lengths.tolist(), longest_trained(model), device,
                        asked=cfg.length is not None)
+        links = _LinkGuard(vocab, model.config.link_lengths, cfg.prime, n, device)
         logits, hidden = _prime(model, vocab, cfg.prime, n, told)
         step = model.stepper()
         last = torch.full((n,), vocab.encode(cfg.prime, eos=False)[-1], dtype=torch.long, device=device)  # (n,)
         for t in range(cfg.max_len):
-            pick = logits if told is not None else steer(logits, len(cfg.prime) + t, last)  # (n, V)
+            pick = links(logits if told is not None else steer(logits, len(cfg.prime) + t, last))  # (n, V)
             idx = _choose(next_token_logprobs(pick, cfg), cfg, gen)  # (n,)
             idx = idx.masked_fill(done, PAD_ID)
+            links.wrote(idx.tolist())
             out[:, t] = idx
             done |= idx == EOS_ID
             if bool(done.all()):

@@ -24,7 +24,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,7 @@ from core.train.averaging import Averager
 from core.train.device import resolve_device
 from core.train.evaluate import LN2, evaluate_bpc, evaluate_sums, length_cost_bpc, masked_loss_sum
 from core.model.gru import CharGRU
+from core.model.links import link_lengths
 from core.model.sampler import SampleConfig, sample
 from core.data.vocab import CharVocab
 
@@ -289,6 +290,8 @@ class Trainer:
         self.optimizer = make_optimizer(self.model, config)
         if resume_from is None and self.model.config.max_length and float(self.model.length_prior.sum()) == 0:
             self.model.set_length_prior([len(ids) - 2 for ids in self.train_ids])
+        if resume_from is None and not self.model.config.link_lengths:
+            self.model.config = replace(self.model.config, link_lengths=link_lengths(train_texts))  # core.model.links
         self.val_length_bpc = length_cost_bpc(self.model, self.val_ids)  # constant: the prior is fixed at the start
         self.averager = Averager(self.model, self.optimizer, config.optimizer == "schedulefree")  # averaged_model()
         # (averaged weights, optimizer state, training weights) at the best validation, for the guard's rollback
