@@ -5,7 +5,8 @@
 For each checkpoint: N samples at T=0.8 and at T=1.0 (seeds 0..N-1, one thread), scored by
 the word check of :mod:`core.model.endings` against the words of the checkpoint's own training split
 (the corpus, split as the trainer split it), beside the same figures for the held-out split;
-then N samples at each ``--length`` and the share within +-10% of it. Prints a markdown table.
+for a model with a link table (:mod:`core.model.links`), the same seeds again with its link guard off (what
+the model writes alone); then N samples at each ``--length`` and the share within +-10% of it. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,12 @@ def measure(checkpoint: Path, corpus: Path | None, n: int, lengths: list[int]) -
     for t in TEMPERATURES:
         written = [write(model, ckpt.vocab, SampleConfig(temperature=t, seed=i, max_len=cap)) for i in range(n)]
         rows.append(_row(f"T={t}", wc, [w.text for w in written], sum(w.ended for w in written) / n))
+    if model.config.link_lengths:  # the same texts as the model writes them without the link guard (core.model.links)
+        bare = ckpt.model()
+        bare.config = replace(bare.config, link_lengths=())
+        for t in TEMPERATURES:
+            written = [write(bare, ckpt.vocab, SampleConfig(temperature=t, seed=i, max_len=cap)) for i in range(n)]
+            rows.append(_row(f"T={t}, links not finished", wc, [w.text for w in written], sum(w.ended for w in written) / n))
     for target in lengths:
         low, high = length_window(target)
         written = [write(model, ckpt.vocab, SampleConfig(temperature=0.8, seed=i, length=target,

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("data", type=Path, nargs="+", metavar="DATA",
                    help="corpus files or Twitter/X archives (zip or folder); several are read as one corpus")
     m = t.add_argument_group("model (ignored when resuming)")
-    m.add_argument("--hidden", type=N["hidden_size"], default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE})")
+    m.add_argument("--hidden", type=N["hidden_size"], default=None, help=f"GRU hidden size (default {defaults.HIDDEN_SIZE}; {defaults.SMALL_HIDDEN_SIZE} on a corpus under {defaults.SMALL_CORPUS:,} texts)")
     m.add_argument("--layers", type=N["num_layers"], default=None, help=f"GRU layers (default {defaults.NUM_LAYERS})")
     m.add_argument("--embed", type=N["embed_dim"], default=None, help=f"character embedding size (default {defaults.EMBED_DIM})")
     m.add_argument("--dropout", type=N["dropout"], default=None, help=f"dropout (default {defaults.DROPOUT:g})")
@@ -488,17 +488,25 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
         ("step", str(ckpt.step)), ("epoch", str(ts.get("epoch", "-"))),
         ("val bits/char", _fmt(m.get("val_bpc"))), ("best val bits/char", _fmt(m.get("best_val_bpc"))),
         ("train loss (nats/char)", _fmt(m.get("train_loss"))),
-        ("model", ", ".join(f"{k}={v}" for k, v in ckpt.model_config.to_dict().items())),
+        ("model", ", ".join(f"{k}={v}" for k, v in ckpt.model_config.to_dict().items() if k != "link_lengths")),
         ("parameters", f"{ckpt.model().num_parameters():,}"), ("vocab", f"{len(ckpt.vocab)} symbols"),
         ("trained on", ", ".join(map(str, ts.get("data_paths") or [ts.get("data_path", "-")]))), ("training time", f"{float(ts.get('elapsed', 0.0)):.0f}s"),
         ("optimizer", _optimizer_line(ts.get("train_config"), ts.get("lr_scale"))),
         ("world size", str(_world_size(ts))),
         ("length", _length_row(ckpt.model_config)),
+        ("links finished", _links_row(ckpt.model_config)),
     ]
     for key, value in rows:
         table.add_row(f"[bold]{key}[/]", value)
     console.print(table)
     return 0
+
+
+def _links_row(config: Any) -> str:
+    """The link sites whose links the sampler writes to a corpus length (core.model.links), with those lengths."""
+    if not config.link_lengths:
+        return "none recorded (the sampler does not finish links)"
+    return "; ".join(f"{site}/ {'/'.join(map(str, lengths))} characters" for site, lengths in config.link_lengths)
 
 
 def _length_row(config: Any) -> str:
