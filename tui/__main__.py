@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=N["epochs"], metavar="N", help="passes over the corpus per press of space (default: no budget)")
     t.add_argument("--minutes", type=N["minutes"], metavar="M", help="training time instead of epochs")
     t.add_argument("--max-steps", type=N["max_steps"], metavar="N", help="optimizer steps instead of epochs")
-    t.add_argument("--hidden", type=N["hidden_size"], metavar="N", help=f"GRU hidden size of a new run (default {defaults.HIDDEN_SIZE})")
+    t.add_argument("--hidden", type=N["hidden_size"], metavar="N", help=f"GRU hidden size of a new run (default {defaults.HIDDEN_SIZE}; {defaults.SMALL_HIDDEN_SIZE} on a corpus under {defaults.SMALL_CORPUS:,} texts)")
     t.add_argument("--layers", type=N["num_layers"], metavar="N", help=f"GRU layers of a new run (default {defaults.NUM_LAYERS})")
     t.add_argument("--embed", type=N["embed_dim"], metavar="N", help=f"character embedding size of a new run (default {defaults.EMBED_DIM})")
     t.add_argument("--batch-size", type=N["batch_size"], metavar="N", help=f"tweets per batch (default {defaults.BATCH_SIZE})")

@@ -49,7 +49,7 @@ def _check_data(res: dict[str, Any]) -> None:
     assert res["scripts"]
     z = res["sizes"]
     assert z["horizon_free"]["identical"], "the curve up to step k must not depend on the step budget"
-    assert z["ratios"]["candidates"]["h384"]["ratio"] > 0 and z["reference"]["points"]
+    assert z["ratios"]["candidates"]["h256"]["ratio"] > 0 and z["reference"]["points"]
     assert 0 < z["default_at_anchor"]["share_of_peak"]
     n = res["neurons"]
     assert n["finder_s"] > 0 and n["texts"] > 0 and set(n["features"]) >= {"url", "quote", "position"}

@@ -172,6 +172,24 @@ def test_a_small_corpus_gets_the_small_corpus_defaults_and_a_large_one_todays(co
     assert large.trainer.config.weight_decay == 0.0
 
 
+def test_the_hidden_size_follows_the_corpus_size_unless_chosen(corpus: Path, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17: a new run on a large corpus gets the bigger default model (512); a small corpus keeps the 256
+    its small-corpus settings were measured with; a chosen --hidden wins on both."""
+    assert defaults.SMALL_HIDDEN_SIZE < defaults.HIDDEN_SIZE
+
+    def hidden(name: str, **model: int) -> int:
+        run = prepare_run(RunRequest(corpus, run_dir=tmp_path / name, model={"embed_dim": 8, **model}, train={"max_steps": 1}))
+        run.lock.release()
+        return run.trainer.model.config.hidden_size
+
+    assert hidden("small") == defaults.SMALL_HIDDEN_SIZE
+    assert hidden("small-chosen", hidden_size=24) == 24
+    monkeypatch.setattr(defaults, "SMALL_CORPUS", len(TINY_TWEETS))
+    assert hidden("large") == defaults.HIDDEN_SIZE
+    assert hidden("large-chosen", hidden_size=24) == 24
+
+
 def test_a_checkpoint_of_todays_defaults_still_loads_samples_and_resumes_with_its_own_settings(corpus: Path, tmp_path: Path) -> None:
     """A run started before issue 16 (no dropout, batch 32) on a small corpus resumes as it was: the
     small-corpus defaults are for new runs only."""

@@ -61,7 +61,7 @@ def test_the_apps_training_defaults_are_cores() -> None:
     assert s.train == {} and s.model == {}
     help_text = " ".join(parser.format_help().split())
     assert f"default {defaults.VAL_EVERY})" in help_text and f"default {defaults.CKPT_EVERY};" in help_text
-    assert f"default {defaults.HIDDEN_SIZE})" in help_text
+    assert f"default {defaults.HIDDEN_SIZE}; {defaults.SMALL_HIDDEN_SIZE} on a corpus under {defaults.SMALL_CORPUS:,} texts)" in help_text
 
 
 def test_flags_reach_the_settings(tmp_path: Path) -> None:
