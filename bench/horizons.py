@@ -69,7 +69,8 @@ def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
     if args["mode"] == "open":
         from core.train.process import TrainJob, prepare_job
 
-        prepared = prepare_job(TrainJob(corpus, run_dir, train={}, model={}, threads=threads))  # holds the run's lock
+        val_limit = {"val_limit": int(args["val_limit"])} if args.get("val_limit") else {}  # --quick: a smaller validation
+        prepared = prepare_job(TrainJob(corpus, run_dir, train=val_limit, model={}, threads=threads))  # holds the run's lock
         trainer = prepared.trainer
     else:
         from core.train.trainer import TrainConfig, Trainer
@@ -77,7 +78,7 @@ def task_horizon(args: dict[str, Any]) -> dict[str, Any]:
         from core.data.vocab import CharVocab
 
         vocab = CharVocab.build(train)
-        config = TrainConfig(minutes=minutes, threads=threads)
+        config = TrainConfig(minutes=minutes, threads=threads, val_limit=int(args.get("val_limit") or 0))
         trainer = Trainer(new_model(vocab, seed=config.seed), vocab, train, val, config, run_dir)
     marks = sorted(float(m) for m in args.get("marks", []) if float(m) < minutes)
     evals: list[dict[str, float]] = []
@@ -131,14 +132,14 @@ def section_horizons(p: dict[str, Any], corpus: Path, tmp: Path, log: Any) -> di
     def open_run() -> None:
         log(f"horizons: open-ended run (the app's set-up) for {open_minutes:g} min")
         out["open"] = run_worker("horizon", {"mode": "open", "minutes": open_minutes, "marks": p["marks"], "corpus": str(corpus),
-                                             "run_dir": str(tmp / "open")}, timeout=open_minutes * 60 + 900, threads=1)
+                                             "run_dir": str(tmp / "open"), "val_limit": p["val_limit"]}, timeout=open_minutes * 60 + 900, threads=1)
 
     def budget_runs() -> None:
         for minutes in budgets:
             log(f"horizons: budgeted run, --minutes {minutes:g}")
             out["budget"][f"{minutes:g}"] = run_worker(
                 "horizon", {"mode": "budget", "minutes": minutes, "corpus": str(corpus), "run_dir": str(tmp / f"budget{minutes:g}"),
-                            "chosen": True}, timeout=minutes * 60 + 900, threads=1)
+                            "chosen": True, "val_limit": p["val_limit"]}, timeout=minutes * 60 + 900, threads=1)
 
     started = time.perf_counter()
     workers = [threading.Thread(target=open_run), threading.Thread(target=budget_runs)]
