@@ -53,6 +53,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "h384_d02": {"hidden_size": 384, "dropout": 0.2},
     "h512_d02": {"hidden_size": 512, "dropout": 0.2},
     "h512_d04": {"hidden_size": 512, "dropout": 0.4},
+    "h512_lr4": {"hidden_size": 512, "lr": 4e-3},
+    "h512_lr8": {"hidden_size": 512, "lr": 8e-3},
     "reference": {"reference": True},  # the notebook's recipe (bench/reference.py)
 }
 MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout")
