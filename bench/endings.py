@@ -5,8 +5,8 @@
 For each checkpoint: N samples at T=0.8 and at T=1.0 (seeds 0..N-1, one thread), scored by
 the word check of :mod:`core.model.endings` against the words of the checkpoint's own training split
 (the corpus, split as the trainer split it), beside the same figures for the held-out split;
-for a model with a link table (:mod:`core.model.links`), the same seeds again with its link guard off (what
-the model writes alone); then N samples at each ``--length`` and the share within +-10% of it. Prints a markdown table.
+the same seeds again with the sampler's guards off (no link guard, :mod:`core.model.links`, and no floor under
+the model's own ``<eos>``, ``sampler.EOS_FLOOR``: what the model writes alone); then N samples at each ``--length`` and the share within +-10% of it. Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import torch
 from core.store.checkpoints import load_checkpoint
 from core.data.corpus import FilterConfig, load_corpus, split_texts
 from core.model.endings import WordCheck
+from core.model import sampler
 from core.model.sampler import SampleConfig, default_max_len, length_window, write
 
 TEMPERATURES = (0.8, 1.0)
@@ -52,12 +53,17 @@ def measure(checkpoint: Path, corpus: Path | None, n: int, lengths: list[int]) -
     for t in TEMPERATURES:
         written = [write(model, ckpt.vocab, SampleConfig(temperature=t, seed=i, max_len=cap)) for i in range(n)]
         rows.append(_row(f"T={t}", wc, [w.text for w in written], sum(w.ended for w in written) / n))
-    if model.config.link_lengths:  # the same texts as the model writes them without the link guard (core.model.links)
-        bare = ckpt.model()
-        bare.config = replace(bare.config, link_lengths=())
+    # The same seeds as the model writes them without the sampler's two guards: the link guard (core.model.links)
+    # and the floor under the model's own <eos> (sampler.EOS_FLOOR). What the model does alone stays on record.
+    bare = ckpt.model()
+    bare.config = replace(bare.config, link_lengths=())
+    floor, sampler.EOS_FLOOR = sampler.EOS_FLOOR, 0.0
+    try:
         for t in TEMPERATURES:
             written = [write(bare, ckpt.vocab, SampleConfig(temperature=t, seed=i, max_len=cap)) for i in range(n)]
-            rows.append(_row(f"T={t}, links not finished", wc, [w.text for w in written], sum(w.ended for w in written) / n))
+            rows.append(_row(f"T={t}, guards off", wc, [w.text for w in written], sum(w.ended for w in written) / n))
+    finally:
+        sampler.EOS_FLOOR = floor
     for target in lengths:
         low, high = length_window(target)
         written = [write(model, ckpt.vocab, SampleConfig(temperature=0.8, seed=i, length=target,

@@ -55,6 +55,8 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "h512_d04": {"hidden_size": 512, "dropout": 0.4},
     "h512_lr4": {"hidden_size": 512, "lr": 4e-3},
     "h512_lr8": {"hidden_size": 512, "lr": 8e-3},
+    "wd01": {"weight_decay": 0.1},  # on today's default (512): does decoupled weight decay help the time split?
+    "wd03": {"weight_decay": 0.3},
     "reference": {"reference": True},  # the notebook's recipe (bench/reference.py)
 }
 MODEL_KEYS = ("embed_dim", "hidden_size", "num_layers", "dropout")

@@ -136,6 +136,11 @@ LENGTH_TOLERANCE = 0.1  # a target length N is met within N +- 10%
 RISE = 4.0  # across the window of a --length the weight of a break rises from 1 to e^4 (x55)...
 OVERSHOOT = 2.0  # ...and past it by e^2 with every character, so the next break ends the text
 BREAK_GATE = 0.2  # a break counts only where the model expects one this much (not mid-word, not mid-link)
+# The model's own <eos> counts only where it gives it at least this (at T=1). Below it an <eos> is the tail of
+# the distribution, not a choice: the 10-minute dev model's own ends lie at p >= 0.1 but for one in 200 texts
+# at T=1.0, drawn at p = 1.5e-5 mid-word ("...have actremely misrepre"); 2 in 600 held-out tweets end where it
+# gives less than this (bench/RESULTS.md, issue 17). Ends through a break (end_weight) are not affected.
+EOS_FLOOR = 1e-3
 FINAL_MARKS = frozenset("!?\u2026\u3002\uff01\uff1f")  # ! ? ... and the CJK full stop, !, ?: a text may end right after one
 
 
@@ -155,7 +160,8 @@ def end_weight(written: int, target: int | None, longest: int = 0, *, asked: boo
     being the model's probability of white space next (1 right after a final ``!``/``?``/
     ``。``, so scripts without spaces end after a sentence), counted only where it is at
     least :data:`BREAK_GATE`. After a word or a complete link p(break) is large, so the
-    text ends there; mid-word and mid-link it is small, so nothing is cut.
+    text ends there; mid-word and mid-link it is small, so nothing is cut. p(eos), the
+    model's own, counts only where it is at least :data:`EOS_FLOOR` (:class:`_Steer`).
 
     ``asked`` (``--length N``, a promise of N +- 10%): banned below N - 10%, then w rises
     from 1 to e^4 across the window, and by e^2 a character after it. A target drawn from
@@ -203,7 +209,8 @@ def final_ids(vocab: CharVocab) -> list[int]:
 
 
 class _Steer:
-    """Moves part of each stream's break probability to ``<eos>`` (:func:`end_weight`)."""
+    """Moves part of each stream's break probability to ``<eos>`` (:func:`end_weight`), and takes the model's
+    own ``<eos>`` away where it is below :data:`EOS_FLOOR`."""
 
     def __init__(self, vocab: CharVocab, targets: list[int | None], longest: int, device: torch.device, *, asked: bool) -> None:
         self.targets, self.longest, self.asked = targets, longest, asked
@@ -215,9 +222,11 @@ class _Steer:
 
         The model's own logits still score the text; these only choose it."""
         weights = [end_weight(written, t, self.longest, asked=self.asked) for t in self.targets]
-        if all(x == 0.0 for x in weights):
-            return logits
         logp = torch.log_softmax(torch.nan_to_num(logits.float(), nan=-math.inf), dim=-1)  # (B, V) at T=1
+        if EOS_FLOOR > 0:  # the model's own <eos> where it is only the tail of the distribution: never drawn
+            logp[:, EOS_ID] = logp[:, EOS_ID].masked_fill(logp[:, EOS_ID] < math.log(EOS_FLOOR), -math.inf)
+        if all(x == 0.0 for x in weights):
+            return logp
         w = torch.tensor([0.0 if x is None else x for x in weights], device=logits.device)  # (B,)
         p_break = logp.index_select(-1, self.breaks).exp().sum(-1) if self.breaks.numel() else torch.zeros_like(w)  # (B,)
         if self.finals.numel():

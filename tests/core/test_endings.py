@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from core.model.endings import WordCheck
 from core.model.gru import new_model
 from core.model import sampler
 from core.model.sampler import SampleConfig, Written, break_ids, end_weight, final_ids, length_window, sample_batch, stream, write
-from core.data.vocab import EOS_ID, CharVocab
+from core.data.vocab import BOS_ID, EOS_ID, PAD_ID, UNK_ID, CharVocab
 
 CORPUS = ["So many people you know", "The cat sat on the mat.", "see https://t.co/AbCdEfGhIj",
           "Guten Morgen aus Berlin", "今日はいい天気です。", "Thank you all!"]
@@ -120,6 +121,37 @@ def test_eos_is_never_chosen_below_the_window_whatever_the_model_wants(prime: st
         assert len(prime + text) >= length_window(30)[0]
     # without a target and without length counts the model's own wish stands: it ends at once
     assert write(model, vocab, SampleConfig(seed=1)).text == ""
+
+
+def _model_whose_eos_is(p_eos: float) -> tuple[torch.nn.Module, CharVocab]:
+    """A model whose next-character distribution is the same at every step: <eos> at ``p_eos``, the rest even."""
+    vocab = CharVocab.build(CORPUS)
+    model = new_model(vocab, seed=0, hidden_size=8, embed_dim=4).eval()
+    others = len(vocab) - 4  # not <pad>, <bos>, <unk> or <eos>: each at logit 0
+    with torch.no_grad():
+        model.decoder.weight.zero_()
+        model.decoder.bias.zero_()
+        model.decoder.bias[[PAD_ID, BOS_ID, UNK_ID]] = -60.0  # never written
+        model.decoder.bias[EOS_ID] = math.log(p_eos * others / (1 - p_eos))
+    return model, vocab
+
+
+@pytest.mark.parametrize("how", ["write", "batch"])
+def test_the_models_own_eos_is_never_drawn_from_the_tail(how: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At T=1 a 10-minute model ended one text in 200 on an <eos> it gave 1.5e-5 mid-word ("...actremely misrepre").
+    Below sampler.EOS_FLOOR the model's own <eos> is taken away; above it, it stands as the model gave it."""
+    def ended(p_eos: float) -> int:
+        model, vocab = _model_whose_eos_is(p_eos)
+        cfg = SampleConfig(temperature=1.0, max_len=600)
+        if how == "write":
+            return sum(write(model, vocab, replace(cfg, seed=s)).ended for s in range(8))
+        return sum(len(t) < 600 for t in sample_batch(model, vocab, 8, replace(cfg, seed=0)))
+
+    assert sampler.EOS_FLOOR == 1e-3
+    assert ended(0.8e-3) == 0  # 600 draws at 0.08% each would end 38% of texts; the floor ends none
+    assert ended(5e-3) >= 6  # above the floor the model's own <eos> ends texts (95% of them within 600 characters)
+    monkeypatch.setattr(sampler, "EOS_FLOOR", 0.0)
+    assert ended(0.8e-3) >= 1  # without it, the tail ends some: the test can fail
 
 
 # ---------------------------------------------------------------- a trained model, end to end
@@ -245,3 +277,17 @@ def test_a_batch_writes_again_only_the_texts_outside_the_window(monkeypatch: pyt
     monkeypatch.setattr(sampler, "_batch_once", once)
     texts = sample_batch(model, vocab, 4, SampleConfig(length=40, seed=3))
     assert [len(t) for t in texts] == [40, 43, 38, 39] and sizes == [4, 2, 1]
+
+
+def test_the_endings_bench_keeps_what_the_model_writes_with_its_guards_off(tmp_path: Path) -> None:
+    """bench.endings samples the same seeds with the link guard and the <eos> floor off, and leaves the floor as it was."""
+    from bench.endings import measure
+
+    corpus = tmp_path / "words.txt"
+    corpus.write_text("\n".join(_sentences(200, seed=2)) + "\n", encoding="utf-8")
+    assert main(["train", str(corpus), "--out", str(tmp_path / "run"), "--max-steps", "4", "--hidden", "16", "--embed", "8",
+                 "--quiet", "--threads", "1", "--val-every", "0", "--ckpt-every", "0"]) == 0
+    result = measure(sorted((tmp_path / "run").glob("step-*.pt"))[-1], None, 3, [20])
+    names = [r["name"] for r in result["rows"]]
+    assert names == ["held-out tweets", "T=0.8", "T=1.0", "T=0.8, guards off", "T=1.0, guards off", "--length 20, T=0.8"]
+    assert sampler.EOS_FLOOR == 1e-3
