@@ -129,6 +129,7 @@ NUMBERS: dict[str, Callable[[str], Any]] = {
     "num_layers": number(int, 1, 64),
     "batch_size": number(int, 1, 2**20),
     "dropout": number(float, 0, 0.95),
+    "weight_decay": number(float, 0, 100),
     "lr": number(float, 0, 1e3, low_open=True),
     "clip": number(float, 0, 1e12, low_open=True),
     "val_fraction": number(float, 0, 0.5),

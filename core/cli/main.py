@@ -83,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--lr-schedule", choices=("cosine", "constant"), default=None,
                    help="after warm-up: constant (default) or cosine over the budget (for --optimizer adam)")
     r.add_argument("--clip", type=N["clip"], default=None, help=f"gradient-norm clip (default {defaults.CLIP:g})")
+    r.add_argument("--weight-decay", type=N["weight_decay"], default=None,
+                   help=f"decoupled weight decay (default {defaults.WEIGHT_DECAY:g}; {defaults.SMALL_WEIGHT_DECAY:g} on a corpus under {defaults.SMALL_CORPUS:,} texts)")
     r.add_argument("--val-fraction", type=N["val_fraction"], default=None, help=f"held-out share of a new run (default {defaults.VAL_FRACTION:g})")
     r.add_argument("--val-every", type=N["val_every"], default=None,
                    help=f"validate every N steps (default {defaults.VAL_EVERY}; 0 = never)")
@@ -233,7 +235,7 @@ def _train(args: argparse.Namespace, console: Console) -> int:
     request = RunRequest(
         data=tuple(args.data), run_dir=args.out, run_name=args.run, home=args.home, resume=args.resume,
         train={"batch_size": args.batch_size, "optimizer": args.optimizer, "lr": args.lr, "lr_schedule": args.lr_schedule,
-               "clip": args.clip, "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
+               "clip": args.clip, "weight_decay": args.weight_decay, "epochs": args.epochs, "minutes": args.minutes, "max_steps": args.max_steps,
                "val_every": args.val_every, "ckpt_every": args.ckpt_every, "sample_every": args.sample_every,
                "keep_last": args.keep_last, "keep_best": args.keep_best, "seed": args.seed,
                "device": args.device, "threads": args.threads, "early_stop": args.early_stop, "precision": args.precision},

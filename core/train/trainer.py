@@ -74,7 +74,7 @@ class TrainConfig:
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1
     clip: float = defaults.CLIP
-    weight_decay: float = 0.0
+    weight_decay: float = defaults.WEIGHT_DECAY  # decoupled (AdamW); a resumed run keeps its own
     epochs: int | None = None
     max_steps: int | None = None
     minutes: float | None = None

@@ -160,6 +160,7 @@ def test_a_small_corpus_gets_the_small_corpus_defaults_and_a_large_one_todays(co
     run.lock.release()
     assert run.trainer.model.config.dropout == defaults.SMALL_DROPOUT
     assert run.trainer.config.batch_size == defaults.SMALL_BATCH_SIZE
+    assert run.trainer.config.weight_decay == defaults.SMALL_WEIGHT_DECAY == 0.0
     chosen = prepare_run(RunRequest(corpus, run_dir=tmp_path / "chosen", model={**TINY, "dropout": 0.1},
                                     train={"max_steps": 1, "batch_size": 8}))
     chosen.lock.release()
@@ -169,7 +170,7 @@ def test_a_small_corpus_gets_the_small_corpus_defaults_and_a_large_one_todays(co
     large.lock.release()
     assert large.trainer.model.config.dropout == defaults.DROPOUT == 0.0
     assert large.trainer.config.batch_size == defaults.BATCH_SIZE
-    assert large.trainer.config.weight_decay == 0.0
+    assert large.trainer.config.weight_decay == defaults.WEIGHT_DECAY == 0.1  # issue 17
 
 
 def test_the_hidden_size_follows_the_corpus_size_unless_chosen(corpus: Path, tmp_path: Path,
@@ -217,3 +218,25 @@ def test_a_prepared_run_owns_its_lock_for_as_long_as_it_is_held(corpus: Path, tm
         with pytest.raises(runlock.RunDirError, match="in use by another training run"):
             runlock.acquire(run_dir, fresh=False)
     runlock.acquire(run_dir, fresh=False).release()
+
+
+def test_a_run_trained_without_weight_decay_resumes_without_it_and_a_chosen_one_wins(corpus: Path, tmp_path: Path,
+                                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17 made 0.1 the default for new runs on large corpora; a checkpoint of the old default (0) resumes with
+    0, and the optimizer gets what the config says (tweetgen train --weight-decay reaches it)."""
+    monkeypatch.setattr(defaults, "SMALL_CORPUS", len(TINY_TWEETS))  # this corpus counts as large
+    old = prepare_run(RunRequest(corpus, run_dir=tmp_path / "old", model=TINY,
+                                 train={"max_steps": 2, "threads": 1, "weight_decay": 0.0}))
+    _finish(old)
+    path = latest_checkpoint(tmp_path / "old").path
+    resumed = prepare_run(RunRequest(corpus, resume=path, train={"max_steps": 1, "threads": 1}))
+    assert resumed.trainer.config.weight_decay == 0.0
+    assert {g["weight_decay"] for g in resumed.trainer.optimizer.param_groups} == {0.0}
+    resumed.lock.release()
+    new = prepare_run(RunRequest(corpus, run_dir=tmp_path / "new", model=TINY, train={"max_steps": 1, "threads": 1}))
+    assert {g["weight_decay"] for g in new.trainer.optimizer.param_groups} == {defaults.WEIGHT_DECAY}
+    new.lock.release()
+    from core.cli.main import main
+    assert main(["train", str(corpus), "--out", str(tmp_path / "cli"), "--max-steps", "1", "--hidden", "8", "--embed", "4",
+                 "--threads", "1", "--quiet", "--weight-decay", "0.3"]) == 0
+    assert load_checkpoint(latest_checkpoint(tmp_path / "cli").path).train_state["train_config"]["weight_decay"] == 0.3
