@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="after warm-up: constant (default) or cosine over the budget (for --optimizer adam)")
     r.add_argument("--clip", type=N["clip"], default=None, help=f"gradient-norm clip (default {defaults.CLIP:g})")
     r.add_argument("--weight-decay", type=N["weight_decay"], default=None,
-                   help=f"decoupled weight decay (default {defaults.WEIGHT_DECAY:g}; {defaults.SMALL_WEIGHT_DECAY:g} on a corpus under {defaults.SMALL_CORPUS:,} texts)")
+                   help=f"weight decay: decoupled with schedulefree (default {defaults.WEIGHT_DECAY:g}; {defaults.SMALL_WEIGHT_DECAY:g} on a corpus under {defaults.SMALL_CORPUS:,} texts), L2 with adam (default 0)")
     r.add_argument("--val-fraction", type=N["val_fraction"], default=None, help=f"held-out share of a new run (default {defaults.VAL_FRACTION:g})")
     r.add_argument("--val-every", type=N["val_every"], default=None,
                    help=f"validate every N steps (default {defaults.VAL_EVERY}; 0 = never)")

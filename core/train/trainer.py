@@ -74,7 +74,9 @@ class TrainConfig:
     warmup_steps: int = 30
     min_lr_ratio: float = 0.1
     clip: float = defaults.CLIP
-    weight_decay: float = defaults.WEIGHT_DECAY  # decoupled (AdamW); a resumed run keeps its own
+    # schedule-free AdamW's decoupled decay, defaults.WEIGHT_DECAY; with "adam" it is torch's L2 term and defaults to 0
+    # (the classic recipe, measured without it). None = that default, resolved in __post_init__; a resumed run keeps its own.
+    weight_decay: float | None = None
     epochs: int | None = None
     max_steps: int | None = None
     minutes: float | None = None
@@ -105,6 +107,8 @@ class TrainConfig:
     early_stop: bool = False  # stop when the guard finds the model overfitting (the best checkpoint is kept)
 
     def __post_init__(self) -> None:
+        if self.weight_decay is None:
+            self.weight_decay = defaults.WEIGHT_DECAY if self.optimizer == "schedulefree" else 0.0
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
         if not (self.lr > 0 and math.isfinite(self.lr)):

@@ -240,3 +240,14 @@ def test_a_run_trained_without_weight_decay_resumes_without_it_and_a_chosen_one_
     assert main(["train", str(corpus), "--out", str(tmp_path / "cli"), "--max-steps", "1", "--hidden", "8", "--embed", "4",
                  "--threads", "1", "--quiet", "--weight-decay", "0.3"]) == 0
     assert load_checkpoint(latest_checkpoint(tmp_path / "cli").path).train_state["train_config"]["weight_decay"] == 0.3
+
+
+def test_the_weight_decay_default_is_schedule_free_s_and_adam_keeps_none() -> None:
+    """0.1 was measured with schedule-free AdamW (decoupled); with "adam" torch's weight_decay is an L2 term the classic
+    recipe never had, so its default stays 0. A chosen value wins for both."""
+    from core.train.trainer import TrainConfig
+
+    assert TrainConfig().weight_decay == defaults.WEIGHT_DECAY == 0.1
+    assert TrainConfig(optimizer="adam").weight_decay == 0.0
+    assert TrainConfig(optimizer="adam", weight_decay=0.2).weight_decay == 0.2
+    assert TrainConfig(weight_decay=0.0).weight_decay == 0.0
