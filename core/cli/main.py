@@ -531,13 +531,17 @@ def _world_size(train_state: dict[str, Any]) -> int:
 
 
 def _optimizer_line(stored: Any, lr_scale: Any) -> str:
-    """'schedulefree, lr 0.006' from a checkpoint's train_config (Adam + cosine for tweetgen 0.1 files)."""
+    """'schedulefree, lr 0.006, weight decay 0.1, constant after warm-up' from a checkpoint's train_config
+    (Adam + cosine for tweetgen 0.1 files)."""
     if not isinstance(stored, dict):
         return "-"
     from core.train.trainer import TrainConfig
 
     cfg = TrainConfig.from_stored(stored)
-    line = f"{cfg.get('optimizer', 'schedulefree')}, lr {cfg.get('lr', '-')}, {cfg.get('lr_schedule', 'constant')} after warm-up"
+    line = f"{cfg.get('optimizer', 'schedulefree')}, lr {cfg.get('lr', '-')}"
+    if isinstance(cfg.get("weight_decay"), (int, float)):
+        line += f", weight decay {cfg['weight_decay']:g}"
+    line += f", {cfg.get('lr_schedule', 'constant')} after warm-up"
     if isinstance(lr_scale, float) and lr_scale < 1:
         line += f" (lowered x{lr_scale:g} by the guard)"
     return line

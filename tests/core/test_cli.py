@@ -69,6 +69,8 @@ def test_eval_info_and_list(trained: tuple[Path, Path], capsys: pytest.CaptureFi
     rows = _info_rows(out)
     assert rows["step"] == "12", rows  # the step row itself, not "12" in the file name
     assert "hidden_size=16" in out
+    # a corpus this small trains without weight decay (issue 16's small-corpus settings); the row says so
+    assert rows["optimizer"].startswith("schedulefree, lr 0.006, weight decay 0, constant"), rows  # (the table wraps)
     assert main(["list", str(ckpt.parent)]) == 0
     assert "step-00000006.pt" in capsys.readouterr().out
 
